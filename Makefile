@@ -1,0 +1,178 @@
+# libmtproto — GNU make build.
+#
+#   make              library (build/lib), tools (build/bin)
+#   make test         everything, then the test suite twice: plain and with ASan+UBSan,
+#                     plus short fuzz runs (clang) and the npm interop tests
+#   make demo         the CLI against an embedded harness
+#   make bench        benchmarks (ratios against references measured in the same run)
+#   make fuzz         libFuzzer targets (clang), build only; run with FUZZ_TIME=seconds
+#   make install      PREFIX=/usr/local DESTDIR=
+#
+# Variables: CC (gcc or clang), BUILD (output directory), SAN=1 (sanitizer build).
+
+CC      ?= cc
+BUILD   ?= build
+PREFIX  ?= /usr/local
+SAN     ?=
+FUZZ_TIME ?= 8
+
+ifeq ($(SAN),1)
+OPT     ?= -O1 -g -fno-omit-frame-pointer
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+OPT     ?= -O2 -g
+SANFLAGS =
+endif
+
+GEN      := $(BUILD)/gen
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wno-missing-field-initializers
+CPPFLAGS := -Iinclude -I$(GEN)/include -I$(GEN) -Isrc -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
+CFLAGS_ALL = -std=c11 $(WARN) $(OPT) $(SANFLAGS) -fPIC -fvisibility=default $(CFLAGS)
+LIBS     := -lcrypto -lz -lpthread -lm
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+# ---- sources ----
+LIB_SRC   := $(sort $(wildcard src/*/*.c))
+GEN_SRC   := $(GEN)/tl_mtproto.c $(GEN)/tl_api228.c $(GEN)/tl_api227.c $(GEN)/tl_api198.c \
+             $(GEN)/tl_layers.c
+GEN_HDR   := $(GEN)/include/mtproto/tl_schema.h $(GEN)/include/mtproto/tl_mtproto.h
+CODEGEN_SRC := $(sort $(wildcard codegen/*.c))
+TOOL_NAMES := $(sort $(basename $(notdir $(wildcard tools/*.c))) $(notdir $(patsubst %/,%,$(dir $(wildcard tools/*/main.c)))))
+TEST_SRC  := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+TESTUTIL  := tests/testutil.c
+
+LIB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(GEN_SRC))
+CODEGEN   := $(BUILD)/codegen/mtp-codegen
+LIBA      := $(BUILD)/lib/libmtproto.a
+LIBSO     := $(BUILD)/lib/libmtproto.so
+TOOLS     := $(addprefix $(BUILD)/bin/,$(TOOL_NAMES))
+TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+DEPS_OK   := $(BUILD)/.deps-ok
+
+.PHONY: all lib tools tests test test-plain test-asan test-fuzz bench fuzz demo install clean gen check-deps
+.DEFAULT_GOAL := all
+.DELETE_ON_ERROR:
+
+all: $(LIBA) $(LIBSO) $(TOOLS)
+lib: $(LIBA) $(LIBSO)
+tools: $(TOOLS)
+tests: all $(TESTS)
+gen: $(GEN)/.stamp
+
+$(DEPS_OK): tools/deps.sh
+	@CC="$(CC)" sh tools/deps.sh build
+	@mkdir -p $(@D) && touch $@
+
+# ---- code generator and generated code ----
+$(CODEGEN): $(CODEGEN_SRC) $(wildcard codegen/*.h) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -std=c11 $(WARN) -O1 -g $(SANFLAGS) -Icodegen -D_DEFAULT_SOURCE -o $@ $(CODEGEN_SRC) $(LDFLAGS_ALL)
+
+$(GEN)/.stamp: $(CODEGEN) tl/mtproto.tl tl/api.tl tl/api-227.tl tl/api-198.tl
+	@mkdir -p $(GEN)/include/mtproto
+	$(CODEGEN) --out $(GEN) --service tl/mtproto.tl --layer 228:tl/api.tl \
+	    --layer 227:tl/api-227.tl --layer 198:tl/api-198.tl
+	@touch $@
+
+$(GEN_SRC) $(GEN_HDR): $(GEN)/.stamp ;
+
+# ---- library ----
+$(BUILD)/obj/%.o: %.c $(GEN)/.stamp
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c $(GEN)/.stamp
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libmtproto.so.0 $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# ---- tools ----
+$(BUILD)/bin/%: tools/%.c $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -o $@ $< $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+
+$(BUILD)/bin/%: tools/%/main.c $(wildcard tools/*/*.c) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -o $@ $(wildcard tools/$*/*.c) $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+
+# ---- tests ----
+$(BUILD)/obj/testutil.o: $(TESTUTIL) tests/testutil.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/obj/testutil.o $(LIBA) tests/testutil.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(BUILD)/obj/testutil.o $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+
+PROVE := prove -j2 -e '' --timer
+
+test-plain: tests
+	$(PROVE) $(TESTS)
+
+test-asan:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 tests
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    $(PROVE) $(patsubst $(BUILD)/%,$(BUILD)/asan/%,$(TESTS))
+
+test-fuzz: fuzz
+	@sh fuzz/run.sh $(BUILD)/fuzz $(FUZZ_TIME)
+
+test:
+	@CC="$(CC)" sh tools/deps.sh test
+	@sh tests/interop/setup.sh
+	$(MAKE) --no-print-directory test-plain
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory test-fuzz
+
+# ---- benchmarks ----
+$(BUILD)/bench/%: bench/%.c $(BUILD)/obj/testutil.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(BUILD)/obj/testutil.o $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+
+bench: all $(BENCHES)
+	@sh tests/interop/setup.sh || true
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# ---- fuzzing (clang libFuzzer; a separate instrumented build of the library) ----
+FUZZ_BUILD := $(BUILD)/fuzzbuild
+fuzz:
+	@CC=clang sh tools/deps.sh test
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g" \
+	    CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BUILD)/lib/libmtproto.a
+	@mkdir -p $(BUILD)/fuzz
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  if [ ! $(BUILD)/fuzz/$$n -nt $$f ] || [ ! $(BUILD)/fuzz/$$n -nt $(FUZZ_BUILD)/lib/libmtproto.a ]; then \
+	    echo "clang fuzz $$n"; \
+	    clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/$$n $$f \
+	      $(FUZZ_BUILD)/lib/libmtproto.a $(LIBS) || exit 1; fi; done
+
+# ---- demo ----
+demo: all
+	@sh tools/demo.sh $(BUILD)
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include/mtproto $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/mtproto/*.h $(GEN)/include/mtproto/*.h $(DESTDIR)$(PREFIX)/include/mtproto/
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libmtproto.so.0
+	ln -sf libmtproto.so.0 $(DESTDIR)$(PREFIX)/lib/libmtproto.so
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*MTP_VERSION_STRING "\(.*\)"/\1/p' include/mtproto/common.h)|g' \
+	    libmtproto.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmtproto.pc
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d)

@@ -1,0 +1,185 @@
+/*
+ * libmtproto — the loopback test harness: a small multi-DC MTProto server.
+ *
+ * One process, one event loop (src/net), every connection a sans-IO mtp_conn_t in the
+ * server role (transport detection, key exchange, envelope, sessions all come from
+ * src/proto); this part is policy only: which DCs exist, who the users are, what each
+ * API method answers, what is stored, and what faults to inject.
+ *
+ * Typical use from a test:
+ *
+ *     mtp_server_config_t cfg;
+ *     mtp_server_config_init(&cfg);
+ *     cfg.n_dcs = 3;                         // ports 0: free ports are picked
+ *     mtp_server_t *srv = mtp_server_new(&cfg);
+ *     mtp_server_start_thread(srv);          // binds every DC, serves on its own thread
+ *     uint16_t ports[3]; mtp_server_ports(srv, ports, 3);
+ *     ... connect clients to 127.0.0.1:ports[i], trust mtp_server_public_pem(srv) ...
+ *     mtp_server_fault_rpc(srv, "upload.getFile", 1, 420, "FLOOD_WAIT_3");
+ *     mtp_server_stop(srv);                  // clean shutdown (state written)
+ *     mtp_server_free(srv);
+ *
+ * The command-line front end is tools/mtproto-harness (`mtproto-harness --help`).
+ *
+ * What is served (the "believable Telegram"), conventions:
+ *  - Phones 99966XYYYY live on DC X (1..n_dcs), login code = X repeated five times.
+ *    Numbers with YYYY >= 9000 are new numbers: auth.signIn answers
+ *    auth.authorizationSignUpRequired until auth.signUp registers them. Any other number
+ *    is PHONE_NUMBER_INVALID. User id = the phone number as an integer, first_name
+ *    "User X", last_name "YYYY", username "user<phone>".
+ *  - Bots: auth.importBotAuthorization with "<digits>:<35 chars of [A-Za-z0-9_-]>"; the
+ *    bot's id is <digits>, it lives on DC 2 (DC 1 when n_dcs == 1); other DCs answer
+ *    303 USER_MIGRATE_2. Username "bot<id>_bot", first_name "Bot <id>".
+ *  - Files live on the uploader's home DC; upload.getFile elsewhere gets 303
+ *    FILE_MIGRATE_X (import the authorization there first).
+ *  - The layer of a key is the last invokeWithLayer seen on it (remembered per auth key,
+ *    persisted with --state); queries are decoded and answers encoded in that layer's
+ *    schema. Layers not compiled in use the highest compiled layer below them (else the
+ *    lowest).
+ *
+ * Threads: a server is driven by one thread at a time (mtp_server_run() or the thread
+ * of mtp_server_start_thread()). The fault-injection calls, mtp_server_stats(),
+ * mtp_server_interrupt() and mtp_server_stop() may be called from any thread.
+ */
+#ifndef MTPROTO_SERVER_H
+#define MTPROTO_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <mtproto/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MTP_SERVER_MAX_DCS 16
+
+typedef struct mtp_server mtp_server_t;
+
+/* An account with two-factor authentication (--password PHONE:PASSWORD). */
+typedef struct mtp_server_password {
+    const char *phone;          /* digits, optionally with a leading '+' */
+    const char *password;
+} mtp_server_password_t;
+
+typedef struct mtp_server_config {
+    const char *host;           /* address to listen on; default "127.0.0.1" */
+    uint16_t base_port;         /* DC i listens on base_port + i - 1; 0 = free ports */
+    int n_dcs;                  /* 1..MTP_SERVER_MAX_DCS; default 3 */
+
+    /* RSA private key, PEM (PKCS#1 or PKCS#8): the text itself, or a file. Neither: a
+     * fresh 2048-bit key (with state_dir: made once and kept in state_dir/rsa.pem). */
+    const char *rsa_key_pem;
+    size_t rsa_key_pem_len;     /* 0 = strlen */
+    const char *rsa_key_path;
+
+    /* Directory for persistent state (users, messages, files, auth keys); created
+     * (mode 0700) if missing. NULL = in memory only. */
+    const char *state_dir;
+
+    /* Trace of every message handled, as JSON lines (see README "Harness trace"):
+     * trace_path "-" = stdout, a path = that file (appended), NULL = none; and/or a
+     * callback called on the server thread with each line (no newline, NUL-terminated). */
+    const char *trace_path;
+    void (*trace_cb)(void *ctx, const char *line, size_t len);
+    void *trace_ctx;
+
+    /* Deterministic randomness (nonces, salts, padding, ids, SRP values) from this seed;
+     * RSA key generation excepted. has_seed false = OpenSSL's CSPRNG. */
+    bool has_seed;
+    uint64_t seed;
+
+    const mtp_server_password_t *passwords;   /* accounts with 2FA (copied) */
+    size_t n_passwords;
+
+    /* A connection that receives nothing for this long is closed (default 300 s). */
+    mtp_usec_t idle_timeout;
+    /* Most connections open at once; beyond it new ones are closed at once (0 = none). */
+    int max_connections;
+    /* Login codes expire after this long (default 300 s): PHONE_CODE_EXPIRED. */
+    mtp_usec_t code_ttl;
+
+    /* Optional: mtp_server_new() writes a message here when it fails. */
+    char *errbuf;
+    size_t errbuf_len;
+} mtp_server_config_t;
+
+/* Defaults (see the fields). */
+void mtp_server_config_init(mtp_server_config_t *cfg);
+
+/* Loads/creates the RSA key and the state; binds nothing yet. NULL on failure (reason in
+ * cfg->errbuf if given). The config is copied. */
+mtp_server_t *mtp_server_new(const mtp_server_config_t *cfg);
+/* Stops the server if it runs, writes the state, closes everything. NULL is fine. */
+void mtp_server_free(mtp_server_t *srv);
+
+/* Bind every DC (fills the ports). 0 or a negative MTP_E* code (MTP_EIO: a port is taken). */
+int mtp_server_start(mtp_server_t *srv);
+/* Serve on the calling thread until mtp_server_interrupt()/mtp_server_stop(); then close
+ * every connection and write the state. Starts the server if needed. 0 or MTP_E*. */
+int mtp_server_run(mtp_server_t *srv);
+/* Start (if needed) and serve on a new thread. */
+int mtp_server_start_thread(mtp_server_t *srv);
+/* Make mtp_server_run() return (async-signal-safe, thread-safe). */
+void mtp_server_interrupt(mtp_server_t *srv);
+/* Interrupt and, if the server runs on its own thread, wait for it to finish. */
+void mtp_server_stop(mtp_server_t *srv);
+
+/* The listening ports of DC 1..n (after start). Returns the number of DCs. */
+int mtp_server_ports(const mtp_server_t *srv, uint16_t *ports, int max);
+int mtp_server_dc_count(const mtp_server_t *srv);
+const char *mtp_server_host(const mtp_server_t *srv);
+/* The RSA key: MTProto fingerprint, and the public key as PKCS#1 PEM (NUL-terminated,
+ * owned by the server). */
+int64_t mtp_server_fingerprint(const mtp_server_t *srv);
+const char *mtp_server_public_pem(const mtp_server_t *srv);
+/* The ready line of the command-line tool (no newline):
+ * {"event":"ready","dcs":[{"id":1,"host":"127.0.0.1","port":P1},...],
+ *  "rsa_fingerprint":"<signed decimal>","pid":N}
+ * Returns its length (like snprintf). */
+int mtp_server_ready_json(const mtp_server_t *srv, char *buf, size_t size);
+
+/* ---- fault injection (any thread; effective for queries handled afterwards) ---- */
+
+/* The next `count` calls of `method` (schema name such as "upload.getFile", or "*" for
+ * every method) fail with rpc_error(code, message), e.g. 420 "FLOOD_WAIT_3",
+ * 500 "INTERNAL", 303 "FILE_MIGRATE_2". count < 0: every call until cleared;
+ * count 0 removes the rule for that method. Rules are checked in the order added. */
+int mtp_server_fault_rpc(mtp_server_t *srv, const char *method, int count, int32_t code,
+                         const char *message);
+/* Answers to the next `count` calls of `method` ("*" = any) are sent `delay` later
+ * (count < 0: until cleared, 0: remove). */
+int mtp_server_fault_delay(mtp_server_t *srv, const char *method, int count,
+                           mtp_usec_t delay);
+/* Drop connections: once `after_bytes` more bytes have been sent on connections of DC
+ * `dc` (0 = any DC), the connection that crosses the mark is cut there (abruptly, in the
+ * middle of a packet if that is where the mark falls); repeated `count` times
+ * (count < 0: forever; 0: remove). The byte count restarts after every drop. */
+int mtp_server_fault_drop(mtp_server_t *srv, int dc, uint64_t after_bytes, int count);
+/* Remove every fault rule. */
+void mtp_server_fault_clear(mtp_server_t *srv);
+
+/* ---- statistics (any thread; a consistent snapshot) ---- */
+
+typedef struct mtp_server_stats {
+    uint64_t connections_open;
+    uint64_t connections_total;
+    uint64_t key_exchanges;         /* auth keys created */
+    uint64_t queries;               /* API queries handled */
+    uint64_t rpc_errors;            /* answered with rpc_error */
+    uint64_t transport_errors;      /* -404 / -444 ... sent */
+    uint64_t bad_msg_notifications; /* bad_msg_notification / bad_server_salt sent */
+    uint64_t faults_injected;       /* rpc errors + delays + drops */
+    uint64_t bytes_in, bytes_out;   /* closed and open connections */
+    uint64_t sessions;              /* server sessions alive */
+    uint64_t keys;                  /* auth keys known */
+    uint64_t users;                 /* accounts known */
+} mtp_server_stats_t;
+
+void mtp_server_stats(mtp_server_t *srv, mtp_server_stats_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MTPROTO_SERVER_H */

@@ -1,0 +1,328 @@
+/*
+ * libmtproto — message envelope: unencrypted messages, MTProto 2.0 encryption and the
+ * checks on received packets, MTProto 1.0 for the bindTempAuthKey inner message.
+ * Sans-IO: no clock, no globals, no allocation (output goes to caller buffers).
+ */
+#include <mtproto/envelope.h>
+
+#include <string.h>
+
+#include "proto/envelope_int.h"
+
+#define ID_BIND_AUTH_KEY_INNER 0x75a3f765u   /* bind_auth_key_inner (tl/mtproto.tl) */
+#define BIND_INNER_LEN 40                    /* id + 4 longs + int */
+#define BIND_PLAIN_LEN (MTP_ENC_INNER_LEN + BIND_INNER_LEN)
+
+/* x of the *sender*: clients send with 0, servers with 8. */
+static int x_send(mtp_role_t self)
+{
+    return self == MTP_ROLE_SERVER ? 8 : 0;
+}
+
+static int x_recv(mtp_role_t self)
+{
+    return self == MTP_ROLE_SERVER ? 0 : 8;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* auth keys                                                                          */
+/* ---------------------------------------------------------------------------------- */
+
+int mtp_auth_key_init(mtp_auth_key_t *k, const uint8_t key[MTP_AUTH_KEY_LEN])
+{
+    if (!k || !key)
+        return MTP_EINVAL;
+    uint8_t h[MTP_SHA1_LEN];
+    int rc = mtp_sha1(key, MTP_AUTH_KEY_LEN, h);
+    if (rc)
+        return rc;
+    if (k->key != key)
+        memmove(k->key, key, MTP_AUTH_KEY_LEN);
+    memcpy(k->id, h + 12, 8);
+    k->id64 = (int64_t)mtp_env_get64(h + 12);
+    memcpy(k->aux_hash, h, 8);
+    mtp_secure_zero(h, sizeof h);
+    return 0;
+}
+
+void mtp_auth_key_wipe(mtp_auth_key_t *k)
+{
+    if (k)
+        mtp_secure_zero(k, sizeof *k);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* unencrypted messages                                                               */
+/* ---------------------------------------------------------------------------------- */
+
+int mtp_plain_pack(int64_t msg_id, const uint8_t *body, size_t len, mtp_buf_t *out)
+{
+    if (!out || (!body && len) || len % 4 || len > 0x7fffffffu)
+        return MTP_EINVAL;
+    int rc = mtp_buf_reserve(out, MTP_PLAIN_HDR_LEN + len);
+    if (rc)
+        return rc;
+    uint8_t *p = out->data + out->len;
+    memset(p, 0, 8);
+    mtp_env_put64(p + 8, (uint64_t)msg_id);
+    mtp_env_put32(p + 16, (uint32_t)len);
+    if (len)
+        memcpy(p + MTP_PLAIN_HDR_LEN, body, len);
+    out->len += MTP_PLAIN_HDR_LEN + len;
+    return 0;
+}
+
+int mtp_plain_unpack(const uint8_t *pkt, size_t len, int64_t *msg_id, mtp_bytes_t *body)
+{
+    if ((!pkt && len) || !msg_id || !body)
+        return MTP_EINVAL;
+    *msg_id = 0;
+    body->ptr = NULL;
+    body->len = 0;
+    if (len < MTP_PLAIN_HDR_LEN)
+        return MTP_ETRUNC;
+    if (mtp_env_get64(pkt) != 0)
+        return MTP_EPROTO;
+    uint32_t n = mtp_env_get32(pkt + 16);
+    if ((size_t)n != len - MTP_PLAIN_HDR_LEN || n % 4)
+        return MTP_EPROTO;
+    *msg_id = (int64_t)mtp_env_get64(pkt + 8);
+    body->ptr = pkt + MTP_PLAIN_HDR_LEN;
+    body->len = n;
+    return 0;
+}
+
+int mtp_envelope_key_id(const uint8_t *pkt, size_t len, int64_t *auth_key_id)
+{
+    if (!pkt || !auth_key_id)
+        return MTP_EINVAL;
+    if (len < 8)
+        return MTP_ETRUNC;
+    *auth_key_id = (int64_t)mtp_env_get64(pkt);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* MTProto 2.0                                                                        */
+/* ---------------------------------------------------------------------------------- */
+
+int mtp_envelope_seal(const mtp_auth_key_t *key, mtp_role_t self, uint8_t *buf,
+                      size_t plain_len, uint8_t msg_key_large[32])
+{
+    if (!key || !buf || plain_len == 0 || plain_len % 16)
+        return MTP_EINVAL;
+    int x = x_send(self);
+    uint8_t *plain = buf + MTP_ENC_OUTER_LEN;
+    uint8_t large[MTP_SHA256_LEN], aes_key[32], aes_iv[32];
+    mtp_msg_key2_large(key->key, x, plain, plain_len, large);
+    mtp_kdf2(key->key, large + 8, x, aes_key, aes_iv);
+    int rc = mtp_aes256_ige_encrypt(aes_key, aes_iv, plain, plain, plain_len);
+    mtp_secure_zero(aes_key, sizeof aes_key);
+    mtp_secure_zero(aes_iv, sizeof aes_iv);
+    if (rc) {
+        mtp_secure_zero(plain, plain_len);
+        return rc;
+    }
+    memcpy(buf, key->id, 8);
+    memcpy(buf + 8, large + 8, 16);
+    if (msg_key_large)
+        memcpy(msg_key_large, large, sizeof large);
+    return 0;
+}
+
+int mtp_envelope_encrypt(const mtp_auth_key_t *key, mtp_role_t self,
+                         int64_t salt, int64_t session_id, int64_t msg_id, int32_t seq_no,
+                         const uint8_t *body, size_t len, const mtp_rng_t *rng,
+                         mtp_buf_t *out, uint32_t *quick_ack)
+{
+    if (!key || !out || (!body && len) || len % 4 || len > MTP_ENC_BODY_MAX)
+        return MTP_EINVAL;
+    uint8_t extra;
+    int rc = mtp_rand(rng, &extra, 1);
+    if (rc)
+        return rc;
+    size_t pad = mtp_envelope_pad_len(len, extra);
+    size_t plain_len = MTP_ENC_INNER_LEN + len + pad;
+    rc = mtp_buf_reserve(out, MTP_ENC_OUTER_LEN + plain_len);
+    if (rc)
+        return rc;
+    uint8_t *p = out->data + out->len;
+    uint8_t *h = p + MTP_ENC_OUTER_LEN;
+    mtp_env_put64(h, (uint64_t)salt);
+    mtp_env_put64(h + 8, (uint64_t)session_id);
+    mtp_env_put64(h + 16, (uint64_t)msg_id);
+    mtp_env_put32(h + 24, (uint32_t)seq_no);
+    mtp_env_put32(h + 28, (uint32_t)len);
+    if (len)
+        memcpy(h + MTP_ENC_INNER_LEN, body, len);
+    rc = mtp_rand(rng, h + MTP_ENC_INNER_LEN + len, pad);
+    if (!rc) {
+        uint8_t large[32];
+        rc = mtp_envelope_seal(key, self, p, plain_len, large);
+        if (!rc && quick_ack)
+            *quick_ack = mtp_quick_ack_token(large);
+    }
+    if (rc) {
+        mtp_secure_zero(p, MTP_ENC_OUTER_LEN + plain_len);
+        return rc;
+    }
+    out->len += MTP_ENC_OUTER_LEN + plain_len;
+    return 0;
+}
+
+/*
+ * The checks of §3.5, shared by both decrypt forms. `in` is the ciphertext (len - 24
+ * bytes), plain the output (may equal in).
+ */
+static int open_packet(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t *pkt,
+                       size_t len, uint8_t *plain, mtp_envelope_msg_t *msg)
+{
+    memset(msg, 0, sizeof *msg);
+    /* 1. size: without whole blocks there is nothing to decrypt */
+    if (len < MTP_ENC_MIN_LEN || (len - MTP_ENC_OUTER_LEN) % 16)
+        return MTP_ESECURITY;
+    size_t n = len - MTP_ENC_OUTER_LEN;
+    int x = x_recv(self);
+    uint8_t msg_key[16], large[MTP_SHA256_LEN], aes_key[32], aes_iv[32];
+    memcpy(msg_key, pkt + 8, 16);
+
+    /* 2. auth_key_id (public: no need for constant time, but keep going either way) */
+    unsigned bad = memcmp(pkt, key->id, 8) != 0;
+
+    /* 3. decrypt */
+    mtp_kdf2(key->key, msg_key, x, aes_key, aes_iv);
+    if (mtp_aes256_ige_decrypt(aes_key, aes_iv, pkt + MTP_ENC_OUTER_LEN, plain, n))
+        bad = 1;
+    mtp_secure_zero(aes_key, sizeof aes_key);
+    mtp_secure_zero(aes_iv, sizeof aes_iv);
+
+    /* 4. msg_key over everything decrypted, padding included, compared in constant time */
+    mtp_msg_key2_large(key->key, x, plain, n, large);
+    bad |= !mtp_ct_memeq(large + 8, msg_key, 16);
+
+    /* 5. lengths (evaluated without early exits) */
+    uint32_t mdl = mtp_env_get32(plain + 28);
+    size_t room = n - MTP_ENC_INNER_LEN;            /* n >= 48, so >= 16 */
+    unsigned len_bad = (mdl & 0x80000003u) != 0;     /* negative or not % 4 */
+    len_bad |= (size_t)mdl > room;
+    size_t pad = room - ((size_t)mdl > room ? room : (size_t)mdl);
+    len_bad |= pad < MTP_ENC_PAD_MIN;
+    len_bad |= pad > MTP_ENC_PAD_MAX;
+    bad |= len_bad;
+
+    if (bad) {
+        mtp_secure_zero(plain, n);
+        mtp_secure_zero(large, sizeof large);
+        return MTP_ESECURITY;
+    }
+    msg->salt = (int64_t)mtp_env_get64(plain);
+    msg->session_id = (int64_t)mtp_env_get64(plain + 8);
+    msg->msg_id = (int64_t)mtp_env_get64(plain + 16);
+    msg->seq_no = (int32_t)mtp_env_get32(plain + 24);
+    msg->body.ptr = plain + MTP_ENC_INNER_LEN;
+    msg->body.len = mdl;
+    msg->padding_len = pad;
+    msg->quick_ack = mtp_quick_ack_token(large);
+    memcpy(msg->msg_key, msg_key, 16);
+    return 0;
+}
+
+int mtp_envelope_decrypt(const mtp_auth_key_t *key, mtp_role_t self, uint8_t *pkt, size_t len,
+                         mtp_envelope_msg_t *msg)
+{
+    if (!key || !pkt || !msg)
+        return MTP_EINVAL;
+    return open_packet(key, self, pkt, len, pkt + MTP_ENC_OUTER_LEN, msg);
+}
+
+int mtp_envelope_decrypt_to(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t *pkt,
+                            size_t len, uint8_t *plain, mtp_envelope_msg_t *msg)
+{
+    if (!key || !pkt || !plain || !msg)
+        return MTP_EINVAL;
+    if (len > MTP_ENC_OUTER_LEN && plain < pkt + len && pkt < plain + (len - MTP_ENC_OUTER_LEN))
+        return MTP_EINVAL;   /* overlap */
+    return open_packet(key, self, pkt, len, plain, msg);
+}
+
+/* ---------------------------------------------------------------------------------- */
+/* MTProto 1.0: bind_auth_key_inner                                                   */
+/* ---------------------------------------------------------------------------------- */
+
+int mtp_bind_inner_encrypt(const mtp_auth_key_t *perm, const mtp_bind_inner_t *in,
+                           const mtp_rng_t *rng, mtp_buf_t *out)
+{
+    if (!perm || !in || !out || in->perm_auth_key_id != perm->id64)
+        return MTP_EINVAL;
+    uint8_t plain[BIND_PLAIN_LEN];
+    int rc = mtp_rand(rng, plain, 16);   /* stands in for salt + session_id */
+    if (rc)
+        return rc;
+    mtp_env_put64(plain + 16, (uint64_t)in->msg_id);
+    mtp_env_put32(plain + 24, 0);                       /* seq_no */
+    mtp_env_put32(plain + 28, BIND_INNER_LEN);          /* message_data_length */
+    uint8_t *b = plain + MTP_ENC_INNER_LEN;
+    mtp_env_put32(b, ID_BIND_AUTH_KEY_INNER);
+    mtp_env_put64(b + 4, (uint64_t)in->nonce);
+    mtp_env_put64(b + 12, (uint64_t)in->temp_auth_key_id);
+    mtp_env_put64(b + 20, (uint64_t)in->perm_auth_key_id);
+    mtp_env_put64(b + 28, (uint64_t)in->temp_session_id);
+    mtp_env_put32(b + 36, (uint32_t)in->expires_at);
+
+    rc = mtp_buf_reserve(out, MTP_BIND_MSG_LEN + 15);
+    if (!rc) {
+        size_t n = 0;
+        rc = mtp_mtproto1_encrypt(perm->key, 0, plain, sizeof plain, rng,
+                                  out->data + out->len, &n);
+        if (!rc && n != MTP_BIND_MSG_LEN)
+            rc = MTP_ECRYPTO;
+        if (!rc)
+            out->len += n;
+    }
+    mtp_secure_zero(plain, sizeof plain);
+    return rc;
+}
+
+int mtp_bind_inner_decrypt(const mtp_auth_key_t *perm, const uint8_t *enc, size_t len,
+                           mtp_bind_inner_t *out)
+{
+    if (!perm || !enc || !out)
+        return MTP_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (len != MTP_BIND_MSG_LEN)
+        return MTP_ESECURITY;
+    uint8_t plain[MTP_BIND_MSG_LEN - MTP_ENC_OUTER_LEN] = { 0 };
+    size_t plain_len = 0;
+    unsigned bad = memcmp(enc, perm->id, 8) != 0;
+    int rc = mtp_mtproto1_decrypt(perm->key, 0, enc, len, plain, &plain_len);
+    bad |= rc != 0;
+    bad |= plain_len != BIND_PLAIN_LEN;
+    bad |= mtp_env_get32(plain + 24) != 0;                       /* seq_no */
+    bad |= mtp_env_get32(plain + 28) != BIND_INNER_LEN;
+    const uint8_t *b = plain + MTP_ENC_INNER_LEN;
+    bad |= mtp_env_get32(b) != ID_BIND_AUTH_KEY_INNER;
+    if (!bad) {
+        out->msg_id = (int64_t)mtp_env_get64(plain + 16);
+        out->nonce = (int64_t)mtp_env_get64(b + 4);
+        out->temp_auth_key_id = (int64_t)mtp_env_get64(b + 12);
+        out->perm_auth_key_id = (int64_t)mtp_env_get64(b + 20);
+        out->temp_session_id = (int64_t)mtp_env_get64(b + 28);
+        out->expires_at = (int32_t)mtp_env_get32(b + 36);
+    }
+    mtp_secure_zero(plain, sizeof plain);
+    return bad ? MTP_ESECURITY : 0;
+}
+
+int mtp_bind_inner_check(const mtp_bind_inner_t *got, const mtp_bind_inner_t *want)
+{
+    if (!got || !want)
+        return MTP_EINVAL;
+    unsigned bad = 0;
+    bad |= got->nonce != want->nonce;
+    bad |= got->temp_auth_key_id != want->temp_auth_key_id;
+    bad |= got->perm_auth_key_id != want->perm_auth_key_id;
+    bad |= got->temp_session_id != want->temp_session_id;
+    bad |= got->expires_at != want->expires_at;
+    bad |= got->msg_id != want->msg_id;
+    return bad ? MTP_ESECURITY : 0;
+}

@@ -1,0 +1,145 @@
+/*
+ * libmtproto — key exchange: pieces shared by the client and the server role
+ * (msg_ids, TL decode/encode of the service constructors, the DH prime).
+ */
+#include <string.h>
+
+#include "proto/handshake_int.h"
+#include "proto/envelope_int.h"
+
+/* Telegram's 2048-bit safe prime (public; printed in the MTProto documentation), g = 3. */
+const uint8_t mtp_hs_dh_prime[256] = {
+    0xc7, 0x1c, 0xae, 0xb9, 0xc6, 0xb1, 0xc9, 0x04, 0x8e, 0x6c, 0x52, 0x2f, 0x70, 0xf1, 0x3f, 0x73,
+    0x98, 0x0d, 0x40, 0x23, 0x8e, 0x3e, 0x21, 0xc1, 0x49, 0x34, 0xd0, 0x37, 0x56, 0x3d, 0x93, 0x0f,
+    0x48, 0x19, 0x8a, 0x0a, 0xa7, 0xc1, 0x40, 0x58, 0x22, 0x94, 0x93, 0xd2, 0x25, 0x30, 0xf4, 0xdb,
+    0xfa, 0x33, 0x6f, 0x6e, 0x0a, 0xc9, 0x25, 0x13, 0x95, 0x43, 0xae, 0xd4, 0x4c, 0xce, 0x7c, 0x37,
+    0x20, 0xfd, 0x51, 0xf6, 0x94, 0x58, 0x70, 0x5a, 0xc6, 0x8c, 0xd4, 0xfe, 0x6b, 0x6b, 0x13, 0xab,
+    0xdc, 0x97, 0x46, 0x51, 0x29, 0x69, 0x32, 0x84, 0x54, 0xf1, 0x8f, 0xaf, 0x8c, 0x59, 0x5f, 0x64,
+    0x24, 0x77, 0xfe, 0x96, 0xbb, 0x2a, 0x94, 0x1d, 0x5b, 0xcd, 0x1d, 0x4a, 0xc8, 0xcc, 0x49, 0x88,
+    0x07, 0x08, 0xfa, 0x9b, 0x37, 0x8e, 0x3c, 0x4f, 0x3a, 0x90, 0x60, 0xbe, 0xe6, 0x7c, 0xf9, 0xa4,
+    0xa4, 0xa6, 0x95, 0x81, 0x10, 0x51, 0x90, 0x7e, 0x16, 0x27, 0x53, 0xb5, 0x6b, 0x0f, 0x6b, 0x41,
+    0x0d, 0xba, 0x74, 0xd8, 0xa8, 0x4b, 0x2a, 0x14, 0xb3, 0x14, 0x4e, 0x0e, 0xf1, 0x28, 0x47, 0x54,
+    0xfd, 0x17, 0xed, 0x95, 0x0d, 0x59, 0x65, 0xb4, 0xb9, 0xdd, 0x46, 0x58, 0x2d, 0xb1, 0x17, 0x8d,
+    0x16, 0x9c, 0x6b, 0xc4, 0x65, 0xb0, 0xd6, 0xff, 0x9c, 0xa3, 0x92, 0x8f, 0xef, 0x5b, 0x9a, 0xe4,
+    0xe4, 0x18, 0xfc, 0x15, 0xe8, 0x3e, 0xbe, 0xa0, 0xf8, 0x7f, 0xa9, 0xff, 0x5e, 0xed, 0x70, 0x05,
+    0x0d, 0xed, 0x28, 0x49, 0xf4, 0x7b, 0xf9, 0x59, 0xd9, 0x56, 0x85, 0x0c, 0xe9, 0x29, 0x85, 0x1f,
+    0x0d, 0x81, 0x15, 0xf6, 0x35, 0xb1, 0x05, 0xee, 0x2e, 0x4e, 0x15, 0xd0, 0x4b, 0x24, 0x54, 0xbf,
+    0x6f, 0x4f, 0xad, 0xf0, 0x34, 0xb1, 0x04, 0x03, 0x11, 0x9c, 0xd8, 0xe3, 0xb9, 0x2f, 0xcc, 0x5b,
+};
+
+void mtp_hs_result_wipe(mtp_hs_result_t *r)
+{
+    if (r)
+        mtp_secure_zero(r, sizeof *r);
+}
+
+int64_t mtp_hs_msg_id_(mtp_usec_t now, mtp_usec_t offset, int parity, int64_t *last)
+{
+    mtp_usec_t t = now + offset;
+    if (t < 0)
+        t = 0;
+    uint64_t sec = (uint64_t)(t / MTP_USEC_PER_SEC);
+    uint64_t usec = (uint64_t)(t % MTP_USEC_PER_SEC);
+    uint64_t frac = (usec << 32) / (uint64_t)MTP_USEC_PER_SEC;
+    uint64_t id = (sec << 32 | frac) & ~(uint64_t)3;
+    if ((id & 0xffffffffu) == 0)
+        id |= 4;                     /* the fraction must not be all zero */
+    id |= (uint64_t)parity & 3;
+    if ((int64_t)id <= *last)
+        id = ((uint64_t)*last & ~(uint64_t)3) + 4 + ((uint64_t)parity & 3);
+    *last = (int64_t)id;
+    return (int64_t)id;
+}
+
+void *mtp_hs_decode_(mtp_arena_t *arena, const uint8_t *p, size_t n,
+                     const mtp_tl_comb_t *const *allowed, size_t nallowed, bool exact,
+                     size_t *consumed, int *err)
+{
+    *err = MTP_EPROTO;
+    if (consumed)
+        *consumed = 0;
+    const mtp_tl_layer_t *layer = mtp_tl_layer(0);
+    if (!layer)
+        return NULL;
+    mtp_tl_reader_t r;
+    mtp_tl_reader_init(&r, layer, p, n, arena);
+    r.borrow = true;
+    r.unpack_gzip = false;
+    uint32_t id = mtp_tl_read_nat(&r);
+    if (r.err)
+        return NULL;
+    const mtp_tl_comb_t *c = NULL;
+    for (size_t i = 0; i < nallowed; i++)
+        if (allowed[i]->id == id)
+            c = allowed[i];
+    if (!c)
+        return NULL;
+    mtp_tl_object_t *o = mtp_tl_read_bare(&r, c);
+    if (!o || r.err) {
+        if (r.err == MTP_ENOMEM)
+            *err = MTP_ENOMEM;
+        return NULL;
+    }
+    if (exact && r.p != r.end)
+        return NULL;
+    if (consumed)
+        *consumed = (size_t)(r.p - r.start);
+    *err = 0;
+    return o;
+}
+
+int mtp_hs_encode_(const mtp_tl_object_t *obj, mtp_buf_t *b)
+{
+    mtp_buf_clear(b);
+    int rc = mtp_tl_encode(obj, b);
+    return rc ? rc : b->err;
+}
+
+int mtp_hs_repack_(const mtp_buf_t *body, int64_t msg_id, mtp_buf_t *out)
+{
+    return mtp_plain_pack(msg_id, body->data, body->len, out);
+}
+
+int mtp_hs_pack_(const mtp_tl_object_t *obj, int64_t msg_id, mtp_buf_t *out,
+                 mtp_buf_t *body_copy)
+{
+    mtp_buf_t tmp;
+    mtp_buf_init(&tmp);
+    mtp_buf_t *b = body_copy ? body_copy : &tmp;
+    int rc = mtp_hs_encode_(obj, b);
+    if (!rc)
+        rc = mtp_hs_repack_(b, msg_id, out);
+    if (rc && body_copy)
+        mtp_buf_clear(body_copy);
+    mtp_buf_free(&tmp);
+    return rc;
+}
+
+int mtp_hs_be_u64_(const uint8_t *p, size_t n, uint64_t *v)
+{
+    *v = 0;
+    if (n == 0 || n > 8)
+        return MTP_EPROTO;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = x << 8 | p[i];
+    *v = x;
+    return 0;
+}
+
+size_t mtp_hs_u64_be_(uint64_t v, uint8_t out[8])
+{
+    size_t n = 0;
+    for (uint64_t t = v; t; t >>= 8)
+        n++;
+    if (n == 0)
+        n = 1;
+    for (size_t i = 0; i < n; i++)
+        out[n - 1 - i] = (uint8_t)(v >> (8 * i));
+    return n;
+}
+
+int mtp_hs_set_key_(mtp_hs_result_t *r, const uint8_t auth_key[256])
+{
+    return mtp_auth_key_init(&r->key, auth_key);
+}

@@ -1,0 +1,232 @@
+/*
+ * libmtproto — helpers for the generated codecs (build/gen/tl_*.c). Internal.
+ *
+ * Decoding is generated straight-line code per combinator using the readers of
+ * <mtproto/tl.h>; mtp_gen_rd_bool() adds an inline fast path for Bool and defers to
+ * mtp_tl_read_bool() for everything else, so the sticky-error semantics are the runtime's.
+ *
+ * Sizing and encoding walk the descriptor (mtp_gen_size_fields / mtp_gen_encode_fields, the
+ * size and encode members of every generated mtp_tl_comb_t): generating them per combinator
+ * tripled the generated code and its compile time for a path that is not hot.
+ */
+#ifndef MTP_TL_GEN_RT_H
+#define MTP_TL_GEN_RT_H
+
+#include <mtproto/tl.h>
+
+#include <string.h>
+
+#define MTP_GEN_ID_BOOL_TRUE  0x997275b5u
+#define MTP_GEN_ID_BOOL_FALSE 0xbc799737u
+
+static inline uint32_t mtp_gen_ld32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline bool mtp_gen_rd_bool(mtp_tl_reader_t *r)
+{
+    if (!r->err && r->end - r->p >= 4) {
+        uint32_t v = mtp_gen_ld32(r->p);
+        if (v == MTP_GEN_ID_BOOL_TRUE) {
+            r->p += 4;
+            return true;
+        }
+        if (v == MTP_GEN_ID_BOOL_FALSE) {
+            r->p += 4;
+            return false;
+        }
+    }
+    return mtp_tl_read_bool(r);   /* errors (truncation, a wrong id) are reported here */
+}
+
+static inline uint8_t *mtp_gen_w32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+    return p + 4;
+}
+
+static inline uint8_t *mtp_gen_w64(uint8_t *p, uint64_t v)
+{
+    p = mtp_gen_w32(p, (uint32_t)v);
+    return mtp_gen_w32(p, (uint32_t)(v >> 32));
+}
+
+static inline uint8_t *mtp_gen_wdouble(uint8_t *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    return mtp_gen_w64(p, v);
+}
+
+static inline uint8_t *mtp_gen_wbool(uint8_t *p, bool v)
+{
+    return mtp_gen_w32(p, v ? MTP_GEN_ID_BOOL_TRUE : MTP_GEN_ID_BOOL_FALSE);
+}
+
+static inline uint8_t *mtp_gen_wbytes(uint8_t *p, const mtp_bytes_t *b)
+{
+    return mtp_tl_write_bytes(p, b->ptr, b->len);
+}
+
+/* Adds the encoded size of a string/bytes field; MTP_ERANGE if too long. */
+static inline int mtp_gen_size_bytes(const mtp_bytes_t *b, size_t *n)
+{
+    if (b->len > MTP_TL_MAX_BYTES)
+        return MTP_ERANGE;
+    if (b->len && !b->ptr)
+        return MTP_EINVAL;
+    *n += ((b->len <= 253 ? 1 : 4) + b->len + 3) & ~(size_t)3;
+    return 0;
+}
+
+/* Adds the encoded size of an object field; MTP_EINVAL if the pointer is NULL. */
+static inline int mtp_gen_size_obj(const mtp_tl_type_t *t, const mtp_tl_object_t *x, size_t *n)
+{
+    if (!x)
+        return MTP_EINVAL;
+    return mtp_tl_size_value(t, &x, n);
+}
+
+/* ---- descriptor-driven size and encode ---- */
+
+#define MTP_GEN_MAX_WORDS 8   /* '#' words one combinator may have (the generator checks) */
+
+typedef struct mtp_gen_words {
+    int n;
+    int8_t param[MTP_GEN_MAX_WORDS];
+    uint32_t mask[MTP_GEN_MAX_WORDS];   /* bits used by fields */
+    uint32_t bits[MTP_GEN_MAX_WORDS];   /* bits of present fields */
+} mtp_gen_words_t;
+
+/* Is the conditional field p present in the object at base? */
+static inline bool mtp_gen_present(const uint8_t *base, const mtp_tl_param_t *p)
+{
+    if (p->type->kind == MTP_TL_TRUE)
+        return *(const bool *)(base + p->offset);
+    if (p->has_offset != MTP_TL_NO_OFFSET)
+        return *(const bool *)(base + p->has_offset);
+    return *(mtp_tl_object_t *const *)(base + p->offset) != NULL;
+}
+
+static inline int mtp_gen_word_slot(const mtp_gen_words_t *w, int param)
+{
+    for (int i = 0; i < w->n; i++)
+        if (w->param[i] == param)
+            return i;
+    return -1;
+}
+
+/* Collect, for every '#' word, the bits its fields use and the bits of present fields. */
+static inline int mtp_gen_collect(const mtp_tl_comb_t *c, const uint8_t *base, mtp_gen_words_t *w)
+{
+    w->n = 0;
+    for (uint32_t i = 0; i < c->nparams; i++) {
+        const mtp_tl_param_t *p = &c->params[i];
+        if (p->flag_param < 0)
+            continue;
+        int s = mtp_gen_word_slot(w, p->flag_param);
+        if (s < 0) {
+            if (w->n == MTP_GEN_MAX_WORDS)
+                return MTP_EINVAL;
+            s = w->n++;
+            w->param[s] = p->flag_param;
+            w->mask[s] = w->bits[s] = 0;
+        }
+        uint32_t bit = 1u << p->flag_bit;
+        w->mask[s] |= bit;
+        if (mtp_gen_present(base, p))
+            w->bits[s] |= bit;
+    }
+    return 0;
+}
+
+/* The value of '#' param i as encoded: unused bits as stored, used bits from the fields. */
+static inline uint32_t mtp_gen_word(const mtp_gen_words_t *w, const uint8_t *base,
+                                    const mtp_tl_param_t *params, int i)
+{
+    uint32_t v = *(const uint32_t *)(base + params[i].offset);
+    int s = mtp_gen_word_slot(w, i);
+    return s < 0 ? v : ((v & ~w->mask[s]) | w->bits[s]);
+}
+
+/* Is conditional param p written (its bit set in the encoded word)? */
+static inline bool mtp_gen_cond(const mtp_gen_words_t *w, const mtp_tl_param_t *p)
+{
+    int s = mtp_gen_word_slot(w, p->flag_param);
+    return s >= 0 && (w->bits[s] >> p->flag_bit) & 1u;
+}
+
+/*
+ * size(): the field bytes of obj. A flag bit is set when any field using it is present; when
+ * it is set, every non-true field using it must be present, or this fails with MTP_EINVAL
+ * (a shared bit cannot say "this one yes, that one no"). Required objects must be non-NULL.
+ */
+static inline int mtp_gen_size_fields(const void *obj, size_t *acc)
+{
+    const mtp_tl_comb_t *c = ((const mtp_tl_object_t *)obj)->tl;
+    const uint8_t *base = obj;
+    mtp_gen_words_t w;
+    int rc = mtp_gen_collect(c, base, &w);
+    if (rc)
+        return rc;
+    size_t n = 0;
+    for (uint32_t i = 0; i < c->nparams; i++) {
+        const mtp_tl_param_t *p = &c->params[i];
+        if (p->flag_param >= 0) {
+            if (p->type->kind == MTP_TL_TRUE || !mtp_gen_cond(&w, p))
+                continue;
+            if (!mtp_gen_present(base, p))
+                return MTP_EINVAL;
+        }
+        if ((rc = mtp_tl_size_value(p->type, base + p->offset, &n)) != 0)
+            return rc;
+    }
+    *acc += n;
+    return 0;
+}
+
+/* encode(): the field bytes of obj, after mtp_gen_size_fields() succeeded. */
+static inline uint8_t *mtp_gen_encode_fields(const void *obj, uint8_t *out)
+{
+    const mtp_tl_comb_t *c = ((const mtp_tl_object_t *)obj)->tl;
+    const uint8_t *base = obj;
+    mtp_gen_words_t w;
+    if (mtp_gen_collect(c, base, &w) != 0)
+        return out;   /* unreachable: size() failed the same way */
+    for (uint32_t i = 0; i < c->nparams; i++) {
+        const mtp_tl_param_t *p = &c->params[i];
+        switch (p->type->kind) {
+        case MTP_TL_NAT:
+            out = mtp_gen_w32(out, mtp_gen_word(&w, base, c->params, (int)i));
+            continue;
+        case MTP_TL_TRUE:
+            continue;
+        default:
+            break;
+        }
+        if (p->flag_param >= 0 && !mtp_gen_cond(&w, p))
+            continue;
+        switch (p->type->kind) {
+        case MTP_TL_INT:
+            out = mtp_gen_w32(out, *(const uint32_t *)(base + p->offset));
+            break;
+        case MTP_TL_LONG:
+            out = mtp_gen_w64(out, *(const uint64_t *)(base + p->offset));
+            break;
+        case MTP_TL_STRING:
+        case MTP_TL_BYTES:
+            out = mtp_gen_wbytes(out, (const mtp_bytes_t *)(base + p->offset));
+            break;
+        default:
+            out = mtp_tl_write_value(p->type, base + p->offset, out);
+            break;
+        }
+    }
+    return out;
+}
+
+#endif

@@ -1,0 +1,40 @@
+#!/bin/sh
+# Checks (and, as root, installs) what the build and the tests need, from Debian packages.
+#   tools/deps.sh build   compiler, libssl-dev, zlib1g-dev, pkg-config
+#   tools/deps.sh test    the above plus clang with its fuzzer runtime, nodejs and npm
+# Not root and something missing: prints the exact apt-get command and exits 1.
+set -u
+what=${1:-build}
+missing=""
+need() { # need PACKAGE TEST-COMMAND...
+    pkg=$1; shift
+    if ! "$@" >/dev/null 2>&1; then missing="$missing $pkg"; fi
+}
+have_header() { # have_header HEADER
+    printf '#include <%s>\nint main(void){return 0;}\n' "$1" |
+        ${CC:-cc} -x c - -o /dev/null -c 2>/dev/null
+}
+need build-essential sh -c 'command -v ${CC:-cc} && command -v make'
+need libssl-dev have_header openssl/evp.h
+need zlib1g-dev have_header zlib.h
+need pkg-config sh -c 'command -v pkg-config'
+if [ "$what" = test ]; then
+    need clang sh -c 'command -v clang'
+    need libclang-rt-14-dev sh -c 'printf "int LLVMFuzzerTestOneInput(const unsigned char*d,unsigned long n){(void)d;(void)n;return 0;}\n" | clang -fsanitize=fuzzer,address -x c - -o /tmp/mtp-fuzz-probe.$$ && rm -f /tmp/mtp-fuzz-probe.$$'
+    need nodejs sh -c 'command -v node'
+    need npm sh -c 'command -v npm'
+fi
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "deps: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086
+    if ! apt-get install -y -q $missing >/dev/null 2>&1; then
+        apt-get update -q >/dev/null 2>&1
+        # shellcheck disable=SC2086
+        apt-get install -y -q $missing >&2 || { echo "deps: apt-get install$missing failed" >&2; exit 1; }
+    fi
+    exit 0
+fi
+echo "deps: missing Debian packages:$missing — run: sudo apt-get install -y$missing" >&2
+exit 1
