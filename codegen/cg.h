@@ -117,6 +117,8 @@ typedef struct cg_schema {
     int layer;                   /* 0 = service schema */
     bool service;
     bool primary;                /* the public API layer (no prefix) */
+    bool straight;               /* generated codecs for constructors (else descriptor-driven) */
+    bool straight_methods;       /* ... and for methods */
     const char *prefix;          /* "", "mt_", "l227_" */
     char *layer_var;             /* mtp_tl_layer_228 / mtp_tl_layer_mtproto */
     char *layer_name;            /* "api228" / "mtproto" */

@@ -222,6 +222,204 @@ static void emit_decode(cg_buf *b, const cg_comb *c)
     buf_puts(b, "    return r->err;\n}\n\n");
 }
 
+static int fixed_size(int k)
+{
+    switch (k) {
+    case K_INT: case K_NAT: case K_BOOL: return 4;
+    case K_LONG: case K_DOUBLE: return 8;
+    case K_INT128: return 16;
+    case K_INT256: return 32;
+    case K_TRUE: return 0;
+    default: return -1;
+    }
+}
+
+static uint32_t word_mask(const cg_comb *c, int wi)
+{
+    uint32_t m = 0;
+    for (int k = 0; k < c->nparams; k++)
+        if (c->params[k].flag_param == wi)
+            m |= 1u << c->params[k].flag_bit;
+    return m;
+}
+
+static int bit_users(const cg_comb *c, int wi, int bit)
+{
+    int n = 0;
+    for (int k = 0; k < c->nparams; k++)
+        if (c->params[k].flag_param == wi && c->params[k].flag_bit == bit)
+            n++;
+    return n;
+}
+
+/* The constant field size of a combinator without optional or variable-size fields, or -1. */
+static long const_size(const cg_comb *c)
+{
+    long n = 0;
+    for (int k = 0; k < c->nparams; k++) {
+        int fs = fixed_size(c->params[k].type->kind);
+        if (fs < 0 || (c->params[k].flag_param >= 0 && c->params[k].type->kind != K_TRUE))
+            return -1;
+        n += fs;
+    }
+    return n;
+}
+
+/* static inline uint32_t fw_<cname>_<k>(o): the '#' word k as encoded. */
+static void emit_word_fn(cg_buf *b, const cg_comb *c, int wi)
+{
+    uint32_t m = word_mask(c, wi);
+    buf_printf(b, "static inline uint32_t fw_%s_%d(const mtp_%s_t *o)\n{\n    return ", c->cname, wi,
+               c->cname);
+    if (m == 0xffffffffu)
+        buf_puts(b, "0u");
+    else
+        buf_printf(b, "(o->%s & ~0x%xu)", c->params[wi].cfield, m);
+    for (int k = 0; k < c->nparams; k++) {
+        const cg_param *p = &c->params[k];
+        if (p->flag_param != wi)
+            continue;
+        if (p->type->kind == K_TRUE)
+            buf_printf(b, "\n        | (o->%s ? 0x%xu : 0u)", p->cfield, 1u << p->flag_bit);
+        else if (p->chas)
+            buf_printf(b, "\n        | (o->%s ? 0x%xu : 0u)", p->chas, 1u << p->flag_bit);
+        else
+            buf_printf(b, "\n        | (o->%s ? 0x%xu : 0u)", p->cfield, 1u << p->flag_bit);
+    }
+    buf_puts(b, ";\n}\n\n");
+}
+
+/* Size statement for a variable-size value (string, vector, object); uses e and n. */
+static void emit_size_var(cg_buf *b, const char *ind, const cg_param *p)
+{
+    const cg_type *t = p->type;
+    const char *fn;
+    if (t->kind == K_STRING || t->kind == K_BYTES) {
+        buf_printf(b, "%sif ((e = mtp_gen_size_bytes(&o->%s, &n)) != 0)\n%s    return e;\n",
+                   ind, p->cfield, ind);
+        return;
+    }
+    if (t->kind == K_OBJECT || t->kind == K_BARE_OBJECT || t->kind == K_QUERY)
+        fn = "mtp_gen_size_obj";
+    else
+        fn = "mtp_gen_size_vec";
+    buf_printf(b, "%sif ((e = %s(&%s, &o->%s, &n)) != 0)\n%s    return e;\n", ind, fn, t->cvar,
+               p->cfield, ind);
+}
+
+static void emit_size(cg_buf *b, const cg_comb *c)
+{
+    cg_buf body = { 0 };
+    long fixed = 0;
+    bool need_e = false;
+    bool *need_word = cg_alloc((size_t)c->nparams + 1);
+    for (int k = 0; k < c->nparams; k++) {
+        const cg_param *p = &c->params[k];
+        int fs = fixed_size(p->type->kind);
+        if (p->flag_param < 0) {
+            if (fs >= 0) {
+                fixed += fs;
+            } else {
+                emit_size_var(&body, "    ", p);
+                need_e = true;
+            }
+            continue;
+        }
+        if (p->type->kind == K_TRUE)
+            continue;
+        need_word[p->flag_param] = true;
+        uint32_t bit = 1u << p->flag_bit;
+        /* a shared bit may be set because another field using it is present */
+        bool shared = p->chas && bit_users(c, p->flag_param, p->flag_bit) > 1;
+        if (fs >= 0 && !shared) {
+            buf_printf(&body, "    if (f%d & 0x%xu)\n        n += %d;\n", p->flag_param, bit, fs);
+            continue;
+        }
+        buf_printf(&body, "    if (f%d & 0x%xu) {\n", p->flag_param, bit);
+        if (shared)
+            buf_printf(&body, "        if (!o->%s)\n            return MTP_EINVAL;\n", p->chas);
+        if (fs >= 0) {
+            buf_printf(&body, "        n += %d;\n", fs);
+        } else {
+            emit_size_var(&body, "        ", p);
+            need_e = true;
+        }
+        buf_puts(&body, "    }\n");
+    }
+    buf_printf(b, "static int size_%s(const void *obj, size_t *acc)\n{\n    const mtp_%s_t *o = obj;\n",
+               c->cname, c->cname);
+    buf_printf(b, "    size_t n = %ld;\n", fixed);
+    if (need_e)
+        buf_puts(b, "    int e;\n");
+    for (int k = 0; k < c->nparams; k++)
+        if (need_word[k])
+            buf_printf(b, "    uint32_t f%d = fw_%s_%d(o);\n", k, c->cname, k);
+    if (body.s)
+        buf_put(b, body.s, body.len);
+    buf_puts(b, "    *acc += n;\n    return 0;\n}\n\n");
+    buf_free(&body);
+}
+
+static void emit_write(cg_buf *b, const char *ind, const cg_param *p, int idx)
+{
+    const cg_type *t = p->type;
+    const char *f = p->cfield;
+    switch (t->kind) {
+    case K_INT: buf_printf(b, "%sp = mtp_gen_w32(p, (uint32_t)o->%s);\n", ind, f); break;
+    case K_NAT: buf_printf(b, "%sp = mtp_gen_w32(p, f%d);\n", ind, idx); break;
+    case K_LONG: buf_printf(b, "%sp = mtp_gen_w64(p, (uint64_t)o->%s);\n", ind, f); break;
+    case K_DOUBLE: buf_printf(b, "%sp = mtp_gen_wdouble(p, o->%s);\n", ind, f); break;
+    case K_INT128: buf_printf(b, "%sp = mtp_gen_wraw(p, o->%s, 16);\n", ind, f); break;
+    case K_INT256: buf_printf(b, "%sp = mtp_gen_wraw(p, o->%s, 32);\n", ind, f); break;
+    case K_STRING: case K_BYTES: buf_printf(b, "%sp = mtp_gen_wbytes(p, &o->%s);\n", ind, f); break;
+    case K_BOOL: buf_printf(b, "%sp = mtp_gen_wbool(p, o->%s);\n", ind, f); break;
+    case K_TRUE: break;
+    case K_OBJECT: case K_QUERY: buf_printf(b, "%sp = mtp_gen_wobj(p, o->%s);\n", ind, f); break;
+    case K_BARE_OBJECT: buf_printf(b, "%sp = mtp_gen_wbare(p, o->%s);\n", ind, f); break;
+    default:
+        buf_printf(b, "%sp = mtp_tl_write_value(&%s, &o->%s, p);\n", ind, t->cvar, f);
+        break;
+    }
+}
+
+/* The flags-word helpers, size_<cname> (if with_size) and enc_<cname>. */
+static void emit_encode(cg_buf *b, const cg_comb *c, bool with_size)
+{
+    for (int k = 0; k < c->nparams; k++)
+        if (c->params[k].type->kind == K_NAT && word_mask(c, k))
+            emit_word_fn(b, c, k);
+    if (with_size)
+        emit_size(b, c);
+    buf_printf(b, "static uint8_t *enc_%s(const void *obj, uint8_t *p)\n{\n    const mtp_%s_t *o = obj;\n",
+               c->cname, c->cname);
+    for (int k = 0; k < c->nparams; k++) {
+        if (c->params[k].type->kind != K_NAT)
+            continue;
+        if (word_mask(c, k))
+            buf_printf(b, "    uint32_t f%d = fw_%s_%d(o);\n", k, c->cname, k);
+        else
+            buf_printf(b, "    uint32_t f%d = o->%s;\n", k, c->params[k].cfield);
+    }
+    for (int k = 0; k < c->nparams; k++) {
+        const cg_param *p = &c->params[k];
+        if (p->type->kind == K_TRUE)
+            continue;
+        if (p->flag_param < 0) {
+            emit_write(b, "    ", p, k);
+            continue;
+        }
+        buf_printf(b, "    if (f%d & 0x%xu)\n", p->flag_param, 1u << p->flag_bit);
+        emit_write(b, "        ", p, k);
+    }
+    buf_puts(b, "    return p;\n}\n\n");
+}
+
+/* Does c get generated codecs (else the descriptor-driven ones)? */
+static bool straight(const cg_schema *s, const cg_comb *c)
+{
+    return s->straight && (!c->is_method || s->straight_methods);
+}
+
 /* true if the combinator has no bytes of its own on the wire and nothing to decode */
 static bool is_empty_codec(const cg_comb *c)
 {
@@ -238,17 +436,23 @@ void cg_emit_schema_source(cg_schema *s, cg_buf *o, const char *header)
         "/*\n"
         " * Generated by mtp-codegen from %s (%s). Do not edit.\n"
         " *\n"
-        " * Descriptors, decoders and the layer table. The codecs handle the fields only; the\n"
-        " * 4-byte constructor id is read and written by the runtime (src/tl/). Sizing and encoding\n"
-        " * walk the descriptors (src/tl/tl_gen_rt.h): each flags word is derived from the fields\n"
-        " * (a bit is set if any field that uses it is present: a true field true, has_<name> set,\n"
-        " * an object pointer non-NULL; bits no field uses are kept from the stored word). When\n"
-        " * several fields share a bit, every non-true field using a set bit must be present:\n"
-        " * size() fails with MTP_EINVAL otherwise, so encode() (only called after size()\n"
-        " * succeeded) never writes more than was measured.\n"
+        " * Descriptors, codecs and the layer table. The codecs handle the fields only; the\n"
+        " * 4-byte constructor id is read and written by the runtime (src/tl/).%s\n"
+        " * Encoding derives each flags word from the fields: a bit is set if any field that uses\n"
+        " * it is present (a true field true, has_<name> set, an object pointer non-NULL); bits\n"
+        " * no field uses are kept from the stored word. When several fields share a bit, every\n"
+        " * non-true field using a set bit must be present: size() fails with MTP_EINVAL\n"
+        " * otherwise, so encode() (only called after size() succeeded) never writes more than\n"
+        " * was measured.\n"
         " */\n"
         "#include <stddef.h>\n#include <string.h>\n\n#include %s\n",
-        s->path, desc, header);
+        s->path, desc,
+        s->straight ? (s->straight_methods ? "" : "\n * Constructors have generated codecs; methods use the "
+                                                   "descriptor-driven codecs of\n * src/tl/tl_gen_rt.h "
+                                                   "(compact; method calls are small and rare).")
+                    : "\n * This layer uses the descriptor-driven codecs of src/tl/tl_gen_rt.h (compact;\n"
+                      " * only the public layer and the service schema get generated code).",
+        header);
     if (s->service && s->fallback)
         buf_puts(o, "#include <mtproto/tl_schema.h>\n");
     buf_puts(o, "#include \"tl/tl_gen_rt.h\"\n\n");
@@ -271,20 +475,50 @@ void cg_emit_schema_source(cg_schema *s, cg_buf *o, const char *header)
     }
 
     /* codecs */
-    buf_puts(o, "\n/* ---- decoders ---- */\n");
-    bool any_empty = false;
-    for (int i = 0; i < s->ncombs; i++)
-        any_empty = any_empty || is_empty_codec(s->combs[i]);
-    if (any_empty)
-        buf_puts(o, "static int dec_none(mtp_tl_reader_t *r, void *obj)\n{\n    (void)obj;\n"
-                    "    return r->err;\n}\n\n");
-    for (int i = 0; i < s->ncombs; i++)
-        if (!is_empty_codec(s->combs[i]))
-            emit_decode(o, s->combs[i]);
+    if (s->straight) {
+        buf_puts(o, "\n/* ---- codecs ----\n"
+                    " * Build with -DMTP_TL_COMPACT_CODECS to use the descriptor-driven codecs instead\n"
+                    " * (same wire behaviour; much faster to compile, e.g. for sanitizer builds). */\n"
+                    "#ifndef MTP_TL_COMPACT_CODECS\n"
+                    "#define MTP_GEN_CODEC(dec, size, enc) dec, size, enc\n\n");
+        bool any_empty = false;
+        for (int i = 0; i < s->ncombs; i++)
+            any_empty = any_empty || (straight(s, s->combs[i]) && is_empty_codec(s->combs[i]));
+        if (any_empty)
+            buf_puts(o, "static int dec0(mtp_tl_reader_t *r, void *obj)\n{\n    (void)obj;\n"
+                        "    return r->err;\n}\n\n"
+                        "static uint8_t *enc0(const void *obj, uint8_t *p)\n{\n    (void)obj;\n"
+                        "    return p;\n}\n\n");
+        cg_map consts = { 0 };
+        for (int i = 0; i < s->ncombs; i++) {
+            long n = straight(s, s->combs[i]) ? const_size(s->combs[i]) : -1;
+            char key[32];
+            snprintf(key, sizeof key, "%ld", n);
+            if (n < 0 || map_get(&consts, key))
+                continue;
+            map_put(&consts, cg_strdup(key), s->combs[i]);
+            buf_printf(o, "static int szc_%ld(const void *obj, size_t *acc)\n{\n    (void)obj;\n", n);
+            if (n)
+                buf_printf(o, "    *acc += %ld;\n", n);
+            else
+                buf_puts(o, "    (void)acc;\n");
+            buf_puts(o, "    return 0;\n}\n\n");
+        }
+        for (int i = 0; i < s->ncombs; i++) {
+            cg_comb *c = s->combs[i];
+            if (is_empty_codec(c) || !straight(s, c))
+                continue;
+            emit_decode(o, c);
+            emit_encode(o, c, const_size(c) < 0);
+        }
+        buf_puts(o, "#else\n#define MTP_GEN_CODEC(dec, size, enc) \\\n"
+                    "    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields\n"
+                    "#endif /* MTP_TL_COMPACT_CODECS */\n\n");
+    }
 
     /* combinator descriptors */
     buf_puts(o, "/* ---- combinators: id, is_method, id_mismatch, nparams, size, name, line, cname,\n"
-                " *      tname, result, params, layer, decode, size, encode ---- */\n");
+                " *      tname, result, params, layer, decode, measure, encode ---- */\n");
     for (int i = 0; i < s->ncombs; i++) {
         cg_comb *c = s->combs[i];
         if (c->nparams) {
@@ -317,8 +551,17 @@ void cg_emit_schema_source(cg_schema *s, cg_buf *o, const char *header)
             buf_printf(o, "p_%s, ", c->cname);
         else
             buf_puts(o, "NULL, ");
-        buf_printf(o, "&%s,\n    dec_%s, mtp_gen_size_fields, mtp_gen_encode_fields\n};\n",
-                   s->layer_var, is_empty_codec(c) ? "none" : c->cname);
+        if (!straight(s, c))
+            buf_printf(o, "&%s,\n    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields\n};\n",
+                       s->layer_var);
+        else if (is_empty_codec(c))
+            buf_printf(o, "&%s,\n    MTP_GEN_CODEC(dec0, szc_0, enc0)\n};\n", s->layer_var);
+        else if (const_size(c) >= 0)
+            buf_printf(o, "&%s,\n    MTP_GEN_CODEC(dec_%s, szc_%ld, enc_%s)\n};\n", s->layer_var, c->cname,
+                       const_size(c), c->cname);
+        else
+            buf_printf(o, "&%s,\n    MTP_GEN_CODEC(dec_%s, size_%s, enc_%s)\n};\n", s->layer_var, c->cname,
+                       c->cname, c->cname);
     }
 
     /* boxed types */
@@ -359,12 +602,33 @@ void cg_emit_schema_source(cg_schema *s, cg_buf *o, const char *header)
             buf_printf(o, "    &%s,\n", tn[i]->cvar);
         buf_puts(o, "};\n");
     }
-    buf_printf(o, "const mtp_tl_layer_t %s = {\n    %d, \"%s\", %d, %s, %s, %d, %s, %s%s\n};\n",
+    /* id hash: see mtp_tl_layer_t.id_hash */
+    int bits = 0;
+    if (s->ncombs) {
+        bits = 4;
+        while ((1 << bits) < 2 * s->ncombs)
+            bits++;
+        uint32_t size = 1u << bits, mask = size - 1;
+        uint16_t *tab = cg_alloc(size * sizeof *tab);
+        memset(tab, 0xff, size * sizeof *tab);
+        for (int i = 0; i < s->ncombs; i++) {
+            uint32_t h = (by_id[i]->id * 0x9e3779b1u) >> (32 - bits);
+            while (tab[h] != 0xffff)
+                h = (h + 1) & mask;
+            tab[h] = (uint16_t)i;
+        }
+        buf_printf(o, "static const uint16_t layer_id_hash[%u] = {", size);
+        for (uint32_t i = 0; i < size; i++)
+            buf_printf(o, "%s%u,", i % 16 ? " " : "\n    ", tab[i]);
+        buf_puts(o, "\n};\n");
+    }
+    buf_printf(o, "const mtp_tl_layer_t %s = {\n    %d, \"%s\", %d, %s, %s, %d, %s, %s%s, %s, %d\n};\n",
                s->layer_var, s->layer, s->layer_name, s->ncombs,
                s->ncombs ? "layer_by_id" : "NULL", s->ncombs ? "layer_by_name" : "NULL",
                s->ntnames, s->ntnames ? "layer_types" : "NULL",
                (!s->service && s->fallback) ? "&" : "",
-               (!s->service && s->fallback) ? s->fallback->layer_var : "NULL");
+               (!s->service && s->fallback) ? s->fallback->layer_var : "NULL",
+               s->ncombs ? "layer_id_hash" : "NULL", bits);
 }
 
 /* ---- tl_layers.c ---- */

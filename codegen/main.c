@@ -2,7 +2,7 @@
  * mtp-codegen — generate the TL descriptors and codecs of libmtproto.
  *
  *   mtp-codegen --out DIR --service mtproto.tl --layer 228:api.tl [--layer 227:api-227.tl ...]
- *               [--quiet] [--check]
+ *               [--all-codecs] [--quiet] [--check]
  *
  * The first --layer is the public one: its C names have no prefix and its header is
  * DIR/include/mtproto/tl_schema.h. Writes (only files whose content changed):
@@ -31,6 +31,9 @@ static void usage(FILE *f)
             "  --service FILE   the MTProto service schema (layer 0, C prefix mt_)\n"
             "  --layer N:FILE   an API layer; the first one is public (no C prefix,\n"
             "                   include/mtproto/tl_schema.h), the others get prefix lN_\n"
+            "  --all-codecs     generated codecs for every combinator (default: for the\n"
+            "                   service schema and the constructors of the first layer;\n"
+            "                   the rest use the compact descriptor-driven codecs)\n"
             "  --quiet          no warnings\n"
             "  --check          parse and resolve only, write nothing\n");
 }
@@ -104,7 +107,7 @@ int main(int argc, char **argv)
     const char *out = NULL, *service = NULL;
     const char *lpath[MAX_LAYERS];
     int lnum[MAX_LAYERS], nl = 0;
-    bool check = false;
+    bool check = false, all_straight = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -115,6 +118,8 @@ int main(int argc, char **argv)
             cg_quiet = true;
         } else if (strcmp(a, "--check") == 0) {
             check = true;
+        } else if (strcmp(a, "--all-codecs") == 0) {
+            all_straight = true;
         } else if ((strcmp(a, "--out") == 0 || strcmp(a, "--service") == 0 ||
                     strcmp(a, "--layer") == 0) && i + 1 < argc) {
             const char *v = argv[++i];
@@ -160,12 +165,15 @@ int main(int argc, char **argv)
     svc->prefix = "mt_";
     svc->layer_var = "mtp_tl_layer_mtproto";
     svc->layer_name = "mtproto";
+    svc->straight = svc->straight_methods = true;
     all[ns++] = svc;
     for (int i = 0; i < nl; i++) {
         cg_schema *s = cg_alloc(sizeof *s);
         s->path = lpath[i];
         s->layer = lnum[i];
         s->primary = i == 0;
+        s->straight = i == 0 || all_straight;
+        s->straight_methods = all_straight;
         s->prefix = i == 0 ? "" : fmt("l%d_", lnum[i]);
         s->layer_var = fmt("mtp_tl_layer_%d", lnum[i]);
         s->layer_name = fmt("api%d", lnum[i]);
@@ -177,6 +185,9 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < ns; i++)
         cg_parse_file(all[i]);
+    for (int i = 0; i < ns; i++)
+        if (all[i]->ncombs > 65534)
+            cg_error(all[i]->path, 0, "more than 65534 combinators");
     if (cg_nerrors == 0)
         for (int i = 0; i < ns; i++)
             cg_resolve(all[i]);
@@ -194,6 +205,7 @@ int main(int argc, char **argv)
     snprintf(incdir, sizeof incdir, "%s/include/mtproto", out);
     if (mkdir_p(incdir) != 0) {
         fprintf(stderr, "mtp-codegen: cannot create %s: %s\n", incdir, strerror(errno));
+        cg_free_all();
         return 2;
     }
     int rc = 0;

@@ -339,6 +339,8 @@ static void test_transports(void)
             hc_events(&h, -1);
         }
         OK(h.pongs == 1, "%s: ping -> pong", name);
+        if (kinds[i].k != MTP_TRANSPORT_FULL)
+            OK(h.quick_acks > 0, "%s: quick acks (%d)", name, h.quick_acks);
         hc_close(&h);
     }
     OK(trace_has("\"transport\":\"full\",\"obfuscated\":false"), "trace: full transport detected");
@@ -570,18 +572,55 @@ static void test_messages(void)
     history(&A2, peer_user(idB, hashB), id2, 0, 1);
     n = history_ids(&A2, ids, 10, &count);
     OK(n == 1 && ids[0] == id1, "offset_id pages to older messages");
-    history(&A2, peer_user(idB, hashB), id1, -1, 1);
+    history(&A2, peer_user(idB, hashB), id1, -2, 2);
     n = history_ids(&A2, ids, 10, &count);
-    OK(n == 1 && ids[0] == id2, "negative add_offset pages to newer messages");
+    OK(n == 2 && ids[0] == id2 && ids[1] == id1,
+       "negative add_offset pages to newer messages (offset_id included)");
     /* B sees them */
     history(&B1, peer_user(9996621234LL, userA.access_hash), 0, 0, 10);
     n = history_ids(&B1, ids, 10, &count);
     OK(n == 2, "the receiver has both messages in its box");
+    /* the receiver, subscribed to updates, got them pushed */
+    mtp_usec_t until = hc_now() + 2 * MTP_USEC_PER_SEC;
+    while (B1.updates < 2 && hc_now() < until) {
+        hc_step(&B1, 20);
+        hc_events(&B1, -1);
+    }
+    OK(B1.updates == 2, "the receiver got %d updateShortMessage pushes", B1.updates);
+    /* gzip both ways: a long compressible text goes out gzip_packed and comes back so */
+    char *longtxt = malloc(3001);
+    for (int i = 0; i < 3000; i++)
+        longtxt[i] = (char)('a' + i % 7);
+    longtxt[3000] = 0;
+    const mtp_session_stats_t *cst = mtp_session_stats(mtp_conn_session(A2.c));
+    uint64_t gz_out0 = cst->gzip_out, gz_in0 = cst->gzip_in;
+    send_msg(&A2, peer_self(), longtxt, 46);
+    OK(hc_result_id(&A2) == MTP_ID_updateShortSentMessage && cst->gzip_out > gz_out0,
+       "a gzip_packed query is accepted");
+    history(&A2, peer_self(), 0, 0, 1);
+    n = history_ids(&A2, ids, 10, &count);
+    OK(n == 1 && cst->gzip_in > gz_in0, "the answer with the long text came gzip_packed");
+    free(longtxt);
+    /* wrappers */
+    mtp_help_getNearestDc_t *nd = MTP_NEW(A, help_getNearestDc);
+    mtp_buf_t qb, wb;
+    mtp_buf_init(&qb);
+    mtp_buf_init(&wb);
+    mtp_tl_encode(&nd->_, &qb);
+    mtp_wrap_without_updates(qb.data, qb.len, &wb);
+    mtp_buf_t ab;
+    mtp_buf_init(&ab);
+    mtp_wrap_invoke_after(mtp_msg_id_from_time(hc_now()) & ~(int64_t)3, wb.data, wb.len, &ab);
+    hc_call(&A2, ab.data, ab.len, 5000);
+    OK(hc_result_id(&A2) == MTP_ID_nearestDc, "invokeAfterMsg(invokeWithoutUpdates(...)) unwrapped");
+    mtp_buf_free(&qb);
+    mtp_buf_free(&wb);
+    mtp_buf_free(&ab);
     /* saved messages */
     send_msg(&A2, peer_self(), "note to self", 45);
     history(&A2, peer_self(), 0, 0, 10);
     n = history_ids(&A2, ids, 10, &count);
-    OK(n == 1, "Saved Messages via inputPeerSelf");
+    OK(n == 2, "Saved Messages via inputPeerSelf");
     mtp_messages_getDialogs_t *gd = MTP_NEW(A, messages_getDialogs);
     gd->offset_peer = &MTP_NEW(A, inputPeerEmpty)->_;
     gd->limit = 20;
@@ -748,7 +787,8 @@ static void test_layers(void)
            "layer %d remembered for the key", L[i].layer);
         if (L[i].layer == 198) {
             mtp_tl_object_t *o = NULL;
-            OK(mtp_tl_decode(mtp_tl_layer(198), A3.res, A3.res_len, A, &o) == 0,
+            OK(mtp_tl_decode(mtp_tl_layer(198), A3.res + 8, A3.res_len - 8, A, &o) == 0 &&
+                   o->tl->id == 0x4b46c37eu,
                "the answer decodes with the layer-198 schema");
         }
     }
@@ -764,6 +804,86 @@ static void test_layers(void)
     hc_call_init(&A3, 228, b.data, b.len, 5000);
     mtp_buf_free(&b);
     OK(trace_has("\"event\":\"layer\"") && trace_has("\"layer\":198"), "trace: layer announced");
+}
+
+/* Send one encrypted message by hand (msg_id chosen by us) and collect the decrypted
+ * plaintexts of what comes back for a while. */
+static size_t raw_exchange_seq(uint16_t port, const mtp_auth_key_t *key, int64_t salt,
+                               int64_t sid, int64_t msg_id, int32_t seq, const uint8_t *body,
+                               size_t len, uint8_t *out, size_t cap)
+{
+    int fd = hc_tcp(port);
+    mtp_transport_t t;
+    mtp_transport_init_client(&t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
+    mtp_buf_t pkt, fr;
+    mtp_buf_init(&pkt);
+    mtp_buf_init(&fr);
+    mtp_envelope_encrypt(key, MTP_ROLE_CLIENT, salt, sid, msg_id, seq, body, len, NULL, &pkt, NULL);
+    mtp_transport_frame(&t, pkt.data, pkt.len, 0, &fr);
+    hc_write_all(fd, fr.data, fr.len, 2000);
+    size_t got = 0;
+    double until = tu_now() + 2.0;
+    uint8_t buf[65536];
+    while (tu_now() < until) {
+        struct pollfd pf = { fd, POLLIN, 0 };
+        if (poll(&pf, 1, 50) <= 0)
+            continue;
+        ssize_t r = recv(fd, buf, sizeof buf, 0);
+        if (r <= 0)
+            break;
+        mtp_transport_feed(&t, buf, (size_t)r);
+        mtp_transport_event_t ev;
+        while (mtp_transport_next(&t, &ev) == 1) {
+            if (ev.type != MTP_TRANSPORT_EV_PACKET || ev.len < MTP_ENC_MIN_LEN)
+                continue;
+            uint8_t *copy = malloc(ev.len);
+            memcpy(copy, ev.data, ev.len);
+            mtp_envelope_msg_t m;
+            if (!mtp_envelope_decrypt(key, MTP_ROLE_CLIENT, copy, ev.len, &m) &&
+                got + m.body.len <= cap) {
+                memcpy(out + got, m.body.ptr, m.body.len);
+                got += m.body.len;
+                if (until > tu_now() + 0.3)
+                    until = tu_now() + 0.3;   /* a little more (acks, containers), then stop */
+            }
+            free(copy);
+        }
+    }
+    mtp_transport_free(&t);
+    mtp_buf_free(&pkt);
+    mtp_buf_free(&fr);
+    close(fd);
+    return got;
+}
+
+static size_t raw_exchange(uint16_t port, const mtp_auth_key_t *key, int64_t salt, int64_t sid,
+                           int64_t msg_id, const uint8_t *body, size_t len, uint8_t *out,
+                           size_t cap)
+{
+    return raw_exchange_seq(port, key, salt, sid, msg_id, 1, body, len, out, cap);
+}
+
+/* bad_msg_notification(bad_msg_id = id, code) somewhere in the plaintexts? */
+static bool has_bad_msg(const uint8_t *p, size_t n, int64_t id, int32_t code)
+{
+    for (size_t i = 0; i + 20 <= n; i += 4)
+        if (hc_le32(p + i) == 0xa7eff811u && memcmp(p + i + 4, &id, 8) == 0 &&
+            (int32_t)hc_le32(p + i + 16) == code)
+            return true;
+    return false;
+}
+
+/* rpc_result(req_msg_id = id, result starting with ctor) somewhere in the plaintexts? */
+static bool has_result(const uint8_t *p, size_t n, int64_t id, uint32_t ctor)
+{
+    uint8_t pat[16];
+    mtp_tl_write_int(pat, (int32_t)0xf35c6d01u);
+    mtp_tl_write_long(pat + 4, id);
+    mtp_tl_write_int(pat + 12, (int32_t)ctor);
+    for (size_t i = 0; i + 16 <= n; i += 4)
+        if (memcmp(p + i, pat, 16) == 0)
+            return true;
+    return false;
 }
 
 static void test_errors(void)
@@ -794,6 +914,40 @@ static void test_errors(void)
        h.transport_error);
     hc_close(&h);
     OK(trace_has("\"code\":-404"), "trace: -404 recorded");
+
+    /* a wrong salt: bad_server_salt with the right one, the client re-sends */
+    hc_open(&h, ports[1], MTP_TRANSPORT_INTERMEDIATE, false, pub, 2, &A2.key, A2.salt ^ 0x55);
+    get_self(&h, false);
+    OK(hc_result_id(&h) == 0x1cb5c415u, "wrong salt -> bad_server_salt, re-sent, answered");
+    hc_close(&h);
+    OK(trace_has("\"last_code\":48,\"why\":\"bad server salt\""),
+       "trace: bad_server_salt recorded");
+    /* service-layer violations answered with bad_msg_notification */
+    {
+        uint8_t body[4] = { 0x6b, 0x18, 0xf9, 0xc4 };   /* help.getConfig */
+        uint8_t *out = malloc(1 << 16);
+        int64_t now_id = mtp_msg_id_from_time(hc_now()) & ~(int64_t)3;
+        size_t n = raw_exchange_seq(ports[1], &A2.key, A2.salt, 0x6161, now_id | 1, 1, body, 4,
+                                    out, 1 << 16);
+        OK(has_bad_msg(out, n, now_id | 1, 18), "msg_id not divisible by 4 -> bad_msg 18");
+        int64_t old = mtp_msg_id_from_time(hc_now() - 400 * MTP_USEC_PER_SEC) & ~(int64_t)3;
+        n = raw_exchange_seq(ports[1], &A2.key, A2.salt, 0x6162, old, 1, body, 4, out, 1 << 16);
+        OK(has_bad_msg(out, n, old, 16), "msg_id 400 s in the past -> bad_msg 16");
+        int64_t fut = mtp_msg_id_from_time(hc_now() + 60 * MTP_USEC_PER_SEC) & ~(int64_t)3;
+        n = raw_exchange_seq(ports[1], &A2.key, A2.salt, 0x6163, fut, 1, body, 4, out, 1 << 16);
+        OK(has_bad_msg(out, n, fut, 17), "msg_id 60 s in the future -> bad_msg 17");
+        now_id = mtp_msg_id_from_time(hc_now()) & ~(int64_t)3;
+        n = raw_exchange_seq(ports[1], &A2.key, A2.salt, 0x6164, now_id, 2, body, 4, out, 1 << 16);
+        OK(has_bad_msg(out, n, now_id, 35), "a query with an even seq_no -> bad_msg 35");
+        free(out);
+        OK(trace_has("\"last_code\":18,") && trace_has("\"last_code\":35,"),
+           "trace: the notifications are recorded with their codes");
+    }
+    /* key exchange naming another DC -> -444 */
+    int rc = hc_open(&h, ports[0], MTP_TRANSPORT_INTERMEDIATE, false, pub, 2, NULL, 0);
+    OK(rc != 0 && h.transport_error == -444, "p_q_inner_data_dc with DC 2 on DC 1 -> -444 (%d)",
+       h.transport_error);
+    hc_close(&h);
 
     /* faults */
     mtp_server_fault_rpc(srv, "help.getNearestDc", 1, 420, "FLOOD_WAIT_3");
@@ -846,6 +1000,61 @@ static void test_errors(void)
     }
 }
 
+static void test_bind_temp(void)
+{
+    mtp_arena_reset(A);
+    hc_t t;
+    int rc = hc_open2(&t, ports[1], MTP_TRANSPORT_INTERMEDIATE, false, pub, 2, NULL, 0, true, 3600);
+    OK(rc == 0, "temporary key exchange (p_q_inner_data_temp_dc) on DC 2");
+    if (rc) {
+        hc_close(&t);
+        return;
+    }
+    get_self(&t, true);
+    OK(hc_is_err(&t, 401, "AUTH_KEY_PERM_EMPTY"), "unbound temp key -> 401 AUTH_KEY_PERM_EMPTY");
+    call_config(&t, false);
+    OK(hc_result_id(&t) == MTP_ID_config, "help.getConfig works on an unbound temp key");
+    mtp_auth_key_t temp = t.key;
+    int64_t salt = t.salt;
+    hc_close(&t);
+
+    uint8_t *out = malloc(1 << 16);
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t sid = 0x5151 + pass;
+        int64_t msg_id = mtp_msg_id_from_time(hc_now()) & ~(int64_t)3;
+        int32_t expires_at = (int32_t)(hc_now() / MTP_USEC_PER_SEC) + 3600;
+        mtp_bind_inner_t in = { 0x7777, temp.id64, A2.key.id64, sid, expires_at, msg_id };
+        mtp_buf_t enc, body;
+        mtp_buf_init(&enc);
+        mtp_buf_init(&body);
+        mtp_bind_inner_encrypt(&A2.key, &in, NULL, &enc);
+        mtp_auth_bindTempAuthKey_t *q = MTP_NEW(A, auth_bindTempAuthKey);
+        q->perm_auth_key_id = A2.key.id64;
+        q->nonce = pass == 0 ? 0x7778 : 0x7777;   /* first: a nonce that does not match */
+        q->expires_at = expires_at;
+        q->encrypted_message = (mtp_bytes_t){ enc.data, enc.len };
+        mtp_tl_encode(&q->_, &body);
+        size_t n = raw_exchange(ports[1], &temp, salt, sid, msg_id, body.data, body.len, out,
+                                1 << 16);
+        if (pass == 0)
+            OK(has_result(out, n, msg_id, 0x2144ca19u),
+               "bind with a mismatched nonce -> rpc_error (ENCRYPTED_MESSAGE_INVALID)");
+        else
+            OK(has_result(out, n, msg_id, MTP_ID_boolTrue),
+               "auth.bindTempAuthKey with the MTProto 1.0 inner message -> boolTrue");
+        mtp_buf_free(&enc);
+        mtp_buf_free(&body);
+    }
+    free(out);
+    OK(trace_has("\"event\":\"bind_temp_key\""), "trace: binding recorded");
+    rc = hc_open(&t, ports[1], MTP_TRANSPORT_ABRIDGED, false, pub, 2, &temp, salt);
+    get_self(&t, true);
+    OK(rc == 0 && hc_result_id(&t) == 0x1cb5c415u && t.res_len > 12 &&
+           hc_le32(t.res + 8) == MTP_ID_user,
+       "the bound temp key acts with the permanent key's authorization");
+    hc_close(&t);
+}
+
 static void test_trace_has_no_keys(void)
 {
     /* the auth key bytes of A2 as hex must not appear anywhere in the trace */
@@ -889,6 +1098,24 @@ static void test_state(void)
     OK(rc == 0 && auth_user(&h), "logged in on the state server");
     send_msg(&h, peer_self(), "persist me", 7);
     OK(hc_result_id(&h) == MTP_ID_updateShortSentMessage, "message sent");
+    uint8_t fdata[6000];
+    fill(fdata, sizeof fdata, 5);
+    save_part(&h, 0x99, 0, fdata, 4096);
+    save_part(&h, 0x99, 1, fdata + 4096, sizeof fdata - 4096);
+    mtp_inputFile_t *inf = MTP_NEW(A, inputFile);
+    inf->id = 0x99;
+    inf->parts = 2;
+    inf->name = S("kept.bin");
+    mtp_document_t *dp = send_doc(&h, peer_self(), &inf->_, 8);
+    mtp_document_t doc;
+    memset(&doc, 0, sizeof doc);
+    uint8_t ref[64];
+    if (dp && dp->file_reference.len <= sizeof ref) {
+        doc = *dp;
+        memcpy(ref, dp->file_reference.ptr, dp->file_reference.len);
+        doc.file_reference.ptr = ref;
+    }
+    OK(dp != NULL, "a document stored on the state server");
     mtp_auth_key_t key = h.key;
     int64_t salt = h.salt;
     hc_close(&h);
@@ -917,7 +1144,13 @@ static void test_state(void)
     int ids[4], count = 0;
     history(&h, peer_self(), 0, 0, 10);
     int n = history_ids(&h, ids, 4, &count);
-    OK(n == 1, "the message is still there");
+    OK(n == 2, "the messages are still there");
+    if (doc.id) {
+        get_file(&h, &doc, 4096, 4096, false);
+        mtp_bytes_t b = file_bytes(&h);
+        OK(b.len == sizeof fdata - 4096 && memcmp(b.ptr, fdata + 4096, b.len) == 0,
+           "the document's bytes are still there (file in the state directory)");
+    }
     hc_close(&h);
     mtp_server_stop(s2);
     mtp_server_free(s2);
@@ -967,6 +1200,7 @@ int main(void)
     test_files();
     test_layers();
     test_errors();
+    test_bind_temp();
     test_trace_has_no_keys();
 
     hc_close(&A2);
@@ -983,6 +1217,14 @@ int main(void)
 
     test_state();
 
+    const char *dump = getenv("MTP_HARNESS_TRACE_OUT");   /* debugging aid */
+    if (dump && trace) {
+        FILE *f = fopen(dump, "w");
+        if (f) {
+            fwrite(trace, 1, trace_len, f);
+            fclose(f);
+        }
+    }
     free(big_data);
     free((void *)docA.file_reference.ptr);
     mtp_arena_free(A);

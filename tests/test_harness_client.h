@@ -47,6 +47,7 @@ typedef struct hc {
     bool eof;
     int pongs;
     int updates;
+    int quick_acks;
 } hc_t;
 
 static inline mtp_usec_t hc_now(void)
@@ -166,6 +167,9 @@ static inline bool hc_events(hc_t *h, int64_t want)
         case MTP_CONN_EV_TRANSPORT_ERROR:
             h->transport_error = ev.code;
             break;
+        case MTP_CONN_EV_QUICK_ACK:
+            h->quick_acks++;
+            break;
         case MTP_CONN_EV_ERROR:
             if (!h->eof)
                 h->eof = true;
@@ -216,6 +220,7 @@ static inline int hc_open2(hc_t *h, uint16_t port, mtp_transport_kind_t kind, bo
     cfg.transport = kind;
     cfg.obfuscated = obfs;
     cfg.dc_id = dc;
+    cfg.quick_ack = kind != MTP_TRANSPORT_FULL;
     h->keys[0] = pub;
     cfg.hs_client.rsa_keys = h->keys;
     cfg.hs_client.n_rsa_keys = 1;

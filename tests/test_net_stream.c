@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -585,6 +586,19 @@ static void test_socketpair(unsigned flags)
     OK(a->closes == 1 && b->closes == 1 && b->err == MTP_ECLOSED, "[%s] socketpair close", be);
     conn_free(a);
     conn_free(b);
+
+    /* writing to a closed peer: an error, never SIGPIPE (default disposition kills us) */
+    signal(SIGPIPE, SIG_DFL);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    a = conn_new(0);
+    mtp_stream_new(loop, sp[0], NULL, &cbs_plain, a, &a->s);
+    close(sp[1]);
+    int rc = mtp_stream_write(a->s, "into the void", 13);
+    OK(rc == MTP_EIO && mtp_stream_errno(a->s) == EPIPE,
+       "[%s] write to a closed peer: MTP_EIO (EPIPE), no SIGPIPE", be);
+    RUN_UNTIL(loop, a->closes, 5);
+    OK(a->closes == 1 && a->err == MTP_EIO, "[%s] ... then on_close(MTP_EIO) once", be);
+    conn_free(a);
     mtp_loop_free(loop);
 }
 

@@ -427,8 +427,24 @@ static void test_errors(void)
     json_error("{\"_\":\"messages.sendMessage\",\"peer\":5,\"message\":\"x\",\"random_id\":\"1\"}",
                "field 'peer' of 'messages.sendMessage': expected InputPeer object, got 5",
                "number where an object is expected");
-    json_error("{\"_\":\"rpc_result\",\"req_msg_id\":\"1\",\"result\":{\"_\":\"help.getConfig\"}}",
-               "expected Object, got 'help.getConfig'", "method where Object is expected");
+    {
+        /* Object holds any boxed value: a container's message body is usually a method call */
+        const char *js = "{\"_\":\"msg_container\",\"messages\":[{\"_\":\"message\",\"msg_id\":\"4\","
+                         "\"seqno\":1,\"bytes\":4,\"body\":{\"_\":\"help.getConfig\"}}]}";
+        char err[256] = "";
+        mtp_tl_object_t *o = NULL;
+        mtp_buf_t b;
+        mtp_buf_init(&b);
+        int rc = mtp_tl_from_json(L, js, strlen(js), A, &o, err, sizeof err);
+        if (rc == 0)
+            rc = mtp_tl_encode(o, &b);
+        mtp_tl_object_t *back = NULL;
+        if (rc == 0)
+            rc = mtp_tl_decode(L, b.data, b.len, A, &back);
+        if (!OK(rc == 0 && back && back->tl == o->tl, "a method call inside an Object field (container body)"))
+            tap_diag("rc %d err %s", rc, err);
+        mtp_buf_free(&b);
+    }
     json_error("{\"_\":\"invokeWithLayer\",\"layer\":1,\"query\":{\"_\":\"config\"}}",
                "expected a method call, got 'config'", "constructor where !X is expected");
     json_error("{\"_\":\"inputGeoPoint\",\"flags\":1,\"lat\":1,\"long\":2}",
@@ -494,6 +510,7 @@ static void test_errors(void)
     json_error("{\"_\":\"rpc_error\",\"_\":\"rpc_error\",\"error_code\":1,\"error_message\":\"\"}",
                "duplicate \"_\"", "duplicate \"_\"");
     json_error("{\"_\":\"nope\"}", "unknown constructor 'nope'", "unknown constructor");
+    json_error("{\"_\":\"user\\u0000x\"}", "unknown constructor 'user", "NUL in a name");
     json_error("{\"_\":5}", "\"_\" must be a string", "\"_\" not a string");
     json_error("{\"user_id\":\"1\"}", "without \"_\"", "no \"_\"");
     json_error("[]", "expected a TL object", "array at the top level");

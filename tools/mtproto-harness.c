@@ -126,6 +126,16 @@ int main(int argc, char **argv)
             return die("unknown option '%s' (see --help)", a);
         memcpy(name, a, nl);
         name[nl] = 0;
+        static const char *const known[] = { "--host", "--port", "--dcs", "--rsa-key",
+                                             "--pubkey-out", "--state", "--trace", "--seed",
+                                             "--password", "--idle-timeout",
+                                             "--max-connections", "--fault", "--delay",
+                                             "--drop" };
+        bool is_known = false;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+            is_known = is_known || strcmp(name, known[k]) == 0;
+        if (!is_known)
+            return die("unknown option '%s' (see --help)", name);
         if (val) {
             val++;
         } else {

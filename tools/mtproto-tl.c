@@ -208,26 +208,14 @@ static void put_hex_line(mtp_buf_t *out, const uint8_t *p, size_t n)
     out->len += 2 * n + 1;
 }
 
-/* {"error":"<msg>"} with the message JSON-escaped. */
+static void json_str(mtp_buf_t *b, const char *s);
+
+/* {"error":"<msg>"} with the message JSON-escaped (as canonical JSON strings are). */
 static void put_error_line(mtp_buf_t *out, const char *msg)
 {
-    static const char hd[] = "0123456789abcdef";
-    mtp_buf_append(out, "{\"error\":\"", 10);
-    for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            mtp_buf_putc(out, '\\');
-            mtp_buf_putc(out, (int)c);
-        } else if (c == '\n') {
-            mtp_buf_append(out, "\\n", 2);
-        } else if (c < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hd[c >> 4], hd[c & 15]};
-            mtp_buf_append(out, e, 6);
-        } else {
-            mtp_buf_putc(out, (int)c);
-        }
-    }
-    mtp_buf_append(out, "\"}\n", 3);
+    mtp_buf_append(out, "{\"error\":", 9);
+    json_str(out, msg);
+    mtp_buf_append(out, "}\n", 2);
 }
 
 static int flush_out(mtp_buf_t *out)

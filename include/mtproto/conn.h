@@ -95,6 +95,13 @@ typedef struct mtp_conn_config {
     mtp_session_t *(*get_session)(void *ctx, const mtp_auth_key_t *key, int64_t session_id,
                                   const mtp_session_config_t *tmpl);
     void *cb_ctx;
+
+    /* Observer for every decrypted (in) and packed (out) message, container contents one
+     * by one (see mtp_session_trace_fn; dir = MTP_TRACE_IN/OUT | MTP_TRACE_INNER). When
+     * set it goes into every session the conn creates and into the template passed to
+     * get_session (same as setting session.trace/trace_ctx). */
+    mtp_session_trace_fn trace;
+    void *trace_ctx;
 } mtp_conn_config_t;
 
 /* Defaults: intermediate transport, session defaults of the role. */

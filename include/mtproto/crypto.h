@@ -26,11 +26,32 @@
  *  - Everything that needs randomness takes a `const mtp_rng_t *` (NULL = OpenSSL CSPRNG),
  *    so whole flows can be replayed byte for byte in tests.
  *
+ * Where each primitive is used (PROTOCOL.md section in brackets):
+ *   key exchange, client [§4]: mtp_rand (nonce, new_nonce) -> mtp_factorize_pq_bytes ->
+ *     mtp_rsa_load_public_pem + mtp_rsa_fingerprint (pick the server's key) ->
+ *     mtp_rsa_pad_encrypt (req_DH_params.encrypted_data) -> mtp_tmp_aes_key_iv +
+ *     mtp_aes256_ige_decrypt (encrypted_answer) + mtp_sha1 (answer hash) ->
+ *     mtp_dh_check_params, mtp_dh_check_public (g_a) -> mtp_dh_generate (b, g_b) ->
+ *     mtp_aes256_ige_encrypt (client_DH_inner_data) -> mtp_dh_shared (auth_key) ->
+ *     mtp_auth_key_aux_hash + mtp_new_nonce_hash (check dh_gen_*) ->
+ *     mtp_initial_server_salt, mtp_auth_key_id.
+ *   key exchange, server (test harness): mtp_pq_generate, mtp_rsa_generate /
+ *     mtp_rsa_load_private_pem, mtp_rsa_pad_decrypt, mtp_dh_generate (a, g_a), the same
+ *     tmp-key / hash helpers.
+ *   every encrypted packet [§3]: mtp_mtproto2_encrypt / mtp_mtproto2_decrypt (or the pieces:
+ *     mtp_msg_key2, mtp_kdf2, mtp_aes256_ige_*); quick ack: mtp_msg_key2_large [§2.5].
+ *   bindTempAuthKey [§8]: mtp_mtproto1_encrypt / mtp_mtproto1_decrypt (mtp_msg_key1, mtp_kdf1).
+ *   obfuscated2 / MTProxy [§2.7]: mtp_aes_ctr_*, mtp_sha256_v; FakeTLS: mtp_hmac_sha256_v.
+ *   CDN files [§7.6]: mtp_aes256_ctr, mtp_sha256. Uploads [§10]: mtp_hash_* with MTP_HASH_MD5.
+ *   2FA [§9]: mtp_srp_client_compute (or mtp_srp_password_hash + mtp_srp_client_proof),
+ *     mtp_srp_verifier (new password); harness: mtp_srp_server_B, mtp_srp_server_check.
+ *
  * Thread safety: all functions are reentrant. Shared state is limited to (a) a small cache
  * of DH primes already proven safe, guarded by a C11 atomic_flag spin lock, (b) a lock-free
  * (C11 atomics) cache of fetched OpenSSL digest handles, and (c) a once-computed CPU
- * feature flag (C11 atomic int). An mtp_aes_ctr_t / mtp_hash_t / mtp_rsa_key_t object may
- * be used by one thread at a time (RSA keys: concurrent read-only use is fine).
+ * feature flag (C11 atomic int). An mtp_aes_ctr_t or mtp_hash_t object may be used by one
+ * thread at a time; an mtp_rsa_key_t may be shared between threads (every operation on it
+ * only reads it).
  */
 #ifndef MTPROTO_CRYPTO_H
 #define MTPROTO_CRYPTO_H
@@ -217,7 +238,8 @@ typedef struct mtp_aes_ctr {
 
 /* MTP_EINVAL, MTP_ENOMEM or MTP_ECRYPTO on failure (then nothing needs freeing). */
 int  mtp_aes_ctr_init(mtp_aes_ctr_t *c, const uint8_t key[32], const uint8_t iv[16]);
-/* XOR the next len keystream bytes into in, writing out. in == out allowed. */
+/* XOR the next len keystream bytes into in, writing out. in == out allowed.
+ * MTP_ESTATE if c was never initialized (or already freed). */
 int  mtp_aes_ctr_apply(mtp_aes_ctr_t *c, const uint8_t *in, uint8_t *out, size_t len);
 /* Wipe and release. Safe on a zero-filled or already freed object. */
 void mtp_aes_ctr_free(mtp_aes_ctr_t *c);

@@ -82,7 +82,8 @@ int mtp_loop_run_once(mtp_loop_t *loop, mtp_usec_t max_wait_usec);
  * Returns 0, or a negative MTP_E* code if an iteration failed.
  */
 int mtp_loop_run(mtp_loop_t *loop);
-/* Make mtp_loop_run() return after its current iteration. Async-signal-safe, thread-safe. */
+/* Make mtp_loop_run() return after its current iteration (if it is not running, the next
+ * mtp_loop_run() returns at once). Async-signal-safe, thread-safe. */
 void mtp_loop_stop(mtp_loop_t *loop);
 /*
  * Interrupt a blocking wait (eventfd, or a self-pipe without eventfd). Async-signal-safe and
@@ -207,7 +208,8 @@ typedef struct mtp_stream_cbs {
      * MTP_ECLOSED. With it, the stream stays writable; finish with mtp_stream_end() or
      * mtp_stream_close(). */
     void (*on_eof)(mtp_stream_t *s);
-    /* Optional: the output queue became empty (after having had bytes in it). */
+    /* Optional: the output queue became empty (after having had bytes in it); called from the
+     * loop only. Bytes the kernel took straight from mtp_stream_write() never queue. */
     void (*on_drain)(mtp_stream_t *s);
 } mtp_stream_cbs_t;
 
@@ -240,8 +242,9 @@ int mtp_stream_new(mtp_loop_t *loop, int fd, const mtp_stream_opts_t *opts,
 
 /*
  * Queue bytes (sent right away if possible; while connecting, they wait). Errors: MTP_ESTATE
- * after mtp_stream_end(), MTP_ECLOSED once closing; MTP_ENOMEM when the cap is exceeded — the
- * stream is then closing and on_close(MTP_ENOMEM) follows.
+ * after mtp_stream_end(), MTP_ECLOSED once closing; MTP_ENOMEM when the cap is exceeded and
+ * MTP_EIO when the socket failed (e.g. EPIPE, see mtp_stream_errno()) — in both cases the
+ * stream is then closing and on_close with the same code follows from the loop.
  */
 int mtp_stream_write(mtp_stream_t *s, const void *data, size_t n);
 /* Gather write: the parts are sent with one sendmsg() when nothing is queued. */

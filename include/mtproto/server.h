@@ -40,6 +40,31 @@
  * Threads: a server is driven by one thread at a time (mtp_server_run() or the thread
  * of mtp_server_start_thread()). The fault-injection calls, mtp_server_stats(),
  * mtp_server_interrupt() and mtp_server_stop() may be called from any thread.
+ *
+ * Trace (--trace / trace_path / trace_cb): one JSON object per line. 64-bit ids
+ * (auth_key_id, session_id, msg_id, user ids) are decimal strings, as in the canonical TL
+ * JSON. Key material never appears. Every line has "dc" and "conn" (a connection number)
+ * except loop-level events.
+ *  - Messages, both directions, as the API layer sees them:
+ *      {"dir":"in","dc","conn","auth_key_id","session_id","msg_id","seq_no":null,
+ *       "layer":N,"wrappers":["invokeWithLayer","initConnection",...],"body":<query>}
+ *      {"dir":"out",...,"msg_id":null,"seq_no":null,"req_msg_id","layer":N,
+ *       "body":{"_":"rpc_result","req_msg_id":"..","result":<answer or rpc_error>}}
+ *      {"dir":"out",...,"msg_id":null,"seq_no":null,"push":true,"layer":N,"body":<update>}
+ *    body is mtp_tl_to_json() of the decoded query / the answer in the client's layer; an
+ *    undecodable query is {"_":"undecodable","id":"<hex>","bytes":N,"error":".."}.
+ *    msg_id of answers and seq_no are null: the session layer does not expose them yet
+ *    (see the notes in src/server/server_int.h); service messages (acks, pings, salts,
+ *    containers, new_session_created) are therefore not traced individually.
+ *  - Events: {"event":E,...} with E one of
+ *      open (peer), transport (transport, obfuscated, init_dc), key (auth_key_id, temp,
+ *      inner_dc), layer (auth_key_id, layer, api_id, device_model, system_version,
+ *      app_version, lang_code), authorized (auth_key_id, user_id, bot), bind_temp_key,
+ *      destroy_auth_key, fault (rpc_error / delay / drop),
+ *      bad_msg_notification (count, last_code, why: notifications and bad_server_salt the
+ *      session sent), transport_error (code, why: -404, -444 ... sent), violation
+ *      (framing or §3.5 failure that ended the connection, undecodable query),
+ *      disconnect_delay, close (reason, bytes_in, bytes_out), loop_error.
  */
 #ifndef MTPROTO_SERVER_H
 #define MTPROTO_SERVER_H
@@ -64,7 +89,8 @@ typedef struct mtp_server_password {
 } mtp_server_password_t;
 
 typedef struct mtp_server_config {
-    const char *host;           /* address to listen on; default "127.0.0.1" */
+    const char *host;           /* address to listen on; default "127.0.0.1" (a wildcard
+                                   such as 0.0.0.0 is advertised as 127.0.0.1) */
     uint16_t base_port;         /* DC i listens on base_port + i - 1; 0 = free ports */
     int n_dcs;                  /* 1..MTP_SERVER_MAX_DCS; default 3 */
 
@@ -129,6 +155,7 @@ void mtp_server_stop(mtp_server_t *srv);
 /* The listening ports of DC 1..n (after start). Returns the number of DCs. */
 int mtp_server_ports(const mtp_server_t *srv, uint16_t *ports, int max);
 int mtp_server_dc_count(const mtp_server_t *srv);
+/* The address advertised in the ready line and help.getConfig. */
 const char *mtp_server_host(const mtp_server_t *srv);
 /* The RSA key: MTProto fingerprint, and the public key as PKCS#1 PEM (NUL-terminated,
  * owned by the server). */

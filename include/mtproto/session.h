@@ -194,6 +194,14 @@ typedef struct mtp_future_salt {
     int64_t salt;
 } mtp_future_salt_t;
 
+/* Directions of the trace hook (dir argument): IN or OUT, plus INNER for a message inside
+ * a container (the container itself is traced first, without INNER). */
+#define MTP_TRACE_IN     0
+#define MTP_TRACE_OUT    1
+#define MTP_TRACE_INNER  2
+typedef void (*mtp_session_trace_fn)(void *ctx, int dir, int64_t session_id, int64_t msg_id,
+                                     int32_t seq_no, const uint8_t *body, size_t len);
+
 typedef struct mtp_session_config {
     mtp_role_t role;
     /* Client: 0 = draw a random one. Server: the client's session_id (required). */
@@ -248,6 +256,12 @@ typedef struct mtp_session_config {
      * destroyed, 0 if unknown. NULL = always unknown (destroy_session_none). */
     int (*destroy_session)(void *ctx, int64_t session_id);
     void *cb_ctx;
+    /* Observer (optional): every message fed (after the session_id check, before any
+     * other check; bodies as received, gzip_packed not inflated) and every message packed,
+     * container contents one by one with their real msg_id and seq_no. Must not call
+     * back into the session. */
+    mtp_session_trace_fn trace;
+    void *trace_ctx;
 } mtp_session_config_t;
 
 /* Defaults for the role (everything above that is not a per-session value). */
@@ -270,8 +284,9 @@ typedef enum mtp_session_event_type {
     MTP_SESSION_EV_PONG,            /* client or server: pong for a ping of ours */
     MTP_SESSION_EV_QUERY,           /* server: an incoming RPC query to answer */
     MTP_SESSION_EV_DISCONNECT,      /* server: the ping_delay_disconnect delay ran out */
-    MTP_SESSION_EV_SALTS            /* client: salts changed (bad_server_salt, future_salts,
-                                       new_session_created); persist them if wanted */
+    MTP_SESSION_EV_SALTS            /* client: salts changed (bad_server_salt, future_salts;
+                                       NEW_SESSION carries its own server_salt); persist
+                                       them if wanted */
 } mtp_session_event_type_t;
 
 typedef struct mtp_session_event {

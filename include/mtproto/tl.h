@@ -130,6 +130,11 @@ typedef struct mtp_tl_layer {
     uint32_t ntypes;
     const mtp_tl_tname_t *const *types; /* sorted by strcmp(name) */
     const struct mtp_tl_layer *fallback;/* searched after this one (the service schema) */
+    /* id -> index in by_id, generated: open addressing, first slot
+     * (id * 0x9e3779b1u) >> (32 - id_hash_bits), linear probing, 0xffff = empty slot.
+     * NULL when absent (then by_id is binary-searched). */
+    const uint16_t *id_hash;
+    uint32_t id_hash_bits;
 } mtp_tl_layer_t;
 
 /* The layers compiled in. mtp_tl_layer(0) is the service schema alone. NULL if unknown. */

@@ -15,7 +15,9 @@
 
 #include "crypto/crypto_internal.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+/* Build with -DMTP_NO_AESNI to leave the AES-NI code out (portable EVP paths only). */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(MTP_NO_AESNI)
 #define MTP_HAVE_AESNI_CODE 1
 #include <cpuid.h>
 #include <emmintrin.h>

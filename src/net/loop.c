@@ -787,8 +787,9 @@ static int usec_to_ms(mtp_usec_t us)
 {
     if (us < 0)
         return -1;
-    mtp_usec_t ms = (us + 999) / 1000;
-    return ms > INT_MAX ? INT_MAX : (int)ms;
+    if (us >= (mtp_usec_t)INT_MAX * 1000)
+        return INT_MAX;
+    return (int)((us + 999) / 1000);
 }
 
 int mtp_loop_timeout_ms(mtp_loop_t *loop)

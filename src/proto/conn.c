@@ -256,6 +256,10 @@ static mtp_session_t *server_session(mtp_conn_t *c, int64_t sid, mtp_usec_t now)
     t.server_salt = c->key_salt;
     if (!t.rng)
         t.rng = c->cfg.rng;
+    if (c->cfg.trace) {
+        t.trace = c->cfg.trace;
+        t.trace_ctx = c->cfg.trace_ctx;
+    }
     bool owned = !c->cfg.get_session;
     if (owned && !t.destroy_session) {
         t.destroy_session = conn_destroy_session;
@@ -570,6 +574,10 @@ mtp_conn_t *mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, int *err)
         t.role = MTP_ROLE_CLIENT;
         if (!t.rng)
             t.rng = cfg->rng;
+        if (cfg->trace) {
+            t.trace = cfg->trace;
+            t.trace_ctx = cfg->trace_ctx;
+        }
         if (!cfg->auth_key)
             t.time_synced = false;   /* set from the exchange */
         c->sess[0].s = mtp_session_new(&t);

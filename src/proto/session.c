@@ -51,6 +51,8 @@
 #define MAX_SALTS        64u
 #define SALTS_RETRY      (60 * SEC)
 #define SCRATCH_KEEP     (1u << 20)
+#define GZIP_PROBE_MIN   (64u << 10) /* bodies above this are probed before deflating */
+#define GZIP_PROBE       4096u
 
 enum { OM_CALL = 1, OM_SERVICE, OM_ANSWER, OM_PUSH };
 enum { TRACK_NONE = 0, TRACK_PING, TRACK_SALTS, TRACK_STATE_REQ };
@@ -461,6 +463,16 @@ static bool maybe_gzip(mtp_session_t *s, const uint8_t *body, size_t len, mtp_bu
     mtp_buf_t z;
     mtp_buf_init(&z);
     bool used = false;
+    if (len > GZIP_PROBE_MIN) {
+        /* big bodies are mostly media (already compressed): probe a sample first so
+         * that a 512 KiB file part does not cost a full deflate for nothing */
+        size_t at = (len / 2) & ~(size_t)3;
+        if (mtp_gzip_deflate(body + at, GZIP_PROBE, 1, &z) || z.len * 10 > GZIP_PROBE * 9) {
+            mtp_buf_free(&z);
+            return false;
+        }
+        mtp_buf_clear(&z);
+    }
     if (!mtp_gzip_deflate(body, len, 0, &z) && z.len <= MTP_TL_MAX_BYTES &&
         4 + mtp_tl_bytes_size(z.len) < len) {
         ses_buf_u32(out, SID_GZIP_PACKED);
@@ -1200,6 +1212,9 @@ static void write_acks(mtp_session_t *s, uint32_t k, mtp_buf_t *b)
     s->st.ids_acked += k;
 }
 
+static void trace_msg(const mtp_session_t *s, int dir, int64_t sid, int64_t id, int32_t seq,
+                      const uint8_t *body, size_t len);
+
 bool mtp_session_want_pack(const mtp_session_t *s, mtp_usec_t now)
 {
     return s && !s->closed && (s->queue.n || acks_due(s, now));
@@ -1329,6 +1344,8 @@ done:
     out->body = b->data;
     out->len = b->len;
     s->st.packets_out++;
+    if (s->cfg.trace)
+        trace_msg(s, MTP_TRACE_OUT, out->session_id, out->msg_id, out->seq_no, out->body, out->len);
     return 1;
 }
 
@@ -1782,10 +1799,12 @@ static bool server_check_id(mtp_session_t *s, int64_t id, int32_t seq, mtp_usec_
 static int classify(uint32_t cid)
 {
     switch (cid) {
-    case SID_MSGS_ACK:
     case SID_MSG_CONTAINER:
     case SID_MSG_COPY:
         return CLS_EVEN;
+    case SID_MSGS_ACK:
+        /* should be even, but mtcute 0.30 sends odd acks and Telegram accepts them */
+        return CLS_ANY;
     case SID_PING:
     case SID_PING_DELAY:
     case SID_PONG:
@@ -2068,7 +2087,7 @@ static void server_msg(mtp_session_t *s, int64_t id, int32_t seq, const uint8_t 
     in_rec_t *dup = inwin_find(&s->win, id);
     if (dup) {
         s->st.duplicates++;
-        if (seq & 1)
+        if ((seq & 1) && (dup->flags & IN_CONTENT))
             ack_add(s, id, now);
         if ((dup->flags & (IN_QUERY | IN_ANSWERED)) == (IN_QUERY | IN_ANSWERED)) {
             /* tell the client where the answer is (it may have lost it) */
@@ -2114,16 +2133,24 @@ static void server_msg(mtp_session_t *s, int64_t id, int32_t seq, const uint8_t 
         server_bad_msg(s, id, seq, 35);
         return;
     }
-    uint32_t i = inwin_lower(&s->win, id);
-    const in_rec_t *pred = i > 0 ? inwin_at(&s->win, i - 1) : NULL;
-    const in_rec_t *succ = i < s->win.n ? inwin_at(&s->win, i) : NULL;
-    if (pred && (pred->seq > seq || (pred->seq == seq && (seq & 1)))) {
-        server_bad_msg(s, id, seq, 32);
-        return;
-    }
-    if (succ && (succ->seq < seq || (succ->seq == seq && (seq & 1)))) {
-        server_bad_msg(s, id, seq, 33);
-        return;
+    bool is_ack = !bad_gzip && ses_get32(p) == SID_MSGS_ACK;
+    if (is_ack) {
+        /* an ack is never content-related whatever its parity says: no order checks,
+         * recorded with an even seq_no so that it cannot trip 32/33 for its neighbours,
+         * and never acknowledged */
+        seq &= ~1;
+    } else {
+        uint32_t i = inwin_lower(&s->win, id);
+        const in_rec_t *pred = i > 0 ? inwin_at(&s->win, i - 1) : NULL;
+        const in_rec_t *succ = i < s->win.n ? inwin_at(&s->win, i) : NULL;
+        if (pred && (pred->seq > seq || (pred->seq == seq && (seq & 1)))) {
+            server_bad_msg(s, id, seq, 32);
+            return;
+        }
+        if (succ && (succ->seq < seq || (succ->seq == seq && (seq & 1)))) {
+            server_bad_msg(s, id, seq, 33);
+            return;
+        }
     }
     inwin_insert(&s->win, id, seq, (seq & 1) ? IN_CONTENT : 0);
     s->st.msgs_in++;
@@ -2669,6 +2696,23 @@ static int client_packet(mtp_session_t *s, const mtp_session_msg_t *m, mtp_usec_
     return rc;
 }
 
+/* Trace a message and, for a well-formed container, its contents. */
+static void trace_msg(const mtp_session_t *s, int dir, int64_t sid, int64_t id, int32_t seq,
+                      const uint8_t *body, size_t len)
+{
+    s->cfg.trace(s->cfg.trace_ctx, dir, sid, id, seq, body, len);
+    int64_t first;
+    if (len >= 8 && ses_get32(body) == SID_MSG_CONTAINER && !container_check(body, len, id, &first)) {
+        inner_it_t it = { body, len, 8, ses_get32(body + 4) };
+        int64_t iid;
+        int32_t iseq;
+        const uint8_t *ib;
+        size_t in;
+        while (inner_next(&it, &iid, &iseq, &ib, &in))
+            s->cfg.trace(s->cfg.trace_ctx, dir | MTP_TRACE_INNER, sid, iid, iseq, ib, in);
+    }
+}
+
 int mtp_session_feed(mtp_session_t *s, const mtp_session_msg_t *m, mtp_usec_t now)
 {
     if (!s || !m || (!m->body && m->len))
@@ -2678,6 +2722,8 @@ int mtp_session_feed(mtp_session_t *s, const mtp_session_msg_t *m, mtp_usec_t no
     touch(s, now);
     if (m->session_id != s->session_id)
         return MTP_ESTATE;
+    if (s->cfg.trace)
+        trace_msg(s, MTP_TRACE_IN, m->session_id, m->msg_id, m->seq_no, m->body, m->len);
     int rc = is_server(s) ? server_packet(s, m, now) : client_packet(s, m, now);
     scratch_trim(s);
     return rc;

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #define HOUSEKEEPING_PERIOD (250 * 1000)          /* µs */
-#define SESSION_IDLE        ((mtp_usec_t)600 * MTP_USEC_PER_SEC)
+#define SESSION_IDLE        ((mtp_usec_t)300 * MTP_USEC_PER_SEC)   /* unused sessions */
 
 mtp_usec_t srv_now(void)
 {
@@ -279,9 +279,22 @@ static int write_private(const char *path, const void *p, size_t n)
         rc = MTP_EIO;
     if (!rc && rename(tmp, path))
         rc = MTP_EIO;
-    if (rc)
+    if (rc) {
         unlink(tmp);
-    return rc;
+        return rc;
+    }
+    /* the rename itself must reach the disk too */
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
 }
 
 static int load_rsa(srv_t *srv, const mtp_server_config_t *cfg)
@@ -402,6 +415,9 @@ mtp_server_t *mtp_server_new(const mtp_server_config_t *cfg_in)
     snprintf(srv->host, sizeof srv->host, "%s",
              cfg_in->host && cfg_in->host[0] ? cfg_in->host : "127.0.0.1");
     srv->cfg.host = srv->host;
+    bool wildcard = strcmp(srv->host, "0.0.0.0") == 0 || strcmp(srv->host, "::") == 0 ||
+                    strcmp(srv->host, "[::]") == 0;
+    snprintf(srv->adv_host, sizeof srv->adv_host, "%s", wildcard ? "127.0.0.1" : srv->host);
     if (srv->cfg.idle_timeout <= 0)
         srv->cfg.idle_timeout = (mtp_usec_t)300 * MTP_USEC_PER_SEC;
     if (srv->cfg.code_ttl <= 0)
@@ -600,10 +616,16 @@ int mtp_server_run(mtp_server_t *srv)
     if (rc)
         return rc;
     srv->running = true;
-    while (!srv->stop_flag) {
+    while (!atomic_load(&srv->stop_flag)) {
         rc = mtp_loop_run_once(srv->loop, 1000 * 1000);
-        if (rc < 0 && rc != MTP_EAGAIN)
+        if (rc < 0 && rc != MTP_EAGAIN) {
+            mtp_buf_t *b = srv_trace_begin(srv, "loop_error", NULL);
+            if (b) {
+                mtp_buf_printf(b, ",\"error\":\"%s\"", mtp_strerror(rc));
+                srv_trace_end(srv);
+            }
             break;
+        }
         rc = 0;
     }
     shutdown_all(srv);
@@ -624,7 +646,7 @@ int mtp_server_start_thread(mtp_server_t *srv)
     int rc = mtp_server_start(srv);
     if (rc)
         return rc;
-    srv->stop_flag = 0;
+    atomic_store(&srv->stop_flag, 0);
     if (pthread_create(&srv->thread, NULL, thread_main, srv))
         return MTP_ENOMEM;
     srv->has_thread = true;
@@ -635,7 +657,7 @@ void mtp_server_interrupt(mtp_server_t *srv)
 {
     if (!srv)
         return;
-    srv->stop_flag = 1;
+    atomic_store(&srv->stop_flag, 1);
     if (srv->loop) {
         mtp_loop_stop(srv->loop);
         mtp_loop_wakeup(srv->loop);
@@ -728,7 +750,7 @@ int mtp_server_dc_count(const mtp_server_t *srv)
 
 const char *mtp_server_host(const mtp_server_t *srv)
 {
-    return srv ? srv->host : NULL;
+    return srv ? srv->adv_host : NULL;
 }
 
 int64_t mtp_server_fingerprint(const mtp_server_t *srv)
@@ -748,7 +770,7 @@ int mtp_server_ready_json(const mtp_server_t *srv, char *buf, size_t size)
     mtp_buf_printf(&b, "{\"event\":\"ready\",\"dcs\":[");
     for (int i = 0; i < srv->n_dcs; i++) {
         mtp_buf_printf(&b, "%s{\"id\":%d,\"host\":", i ? "," : "", srv->dcs[i].id);
-        srv_json_cstr(&b, srv->host);
+        srv_json_cstr(&b, srv->adv_host);
         mtp_buf_printf(&b, ",\"port\":%u}", (unsigned)srv->dcs[i].port);
     }
     mtp_buf_printf(&b, "],\"rsa_fingerprint\":\"%" PRId64 "\",\"pid\":%ld}", srv->fingerprint,

@@ -7,6 +7,17 @@
  *   srv_api.c    the API methods (decode in the client's layer, answer in it)
  *   srv_store.c  keys, users, messages, documents, uploads; persistence (--state)
  *   srv_util.c   hash map, seeded RNG, JSON helpers
+ *
+ * What the harness would need from the layers below (workarounds in place):
+ *  1. A trace hook in mtp_conn/mtp_session: every decrypted message in both directions
+ *     (session_id, msg_id, seq_no, body — containers and service messages included) and
+ *     the reason of each bad_msg_notification / INPUT_FETCH_ERROR the session sends.
+ *     Today the trace shows the queries and answers the API handles (msg_id of answers and
+ *     seq_no unknown) and bad_msg notifications from mtp_session_stats() deltas.
+ *  2. Per-answer control of gzip_packed (or a gzip_max in mtp_session_config_t): every
+ *     upload.getFile answer is deflated (and thrown away: file bytes rarely compress).
+ *  3. mtp_conn caches a key found by lookup_key for the connection's life: a destroyed or
+ *     expired key keeps working on an open connection; the harness closes such connections.
  */
 #ifndef MTP_SERVER_INT_H
 #define MTP_SERVER_INT_H
@@ -17,6 +28,7 @@
 #include <mtproto/tl.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 /* ------------------------------------------------------------------------------------ */
@@ -247,7 +259,8 @@ typedef struct srv_delayed {
 
 struct mtp_server {
     mtp_server_config_t cfg;
-    char host[128];
+    char host[128];             /* listen address */
+    char adv_host[128];         /* advertised (ready line, config): 127.0.0.1 for wildcards */
     char *state_dir;
     mtp_server_password_t *passwords;
 
@@ -266,7 +279,7 @@ struct mtp_server {
     bool started, running;
     pthread_t thread;
     bool has_thread;
-    volatile int stop_flag;
+    atomic_int stop_flag;
 
     srv_conn_t *conns;
     uint64_t next_conn_id;

@@ -444,7 +444,7 @@ static void h_getConfig(srv_req_t *r, const void *q)
         if (!d)
             continue;
         d->id = srv->dcs[i].id;
-        d->ip_address = cs(srv->host);
+        d->ip_address = cs(srv->adv_host);
         d->port = srv->dcs[i].port;
         vec_push(&c->dc_options, d);
     }
@@ -496,6 +496,16 @@ static void h_getNearestDc(srv_req_t *r, const void *q)
     n->this_dc = r->dc;
     n->nearest_dc = r->dc;
     reply_obj(r, &n->_);
+}
+
+static void h_getCdnConfig(srv_req_t *r, const void *q)
+{
+    (void)q;
+    mtp_cdnConfig_t *c = MTP_NEW(r->arena, cdnConfig);   /* no CDN DCs here */
+    if (c)
+        reply_obj(r, &c->_);
+    else
+        reply_err(r, 500, "INTERNAL");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1636,7 +1646,7 @@ static void h_getFile(srv_req_t *r, const void *qv)
             return;
         }
     }
-    if (off / MIB != (off + lim - 1) / MIB) {
+    if (off % MIB + lim > MIB) {   /* must stay inside one 1 MiB chunk */
         reply_err(r, 400, "LIMIT_INVALID");
         return;
     }
@@ -1700,6 +1710,7 @@ typedef struct handler {
 static const handler_t handlers[] = {
     { &mtp_tlc_help_getConfig, h_getConfig, A_NONE | A_TEMP_OK },
     { &mtp_tlc_help_getNearestDc, h_getNearestDc, A_NONE | A_TEMP_OK },
+    { &mtp_tlc_help_getCdnConfig, h_getCdnConfig, A_NONE },
     { &mtp_tlc_auth_sendCode, h_sendCode, A_NONE },
     { &mtp_tlc_auth_signIn, h_signIn, A_NONE },
     { &mtp_tlc_auth_signUp, h_signUp, A_NONE },

@@ -16,7 +16,6 @@
 
 #define OUT_HIGH        ((size_t)2 << 20)   /* stop moving conn output into the stream */
 #define MAX_KEY_SESSIONS 64
-#define SESSION_IDLE    (600 * MTP_USEC_PER_SEC)
 
 /* ------------------------------------------------------------------------------------ */
 /* trace                                                                                */
@@ -320,10 +319,9 @@ static void process_events(srv_conn_t *sc, mtp_usec_t now)
             SRV_STAT(srv, transport_errors, 1);
             mtp_buf_t *b = srv_trace_begin(srv, "transport_error", sc);
             if (b) {
-                const char *why = ev.code == -404 ? (mtp_conn_has_key(sc->c) || sc->last_key
-                                                          ? "unknown auth_key_id or rejected"
-                                                          : "unknown auth_key_id or bad key exchange")
-                                  : ev.code == -444 ? "wrong DC in key exchange" : "rejected";
+                const char *why = ev.code == -404
+                                      ? "unknown auth_key_id on this DC, or an invalid key-exchange request"
+                                  : ev.code == -444 ? "wrong DC in the key exchange" : "rejected";
                 mtp_buf_printf(b, ",\"code\":%d,\"why\":\"%s\"", ev.code, why);
                 srv_trace_end(srv);
             }
@@ -573,7 +571,7 @@ void srv_accept(mtp_listener_t *l, int fd, const struct sockaddr *peer, socklen_
     (void)l;
     srv_dc_t *dc = user;
     srv_t *srv = dc->srv;
-    if (srv->stop_flag ||
+    if (atomic_load(&srv->stop_flag) ||
         (srv->cfg.max_connections > 0 && srv->n_conns >= (uint64_t)srv->cfg.max_connections)) {
         close(fd);
         return;
@@ -598,6 +596,8 @@ void srv_accept(mtp_listener_t *l, int fd, const struct sockaddr *peer, socklen_
     cfg.hs_server.key_exists_ctx = srv;
     cfg.hs_server.rng = srv->rng;
     cfg.session.rng = srv->rng;
+    /* answers kept for re-sending after a reconnect (a download of a few chunks in flight) */
+    cfg.session.max_retained_bytes = (size_t)8 << 20;
     cfg.lookup_key = cb_lookup;
     cfg.new_key = cb_new_key;
     cfg.get_session = cb_get_session;
@@ -673,10 +673,21 @@ void srv_push_user(srv_t *srv, int64_t uid, srv_sess_t *except, srv_push_build b
                 continue;
             if (mtp_session_push(ss->s, body.data, body.len, now) == 0) {
                 any = true;
-                mtp_buf_t *b = srv_trace_begin(srv, "push", sc);
+                mtp_buf_t *b = srv_trace_begin(srv, "out", sc);
                 if (b) {
                     mtp_buf_printf(b, ",\"auth_key_id\":\"%" PRId64 "\",\"session_id\":\"%" PRId64
-                                   "\",\"bytes\":%zu", ss->key->id, ss->session_id, body.len);
+                                   "\",\"msg_id\":null,\"seq_no\":null,\"push\":true,"
+                                   "\"layer\":%d,\"body\":", ss->key->id, ss->session_id, layer);
+                    mtp_arena_t *a = mtp_arena_new(0);
+                    mtp_tl_object_t *o = NULL;
+                    size_t mark = b->len;
+                    if (!a || mtp_tl_decode(srv_layer_table(layer, NULL), body.data, body.len, a,
+                                            &o) || mtp_tl_to_json(o, b)) {
+                        b->len = mark;
+                        b->err = 0;
+                        mtp_buf_printf(b, "null");
+                    }
+                    mtp_arena_free(a);
                     srv_trace_end(srv);
                 }
             }

@@ -1015,7 +1015,8 @@ static int parse_object(jp_t *j, const mtp_tl_type_t *t, mtp_tl_object_t **out, 
             return jp_fail(j, cx, MTP_EJSON, "expected %s, got '%.*s'", c->name,
                            (int)(namelen > 200 ? 200 : namelen), name);
     } else {
-        c = mtp_tl_find_name(j->layer, name, namelen);
+        /* (a NUL cannot be part of a name; mtp_tl_find_name compares with strncmp) */
+        c = memchr(name, 0, namelen) ? NULL : mtp_tl_find_name(j->layer, name, namelen);
         if (t && t->kind == MTP_TL_OBJECT && t->tname && (!c || c->tname != t->tname)) {
             /* the name may belong to a constructor of the expected type that a namesake
              * shadows in the layer (the service Message's bare "message") */
@@ -1039,7 +1040,7 @@ static int parse_object(jp_t *j, const mtp_tl_type_t *t, mtp_tl_object_t **out, 
             else if (t->kind == MTP_TL_BARE_OBJECT)
                 ok = false;   /* BARE_OBJECT without a descriptor */
             else if (!t->tname)
-                ok = !c->is_method; /* Object: any constructor (as the reader rules) */
+                ok = true;   /* Object: any boxed value, method calls too (as the reader rules) */
             else
                 ok = !c->is_method && tname_ok(c, t->tname);
             if (!ok)
@@ -1103,10 +1104,10 @@ static int parse_object(jp_t *j, const mtp_tl_type_t *t, mtp_tl_object_t **out, 
                     }
                 }
                 if (idx < 0)
-                    return jp_fail(j, NULL, MTP_EJSON, "unknown field '%.*s' in '%s'",
+                    return jp_fail(j, cx, MTP_EJSON, "unknown field '%.*s' in '%s'",
                                    (int)(keylen > 100 ? 100 : keylen), key, c->name);
                 if (seen[idx >> 6] & (1ull << (idx & 63)))
-                    return jp_fail(j, NULL, MTP_EJSON, "duplicate field '%s' in '%s'",
+                    return jp_fail(j, cx, MTP_EJSON, "duplicate field '%s' in '%s'",
                                    c->params[idx].name, c->name);
                 seen[idx >> 6] |= 1ull << (idx & 63);
                 const mtp_tl_param_t *p = &c->params[idx];
@@ -1172,7 +1173,7 @@ static int parse_object(jp_t *j, const mtp_tl_type_t *t, mtp_tl_object_t **out, 
                         break;
                     }
                 }
-                return jp_fail(j, NULL, MTP_EJSON,
+                return jp_fail(j, cx, MTP_EJSON,
                                "field '%s' of '%s' disagrees with the fields present: "
                                "bit %d is %s but '%s' is %s",
                                p->name, c->name, bit, want_set ? "set" : "clear", fname,
@@ -1181,7 +1182,7 @@ static int parse_object(jp_t *j, const mtp_tl_type_t *t, mtp_tl_object_t **out, 
             continue;
         }
         if (p->flag_param < 0 && !given)
-            return jp_fail(j, NULL, MTP_EJSON, "missing field '%s' of '%s'", p->name, c->name);
+            return jp_fail(j, cx, MTP_EJSON, "missing field '%s' of '%s'", p->name, c->name);
         /* fields sharing a bit: when one is present, every non-true one must be (the bit
          * says all of them are on the wire) */
         if (p->flag_param >= 0 && p->type->kind != MTP_TL_TRUE && !mtp_tl_field_present(obj, p)) {
@@ -1189,7 +1190,7 @@ static int parse_object(jp_t *j, const mtp_tl_type_t *t, mtp_tl_object_t **out, 
                 const mtp_tl_param_t *f = &c->params[q];
                 if (q != i && f->flag_param == p->flag_param && f->flag_bit == p->flag_bit &&
                     mtp_tl_field_present(obj, f))
-                    return jp_fail(j, NULL, MTP_EJSON,
+                    return jp_fail(j, cx, MTP_EJSON,
                                    "missing field '%s' of '%s': it shares %s.%d with '%s'",
                                    p->name, c->name, c->params[p->flag_param].name,
                                    p->flag_bit, f->name);
@@ -1461,6 +1462,8 @@ int mtp_tl_from_json(const mtp_tl_layer_t *layer, const char *json, size_t len,
             snprintf(err, errlen, "invalid argument");
         return MTP_EINVAL;
     }
+    if (!json)
+        json = "";
     jp_t j = {json, json, json + len, layer, arena, err, errlen, 0, 0, 0};
     mtp_tl_object_t *obj = NULL;
     skip_ws(&j);
@@ -1481,6 +1484,8 @@ int mtp_tl_value_from_json(const mtp_tl_layer_t *layer, const mtp_tl_type_t *t,
             snprintf(err, errlen, "invalid argument");
         return MTP_EINVAL;
     }
+    if (!json)
+        json = "";
     jp_t j = {json, json, json + len, layer, arena, err, errlen, 0, 0, 0};
     uint8_t tmp[64];
     void *target = t->size <= sizeof tmp ? (void *)tmp : dst;

@@ -32,9 +32,14 @@ const mtp_tl_comb_t *mtp_tl_find_id(const mtp_tl_layer_t *l, uint32_t id)
 /* strcmp order between a NUL-terminated name and a (ptr,len) key */
 static int name_cmp(const char *name, const char *key, size_t len)
 {
-    int c = strncmp(name, key, len);
-    if (c)
-        return c;
+    /* names never contain NUL: compare as bytes up to len, then by length */
+    size_t i = 0;
+    while (i < len && name[i] && name[i] == key[i])
+        i++;
+    if (i < len) {
+        unsigned char a = (unsigned char)name[i], b = (unsigned char)key[i];
+        return a < b ? -1 : 1;   /* name[i] == 0 sorts first; a key NUL never matches */
+    }
     return name[len] ? 1 : 0;
 }
 

@@ -211,7 +211,8 @@ static mtp_tl_object_t *read_boxed(mtp_tl_reader_t *r, const mtp_tl_tname_t *tna
         fail_id(r, MTP_EUNKNOWN_ID, id);
         return NULL;
     }
-    if ((want == 0 && (c->is_method || (tname && c->tname != tname))) || (want == 2 && !c->is_method)) {
+    /* Object (tname NULL) holds any boxed value, method calls included (container bodies) */
+    if ((want == 0 && tname && (c->is_method || c->tname != tname)) || (want == 2 && !c->is_method)) {
         fail_id(r, MTP_ETYPE, id);
         return NULL;
     }

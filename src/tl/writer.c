@@ -118,8 +118,9 @@ int mtp_tl_size_value(const mtp_tl_type_t *t, const void *val, size_t *acc)
             if (o->tl != t->bare)
                 return MTP_ETYPE;
         } else {
+            /* Object (tname NULL) takes any boxed value, method calls included */
             if (t->kind == MTP_TL_QUERY ? !o->tl->is_method
-                                        : (o->tl->is_method || (t->tname && o->tl->tname != t->tname)))
+                                        : (t->tname && (o->tl->is_method || o->tl->tname != t->tname)))
                 return MTP_ETYPE;
             *acc += 4;
         }

@@ -83,7 +83,17 @@ export function failed() {
 }
 
 // Run fn as one check: ok when it returns (its value is the detail), not ok when it throws.
-export async function step(name, fn) {
+// After a step of the same prefix (`peer/transport/`) timed out, the connection is likely
+// wedged: the later steps of that prefix are reported as failed without running, so that one
+// stuck transport does not eat the time of the others. The same after any failure of a
+// `critical` step (the connect that all others need).
+const timedOut = new Map()
+export async function step(name, fn, { critical = false } = {}) {
+    const prefix = name.slice(0, name.lastIndexOf('/') + 1)
+    if (timedOut.has(prefix)) {
+        check(name, false, { error: `not run: ${timedOut.get(prefix)} failed` })
+        return false
+    }
     const t0 = performance.now()
     try {
         const detail = await fn()
@@ -91,6 +101,7 @@ export async function step(name, fn) {
         return true
     } catch (e) {
         check(name, false, { error: errText(e), ms: Math.round(performance.now() - t0) })
+        if (e instanceof TimeoutError || critical) timedOut.set(prefix, name.slice(prefix.length))
         if (DEBUG) console.error(e)
         return false
     }

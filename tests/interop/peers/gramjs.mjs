@@ -48,10 +48,12 @@ class IntermediateCodec extends PacketCodec {
         return Buffer.concat([head, data])
     }
     async readPacket(reader) {
-        const head = await reader.readExactly(4)
+        // the plain socket's read() may return less; the obfuscation layer's read() is exact
+        const exact = (n) => (reader.readExactly ? reader.readExactly(n) : reader.read(n))
+        const head = await exact(4)
         const len = head.readInt32LE(0)
         if (len < 4 || len > 16 * 1024 * 1024) throw new Error(`intermediate: bad frame length ${len}`)
-        return reader.readExactly(len)
+        return exact(len)
     }
 }
 IntermediateCodec.tag = Buffer.from('eeeeeeee', 'hex')
@@ -114,7 +116,7 @@ function routedClasses(dcs) {
 // GramJS does not export its obfuscation layer; take it from an (unconnected) instance.
 const ObfuscatedIO = new ConnectionTCPObfuscated({ socket: PromisedNetSockets }).ObfuscatedIO
 
-const logger = () => new Logger(DEBUG ? 'debug' : 'none')
+const logger = () => new Logger(DEBUG ? 'debug' : 'error')
 
 // Only our key: the client must pick the harness's fingerprint or fail.
 function trustOnly(key) {
@@ -168,7 +170,7 @@ async function runTransport(opt, key, name, Conn, idx) {
             const sender = new MTProtoPlainSender(conn, logger())
             const res = await within(15000, doAuthentication(sender, logger()), 'doAuthentication')
             if (!res.authKey.getKey()) throw new Error('no auth key')
-            return { dc: 1, ms: Math.round(performance.now() - t0), auth_key_id: String(res.authKey.keyId) }
+            return { dc: 1, ms: Math.round(performance.now() - t0), auth_key_id: BigInt.asIntN(64, BigInt(String(res.authKey.keyId))).toString() }
         } finally {
             await within(2000, conn.disconnect(), 'disconnect').catch(() => {})
         }
@@ -177,12 +179,12 @@ async function runTransport(opt, key, name, Conn, idx) {
     // 2. a whole client on DC 1 (key exchange + invokeWithLayer(initConnection(help.getConfig)))
     let client = newClient(opt, Conn, 1)
     try {
-        if (!await step(`${P}/connect`, async () => {
+        await step(`${P}/connect`, async () => {
             const t0 = performance.now()
             const ok = await within(20000, client.connect(), 'client.connect()')
             if (!ok) throw new Error('connect() returned false')
             return { dc: 1, layer: LAYER, ms: Math.round(performance.now() - t0) }
-        })) return
+        }, { critical: true })
 
         // 3. help.getConfig: dc_options must list every DC of the ready line
         await step(`${P}/help.getConfig`, async () => {
@@ -253,7 +255,7 @@ async function runTransport(opt, key, name, Conn, idx) {
                     }
                 } else {
                     const nd = await client.invoke(new Api.help.GetNearestDc())
-                    const want = loggedIn ? target : 1
+                    const want = client.session.dcId
                     if (!(nd instanceof Api.NearestDc) || nd.thisDc !== want) {
                         bad ??= `help.getNearestDc #${i}: this_dc ${nd?.thisDc}, want ${want}`
                     }
@@ -306,8 +308,7 @@ async function main() {
             pem_fingerprint: key.fingerprint, ready_fingerprint: String(opt.ready.rsa_fingerprint),
             version: VERSION, layer: LAYER,
         })
-        let i = 0
-        for (const t of opt.transports) await runTransport(opt, key, t, classes[t], i++)
+        for (const t of opt.transports) await runTransport(opt, key, t, classes[t], TRANSPORTS.indexOf(t))
     }
     process.exit(failed() || process.exitCode ? 1 : 0)
 }

@@ -1,0 +1,173 @@
+/*
+ * Client benchmarks against the in-process harness (loopback):
+ *  - RPCs per second over one connection (help.getNearestDc, 100 in flight);
+ *  - download throughput of a 256 MiB file, as a fraction of the AES-256-IGE speed
+ *    measured in the same run (every byte downloaded is IGE-decrypted once by the client
+ *    and encrypted once by the harness, on the same machine).
+ * Set MTP_BENCH_DOWNLOAD_MIB to change the file size.
+ */
+#define _GNU_SOURCE
+#include <mtproto/client.h>
+#include <mtproto/crypto.h>
+#include <mtproto/server.h>
+#include <mtproto/tl_schema.h>
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int answered;
+static void cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
+               const mtp_call_error_t *e)
+{
+    (void)c;
+    (void)user;
+    (void)res;
+    (void)len;
+    if (!e->err)
+        answered++;
+}
+
+static double ige_mib_s(void)
+{
+    size_t n = 16u << 20;
+    uint8_t *buf = calloc(1, n), *out = malloc(n);
+    uint8_t key[32] = { 1 }, iv[32] = { 2 };
+    double t0 = tu_now();
+    int rounds = 0;
+    while (tu_now() - t0 < 1.0) {
+        mtp_aes256_ige_encrypt(key, iv, buf, out, n);
+        rounds++;
+    }
+    double dt = tu_now() - t0;
+    free(buf);
+    free(out);
+    return rounds * 16.0 / dt;
+}
+
+int main(void)
+{
+    mtp_server_config_t sc;
+    mtp_server_config_init(&sc);
+    sc.n_dcs = 2;
+    mtp_server_t *srv = mtp_server_new(&sc);
+    if (!srv || mtp_server_start_thread(srv)) {
+        fprintf(stderr, "harness did not start\n");
+        return 1;
+    }
+    uint16_t ports[2];
+    mtp_server_ports(srv, ports, 2);
+    mtp_client_config_t cfg;
+    mtp_client_config_init(&cfg);
+    cfg.api_id = 1;
+    cfg.api_hash = "bench";
+    cfg.dcs_kind = MTP_CLIENT_DCS_CUSTOM;
+    cfg.n_dcs = 2;
+    for (int i = 0; i < 2; i++) {
+        cfg.dcs[i].id = i + 1;
+        strcpy(cfg.dcs[i].host, "127.0.0.1");
+        cfg.dcs[i].port = ports[i];
+    }
+    cfg.rsa_pem = mtp_server_public_pem(srv);
+    cfg.first_dc = 1;
+    int err;
+    mtp_client_t *c = mtp_client_new(&cfg, &err);
+    mtp_call_error_t e;
+    if (!c || mtp_login_phone(c, "9996611234", "11111", NULL, NULL, &e)) {
+        fprintf(stderr, "login failed\n");
+        return 1;
+    }
+    /* RPCs/s, 100 in flight on the main connection */
+    mtp_arena_t *a = mtp_arena_new(0);
+    mtp_buf_t body;
+    mtp_buf_init(&body);
+    mtp_tl_encode((mtp_tl_object_t *)MTP_NEW(a, help_getNearestDc), &body);
+    int total = 20000, sent = 0;
+    double t0 = tu_now();
+    while (answered < total && tu_now() - t0 < 60) {
+        while (sent < total && sent - answered < 100) {
+            mtp_call_ex(c, 0, 0, body.data, body.len, cb, NULL);
+            sent++;
+        }
+        mtp_client_step(c, 100);
+    }
+    double dt = tu_now() - t0;
+    printf("rpc: %d help.getNearestDc in %.2f s = %.0f RPC/s (100 in flight, one connection)\n",
+           answered, dt, answered / dt);
+    mtp_buf_free(&body);
+
+    /* download throughput */
+    const char *env = getenv("MTP_BENCH_DOWNLOAD_MIB");
+    size_t mib = env ? (size_t)atoi(env) : 256;
+    char dir[128], f1[200], f2[200];
+    snprintf(dir, sizeof dir, "/tmp/bench_client.%ld", (long)getpid());
+    mkdir(dir, 0700);
+    snprintf(f1, sizeof f1, "%s/up", dir);
+    snprintf(f2, sizeof f2, "%s/down", dir);
+    FILE *f = fopen(f1, "wb");
+    uint8_t *chunk = malloc(1 << 20);
+    for (size_t i = 0; i < (1u << 20); i++)
+        chunk[i] = (uint8_t)(i * 131 + 7);
+    for (size_t i = 0; i < mib; i++)
+        fwrite(chunk, 1, 1 << 20, f);
+    fclose(f);
+    free(chunk);
+    mtp_upload_result_t up;
+    t0 = tu_now();
+    int rc = mtp_upload_file(c, f1, NULL, NULL, &up, &e);
+    double up_s = tu_now() - t0;
+    mtp_inputFileBig_t *fb = MTP_NEW(a, inputFileBig);
+    fb->id = up.file_id;
+    fb->parts = up.parts;
+    fb->name = (mtp_bytes_t){ (const uint8_t *)"b", 1 };
+    mtp_inputMediaUploadedDocument_t *m = MTP_NEW(a, inputMediaUploadedDocument);
+    m->file = &fb->_;
+    m->mime_type = (mtp_bytes_t){ (const uint8_t *)"x/y", 3 };
+    mtp_messages_sendMedia_t *s = MTP_NEW(a, messages_sendMedia);
+    s->peer = (mtp_tl_object_t *)MTP_NEW(a, inputPeerSelf);
+    s->media = &m->_;
+    s->random_id = 42;
+    mtp_tl_object_t *o = NULL;
+    if (!rc)
+        rc = mtp_call_sync(c, &s->_, a, &o, &e);
+    mtp_messages_getHistory_t *g = MTP_NEW(a, messages_getHistory);
+    g->peer = (mtp_tl_object_t *)MTP_NEW(a, inputPeerSelf);
+    g->limit = 1;
+    if (!rc)
+        rc = mtp_call_sync(c, &g->_, a, &o, &e);
+    const mtp_document_t *d = NULL;
+    if (!rc) {
+        const mtp_vec_obj_t *ms = o->tl->id == MTP_ID_messages_messages
+                                      ? &((mtp_messages_messages_t *)o)->messages
+                                      : &((mtp_messages_messagesSlice_t *)o)->messages;
+        if (ms->n && ms->v[0]->tl->id == MTP_ID_message) {
+            const mtp_tl_object_t *md = ((const mtp_message_t *)ms->v[0])->media;
+            if (md && md->tl->id == MTP_ID_messageMediaDocument)
+                d = (const mtp_document_t *)((const mtp_messageMediaDocument_t *)md)->document;
+        }
+    }
+    if (!d) {
+        fprintf(stderr, "upload failed (%d %s)\n", rc, e.message);
+        return 1;
+    }
+    t0 = tu_now();
+    rc = mtp_download_document(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
+                               d->file_reference.len, d->size, f2, 0, NULL, NULL, &e);
+    double down_s = tu_now() - t0;
+    double ige = ige_mib_s();
+    double down = (double)mib / down_s;
+    printf("upload: %zu MiB in %.2f s = %.1f MiB/s\n", mib, up_s, (double)mib / up_s);
+    printf("download: %zu MiB in %.2f s = %.1f MiB/s (%s); AES-256-IGE %.1f MiB/s; "
+           "download/IGE = %.3f\n", mib, down_s, down, rc ? "FAILED" : "ok", ige, down / ige);
+    unlink(f1);
+    unlink(f2);
+    rmdir(dir);
+    mtp_arena_free(a);
+    mtp_client_free(c);
+    mtp_server_stop(srv);
+    mtp_server_free(srv);
+    return rc ? 1 : 0;
+}
