@@ -55,6 +55,7 @@ typedef struct mtp_hs_result {
     int32_t expires_in;         /* temp: seconds of validity requested */
     int32_t expires_at;         /* temp: server unix time of expiry (server clock); else 0 */
     int retries;                /* dh_gen_retry rounds it took */
+    int64_t rsa_fingerprint;    /* the RSA key the client encrypted to (TL fingerprint) */
 } mtp_hs_result_t;
 
 /* Wipe a result (it holds the key). */

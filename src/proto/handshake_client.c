@@ -17,6 +17,7 @@ struct mtp_hs_client {
     int err;
     mtp_arena_t *arena;
     int64_t last_msg_id;
+    int64_t rsa_fp;               /* fingerprint of the key we encrypted to */
     mtp_usec_t offset;            /* server - local (µs) */
     mtp_usec_t sent_at;
     mtp_buf_t last_req;           /* body of the pending request (for resend) */
@@ -283,6 +284,7 @@ static int on_respq(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mtp_bu
     r.p = pb;
     r.q = qb;
     r.public_key_fingerprint = fp;
+    c->rsa_fp = fp;
     r.encrypted_data.ptr = enc;
     r.encrypted_data.len = sizeof enc;
     rc = send_req(c, now, &r._, out);
@@ -490,6 +492,7 @@ static int on_dh_gen(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mtp_b
     r->server_salt = (int64_t)mtp_env_get64(salt);
     r->time_offset = c->offset;
     r->dc_id = (c->cfg.flags & MTP_HS_LEGACY_INNER) ? 0 : c->cfg.dc_id;
+    r->rsa_fingerprint = c->rsa_fp;
     r->temp = c->cfg.expires_in > 0;
     r->retries = c->retries;
     if (r->temp) {

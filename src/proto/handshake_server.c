@@ -22,6 +22,7 @@ struct mtp_hs_server {
     int32_t terr;
     mtp_arena_t *arena;
     int64_t last_msg_id;
+    int64_t rsa_fp;               /* fingerprint of the key req_DH_params named */
     mtp_usec_t started;               /* step 1 of the current exchange */
     struct { mtp_buf_t req, ans; } cache[NSLOTS];
 
@@ -309,6 +310,7 @@ static int on_req_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
             key = s->cfg.rsa_keys[i];
     if (!key)
         return MTP_ESECURITY;
+    s->rsa_fp = m->public_key_fingerprint;
 
     uint8_t dwp[MTP_RSA_PAD_PADDED];
     rc = mtp_rsa_pad_decrypt(key, m->encrypted_data.ptr, m->encrypted_data.len, dwp);
@@ -498,6 +500,7 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     r->server_salt = (int64_t)mtp_env_get64(salt);
     r->dc_id = s->dc;
     r->temp = s->temp;
+    r->rsa_fingerprint = s->rsa_fp;
     r->retries = s->retries;
     if (s->temp) {
         r->expires_in = s->expires_in;

@@ -175,7 +175,10 @@ typedef struct srv_export {
 } srv_export_t;
 
 /* A server session: owned by the harness so it outlives connections. */
+#define SRV_SEQ_RING 64
+
 struct srv_sess {
+    srv_t *srv;
     srv_sess_t *next_in_key;
     srv_key_t *key;
     int64_t session_id;
@@ -185,7 +188,14 @@ struct srv_sess {
     mtp_usec_t last_used;
     uint64_t bad_msg_seen;      /* session stats already reported in the trace */
     uint64_t push_gen;          /* last push delivered (dedupe across connections) */
+    /* seq_no of recent incoming queries, for the "in" trace lines of the API layer */
+    int64_t seq_msg[SRV_SEQ_RING];
+    int32_t seq_no[SRV_SEQ_RING];
+    unsigned seq_next;
 };
+
+/* seq_no of an incoming query seen by the wire trace hook (-1 if unknown). */
+int32_t srv_sess_seq_no(const srv_sess_t *ss, int64_t msg_id);
 
 /* ------------------------------------------------------------------------------------ */
 /* connections                                                                          */

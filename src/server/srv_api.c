@@ -79,14 +79,18 @@ static bool bytes_eq(mtp_bytes_t b, const char *s)
 /* replies                                                                              */
 /* ------------------------------------------------------------------------------------ */
 
+/* Answers appear on the wire trace (srv_trace_hook) with their msg_id and seq_no; this
+ * only records a delayed answer as an event. */
 static void trace_out(srv_req_t *r, const char *json, size_t jlen, const char *err_msg,
                       int32_t code)
 {
-    mtp_buf_t *b = srv_trace_begin(r->srv, "out", r->sc);
+    if (!r->delay)
+        return;
+    mtp_buf_t *b = srv_trace_begin(r->srv, "delayed_answer", r->sc);
     if (!b)
         return;
     mtp_buf_printf(b, ",\"auth_key_id\":\"%" PRId64 "\",\"session_id\":\"%" PRId64
-                   "\",\"msg_id\":null,\"seq_no\":null,\"req_msg_id\":\"%" PRId64
+                   "\",\"req_msg_id\":\"%" PRId64
                    "\",\"layer\":%d", r->key->id, r->ss->session_id, r->req_msg_id, r->layer);
     if (r->delay)
         mtp_buf_printf(b, ",\"delay_ms\":%" PRId64, (int64_t)(r->delay / 1000));
@@ -1802,8 +1806,9 @@ static void trace_in(srv_req_t *r, const mtp_session_event_t *ev, const mtp_tl_o
     if (!b)
         return;
     mtp_buf_printf(b, ",\"auth_key_id\":\"%" PRId64 "\",\"session_id\":\"%" PRId64
-                   "\",\"msg_id\":\"%" PRId64 "\",\"seq_no\":null,\"layer\":%d,\"wrappers\":[",
-                   r->key->id, r->ss->session_id, ev->msg_id, r->layer);
+                   "\",\"msg_id\":\"%" PRId64 "\",\"seq_no\":%d,\"layer\":%d,\"wrappers\":[",
+                   r->key->id, r->ss->session_id, ev->msg_id, (int)srv_sess_seq_no(r->ss, ev->msg_id),
+                   r->layer);
     static const char *const names[] = { "invokeWithLayer", "initConnection", "invokeAfterMsg",
                                          "invokeAfterMsgs", "invokeWithoutUpdates",
                                          "invokeWithTakeout", "invokeWithMessagesRange",

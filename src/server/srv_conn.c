@@ -124,6 +124,76 @@ static bool conn_hold(srv_conn_t *sc, srv_sess_t *ss)
     return true;
 }
 
+int32_t srv_sess_seq_no(const srv_sess_t *ss, int64_t msg_id)
+{
+    for (unsigned i = 0; i < SRV_SEQ_RING; i++)
+        if (ss->seq_msg[i] == msg_id && msg_id)
+            return ss->seq_no[i];
+    return -1;
+}
+
+#define ID_MSG_CONTAINER 0x73f1f8dcu
+#define ID_GZIP_PACKED   0x3072cfa1u
+
+/*
+ * The wire view: the session layer calls this for every message it accepts (in) and packs
+ * (out), with the real msg_id and seq_no. Service messages both ways and every answer are
+ * written here as "dir" lines; incoming API queries are written by the API layer (with the
+ * layer, the wrappers and the unwrapped query), which takes their seq_no from the ring kept
+ * here. A container is an "event":"container" line before its messages ("inner":true).
+ */
+static void srv_trace_hook(void *ctx, int dir, int64_t sid, int64_t msg_id, int32_t seq_no,
+                           const uint8_t *body, size_t len)
+{
+    srv_sess_t *ss = ctx;
+    srv_t *srv = ss->srv;
+    bool in = (dir & 1) == MTP_TRACE_IN, inner = (dir & MTP_TRACE_INNER) != 0;
+    uint32_t id = len >= 4 ? (uint32_t)body[0] | (uint32_t)body[1] << 8 |
+                             (uint32_t)body[2] << 16 | (uint32_t)body[3] << 24 : 0;
+    const mtp_tl_layer_t *svc = mtp_tl_layer(0);
+    if (in && id != ID_MSG_CONTAINER && (id == ID_GZIP_PACKED || !mtp_tl_find_id(svc, id))) {
+        ss->seq_msg[ss->seq_next % SRV_SEQ_RING] = msg_id;
+        ss->seq_no[ss->seq_next % SRV_SEQ_RING] = seq_no;
+        ss->seq_next++;
+        return;   /* an API query: traced with its layer and wrappers by the API layer */
+    }
+    if (!srv_tracing(srv))
+        return;
+    srv_conn_t *sc = ss->conn;
+    if (id == ID_MSG_CONTAINER) {
+        mtp_buf_t *b = srv_trace_begin(srv, "container", sc);
+        if (!b)
+            return;
+        uint32_t n = len >= 8 ? (uint32_t)body[4] | (uint32_t)body[5] << 8 |
+                                (uint32_t)body[6] << 16 | (uint32_t)body[7] << 24 : 0;
+        mtp_buf_printf(b, ",\"container_dir\":\"%s\",\"auth_key_id\":\"%" PRId64
+                       "\",\"session_id\":\"%" PRId64 "\",\"msg_id\":\"%" PRId64
+                       "\",\"seq_no\":%d,\"count\":%u", in ? "in" : "out", ss->key->id, sid,
+                       msg_id, seq_no, n);
+        srv_trace_end(srv);
+        return;
+    }
+    mtp_buf_t *b = srv_trace_begin(srv, in ? "in" : "out", sc);
+    if (!b)
+        return;
+    mtp_buf_printf(b, ",\"auth_key_id\":\"%" PRId64 "\",\"session_id\":\"%" PRId64
+                   "\",\"msg_id\":\"%" PRId64 "\",\"seq_no\":%d%s,\"body\":",
+                   ss->key->id, sid, msg_id, seq_no, inner ? ",\"inner\":true" : "");
+    const mtp_tl_layer_t *L = mtp_tl_layer(ss->key->layer ? ss->key->layer : MTP_TL_DEFAULT_LAYER);
+    if (!L)
+        L = mtp_tl_layer(MTP_TL_DEFAULT_LAYER);
+    mtp_arena_t *a = mtp_arena_new(0);
+    mtp_tl_object_t *o = NULL;
+    size_t mark = b->len;
+    if (!a || mtp_tl_decode(L, body, len, a, &o) || mtp_tl_to_json(o, b)) {
+        b->len = mark;
+        b->err = 0;
+        mtp_buf_printf(b, "{\"_\":\"undecodable\",\"id\":\"%08x\",\"bytes\":%zu}", id, len);
+    }
+    mtp_arena_free(a);
+    srv_trace_end(srv);
+}
+
 static mtp_session_t *cb_get_session(void *ctx, const mtp_auth_key_t *key, int64_t sid,
                                      const mtp_session_config_t *tmpl)
 {
@@ -154,6 +224,9 @@ static mtp_session_t *cb_get_session(void *ctx, const mtp_auth_key_t *key, int64
         mtp_session_config_t t = *tmpl;
         t.destroy_session = cb_destroy_session;
         t.cb_ctx = ss;
+        ss->srv = srv;
+        t.trace = srv_trace_hook;   /* the session outlives connections: ctx is ours */
+        t.trace_ctx = ss;
         ss->s = mtp_session_new(&t);
         if (!ss->s) {
             free(ss);
@@ -304,8 +377,10 @@ static void process_events(srv_conn_t *sc, mtp_usec_t now)
         case MTP_CONN_EV_KEY: {
             mtp_buf_t *b = srv_trace_begin(srv, "key", sc);
             if (b) {
-                mtp_buf_printf(b, ",\"auth_key_id\":\"%" PRId64 "\",\"temp\":%s,\"inner_dc\":%d",
-                               ev.key.key.id64, ev.key.temp ? "true" : "false", ev.key.dc_id);
+                mtp_buf_printf(b, ",\"auth_key_id\":\"%" PRId64 "\",\"temp\":%s,\"inner_dc\":%d"
+                               ",\"rsa_fingerprint\":\"%" PRId64 "\"",
+                               ev.key.key.id64, ev.key.temp ? "true" : "false", ev.key.dc_id,
+                               ev.key.rsa_fingerprint);
                 if (ev.key.temp)
                     mtp_buf_printf(b, ",\"expires_in\":%d", ev.key.expires_in);
                 if (ev.key.retries)
