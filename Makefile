@@ -68,7 +68,7 @@ $(DEPS_OK): tools/deps.sh
 	@mkdir -p $(@D) && touch $@
 
 # ---- code generator and generated code ----
-$(CODEGEN): $(CODEGEN_SRC) $(wildcard codegen/*.h) | $(DEPS_OK)
+$(CODEGEN): $(CODEGEN_SRC) $(wildcard codegen/*.h) src/tl/tl_crc.c src/tl/tl_crc.h | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 $(WARN) -O1 -g $(SANFLAGS) -Icodegen -D_DEFAULT_SOURCE -o $@ $(CODEGEN_SRC) $(LDFLAGS_ALL)
 
@@ -81,11 +81,12 @@ $(GEN)/.stamp: $(CODEGEN) tl/mtproto.tl tl/api.tl tl/api-227.tl tl/api-198.tl
 $(GEN_SRC) $(GEN_HDR): $(GEN)/.stamp ;
 
 # ---- library ----
-$(BUILD)/obj/%.o: %.c $(GEN)/.stamp
+# generated headers are tracked by -MMD; the stamp only orders generation first
+$(BUILD)/obj/%.o: %.c | $(GEN)/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
-$(BUILD)/obj/gen/%.o: $(GEN)/%.c $(GEN)/.stamp
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c | $(GEN)/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 

@@ -5,6 +5,19 @@
 
 static const mtp_tl_comb_t *find_id_in(const mtp_tl_layer_t *l, uint32_t id)
 {
+    if (l->id_hash && l->id_hash_bits > 0 && l->id_hash_bits < 32) {
+        /* open addressing over by_id indexes, built by the generator (0xffff = empty) */
+        uint32_t mask = (1u << l->id_hash_bits) - 1;
+        for (uint32_t h = (id * 0x9e3779b1u) >> (32 - l->id_hash_bits), probes = 0; probes <= mask;
+             h = (h + 1) & mask, probes++) {
+            uint16_t k = l->id_hash[h];
+            if (k == 0xffff)
+                return NULL;
+            if (k < l->ncombs && l->by_id[k]->id == id)
+                return l->by_id[k];
+        }
+        return NULL;
+    }
     size_t lo = 0, hi = l->ncombs;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;

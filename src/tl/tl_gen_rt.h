@@ -5,10 +5,11 @@
  * <mtproto/tl.h>; mtp_gen_rd_bool() adds an inline fast path for Bool and defers to
  * mtp_tl_read_bool() for everything else, so the sticky-error semantics are the runtime's.
  *
- * The public layer and the service schema get generated straight-line codecs (dec_, size_,
- * enc_ per combinator). The other layers (kept for talking to older peers) use the
- * descriptor-driven mtp_gen_decode_fields / mtp_gen_size_fields / mtp_gen_encode_fields
- * below: same wire behaviour, a fraction of the code and of the compile time.
+ * The service schema and the constructors of the public layer get generated straight-line
+ * codecs (dec_, size_, enc_ per combinator). Methods and the other layers (kept for talking
+ * to older peers) use the descriptor-driven mtp_gen_decode_fields / mtp_gen_size_fields /
+ * mtp_gen_encode_fields below: same wire behaviour, a fraction of the code and compile time.
+ * Building with -DMTP_TL_COMPACT_CODECS makes every combinator use the descriptor-driven ones.
  */
 #ifndef MTP_TL_GEN_RT_H
 #define MTP_TL_GEN_RT_H
