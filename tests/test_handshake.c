@@ -9,6 +9,9 @@
 
 #include "testutil.h"
 
+/* the prime the server role uses (Telegram's, from crypto.h) */
+#define mtp_hs_dh_prime (mtp_dh_known_prime())
+
 /* ---- deterministic RNG: SHA256(seed || counter) blocks ---- */
 typedef struct seeded {
     uint8_t seed[8];

@@ -129,8 +129,8 @@ int  mtp_hs_client_result(const mtp_hs_client_t *c, mtp_hs_result_t *out);
 /* Server (the test harness)                                                              */
 /* ===================================================================================== */
 
-/* Telegram's 2048-bit DH prime C71CAEB9…B92FCC5B, used with g = 3 (public constants). */
-extern const uint8_t mtp_hs_dh_prime[256];
+/* The server role uses Telegram's 2048-bit DH prime (mtp_dh_known_prime() in crypto.h)
+ * with g = 3, as the real servers do. */
 #define MTP_HS_DH_G 3
 
 typedef struct mtp_hs_server_config {

@@ -343,7 +343,7 @@ static int on_req_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     /* server_DH_inner_data */
     uint8_t g_a[256];
     size_t g_a_len = 0;
-    rc = mtp_dh_generate(mtp_hs_dh_prime, sizeof mtp_hs_dh_prime, MTP_HS_DH_G, s->cfg.rng, s->a,
+    rc = mtp_dh_generate(mtp_dh_known_prime(), 256, MTP_HS_DH_G, s->cfg.rng, s->a,
                          g_a, &g_a_len);
     if (rc)
         return rc;
@@ -351,8 +351,8 @@ static int on_req_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     memcpy(d.nonce, s->nonce, 16);
     memcpy(d.server_nonce, s->server_nonce, 16);
     d.g = MTP_HS_DH_G;
-    d.dh_prime.ptr = mtp_hs_dh_prime;
-    d.dh_prime.len = sizeof mtp_hs_dh_prime;
+    d.dh_prime.ptr = mtp_dh_known_prime();
+    d.dh_prime.len = 256;
     d.g_a.ptr = g_a;
     d.g_a.len = g_a_len;
     d.server_time = (int32_t)(now / MTP_USEC_PER_SEC);
@@ -433,7 +433,7 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
 
     /* auth_key = g_b^a mod p (g_b range and window checked inside) */
     uint8_t auth_key[256];
-    rc = mtp_dh_shared(mtp_hs_dh_prime, sizeof mtp_hs_dh_prime, d->g_b.ptr, d->g_b.len, s->a,
+    rc = mtp_dh_shared(mtp_dh_known_prime(), 256, d->g_b.ptr, d->g_b.len, s->a,
                        auth_key);
     if (rc)
         return rc == MTP_ENOMEM ? rc : MTP_ESECURITY;
