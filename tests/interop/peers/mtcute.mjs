@@ -92,15 +92,22 @@ if (process.env.MTP_PEERS_MTCUTE_EVEN_ACKS) {
 async function trustOnly(pem) {
     const crypto = new NodeCryptoProvider()
     await crypto.initialize()
+    let index = null
     try {
         // not exported by name; the same module instance, imported by its file
         const { __publicKeyIndex } = await import(new URL('./node_modules/@mtcute/core/tl/binary/rsa-keys.js', import.meta.url))
-        for (const k of Object.keys(__publicKeyIndex)) delete __publicKeyIndex[k]
+        index = __publicKeyIndex
+        for (const k of Object.keys(index)) delete index[k]
     } catch (e) {
         if (DEBUG) console.error('could not clear the built-in keys:', e)
     }
     addPublicKey(crypto, pem)
-    return parsePublicKey(crypto, pem)
+    const parsed = parsePublicKey(crypto, pem)
+    // mtcute 0.30.3 indexes keys by the zero-padded hex fingerprint but looks them up with
+    // toString(16), which drops leading zeros: a key whose fingerprint starts with a 0 nibble
+    // (1 in 16 fresh keys) is never found. Register the unpadded spelling too.
+    if (index) index[parsed.fingerprint.replace(/^0+(?=.)/, '')] = parsed
+    return parsed
 }
 
 function newClient(opt, name) {
