@@ -133,8 +133,8 @@ test:
 	@CC="$(CC)" sh tools/deps.sh test
 	@sh tests/interop/setup.sh
 	$(MAKE) --no-print-directory test-plain
-	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-fuzz
+	$(MAKE) --no-print-directory test-asan
 
 # ---- benchmarks ----
 $(BUILD)/bench/%: bench/%.c $(BUILD)/obj/testutil.o $(LIBA)

@@ -30,4 +30,5 @@ for f in "$dir"/fuzz_*; do
     fi
     rm -rf "$work" "$work.log"
 done
+echo "# fuzz: $total targets run for ${secs}s each"
 exit $status
