@@ -24,20 +24,6 @@ static mtp_rsa_key_t *pub;
 static hc_t good;
 static mtp_arena_t *A;
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;   /* the directory stream itself */
-}
-
 static bool good_works(const char *when)
 {
     mtp_arena_reset(A);
@@ -347,7 +333,7 @@ static void test_bad_tl(void)
 int main(void)
 {
     A = mtp_arena_new(0);
-    int fds0 = count_fds();
+    int fds0 = tu_count_fds();
     mtp_server_config_t cfg;
     mtp_server_config_init(&cfg);
     cfg.n_dcs = 2;
@@ -376,7 +362,7 @@ int main(void)
     mtp_server_free(srv);
     mtp_rsa_free(pub);
     mtp_arena_free(A);
-    int fds1 = count_fds();
+    int fds1 = tu_count_fds();
     OK(fds0 == fds1, "file descriptors before %d, after %d", fds0, fds1);
     return tap_done();
 }

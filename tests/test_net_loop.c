@@ -14,20 +14,6 @@
 
 #include "testutil.h"
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;   /* the DIR's own fd */
-}
-
 static uint64_t rng_state = 0x1234567;
 static uint64_t test_rng(void *ctx)
 {
@@ -661,7 +647,7 @@ static void test_backoff(void)
 
 int main(void)
 {
-    int fds0 = count_fds();
+    int fds0 = tu_count_fds();
     test_clocks();
     unsigned backends[2] = { 0, MTP_LOOP_POLL };
     for (int i = 0; i < 2; i++) {
@@ -673,7 +659,7 @@ int main(void)
     }
     test_timer_heap_stress();
     test_backoff();
-    int fds1 = count_fds();
+    int fds1 = tu_count_fds();
     IS_INT(fds1, fds0, "no fd leaked (%d open before, %d after)", fds0, fds1);
     return tap_done();
 }

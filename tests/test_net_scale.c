@@ -13,20 +13,6 @@
 
 enum { NCLIENT = 1000, MSG = 64 };
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
 typedef struct client {
     mtp_stream_t *s;
     int id;
@@ -125,7 +111,7 @@ static void run_until(mtp_loop_t *loop, const int *counter, int want, double max
 static void scale(unsigned flags)
 {
     memset(&st, 0, sizeof st);
-    int fds0 = count_fds();
+    int fds0 = tu_count_fds();
     mtp_loop_t *loop = mtp_loop_new(flags);
     const char *be = mtp_loop_backend(loop);
     mtp_listener_t *l;
@@ -154,7 +140,7 @@ static void scale(unsigned flags)
     OK(st.connected == NCLIENT && st.server_accepts == NCLIENT && st.client_closes == 0,
        "[%s] %d clients connected, %d accepted, all open at once (%.1f ms)", be, st.connected,
        st.server_accepts, t_conn * 1e3);
-    int open_fds = count_fds();
+    int open_fds = tu_count_fds();
     tap_diag("[%s] fds open with every connection up: %d", be, open_fds);
 
     /* phase 2: every client sends its message; wait for all echoes */
@@ -205,7 +191,7 @@ static void scale(unsigned flags)
     mtp_listener_free(l);
     mtp_loop_free(loop);
     free(cl);
-    int fds1 = count_fds();
+    int fds1 = tu_count_fds();
     IS_INT(fds1, fds0, "[%s] no fd leaked (%d before, %d after)", be, fds0, fds1);
 }
 

@@ -23,20 +23,6 @@
             mtp_loop_run_once((loop), 10000);                                                   \
     } while (0)
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    if (!d)
-        return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n - 1;
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* a connection endpoint that records everything                                             */
 /* ---------------------------------------------------------------------------------------- */
@@ -709,7 +695,7 @@ static void test_resolve(void)
 
 int main(void)
 {
-    int fds0 = count_fds();
+    int fds0 = tu_count_fds();
     test_resolve();
     unsigned backends[2] = { 0, MTP_LOOP_POLL };
     for (int i = 0; i < 2; i++) {
@@ -728,7 +714,7 @@ int main(void)
         test_socketpair(f);
         test_emfile(f);
     }
-    int fds1 = count_fds();
+    int fds1 = tu_count_fds();
     IS_INT(fds1, fds0, "no fd leaked (%d open before, %d after)", fds0, fds1);
     return tap_done();
 }

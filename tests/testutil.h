@@ -59,5 +59,6 @@ size_t tu_unhex(const char *hex, uint8_t **out);          /* malloc'd; (size_t)-
 char  *tu_hex(const uint8_t *p, size_t n);                 /* malloc'd lowercase hex */
 uint8_t *tu_read_file(const char *path, size_t *len);      /* malloc'd, NUL-terminated */
 double tu_now(void);                                       /* monotonic seconds */
+int tu_count_fds(void);                                    /* open fds of this process, -1 if unknown */
 
 #endif
