@@ -1,10 +1,12 @@
 /*
  * Client benchmarks against the in-process harness (loopback):
- *  - RPCs per second over one connection (help.getNearestDc, 100 in flight);
+ *  - RPCs per second over one connection (help.getNearestDc, 100 in flight), beside the npm
+ *    peers GramJS and mtcute doing the same against the same harness in the same run;
  *  - download throughput of a 256 MiB file, as a fraction of the AES-256-IGE speed
  *    measured in the same run (every byte downloaded is IGE-decrypted once by the client
  *    and encrypted once by the harness, on the same machine).
- * Set MTP_BENCH_DOWNLOAD_MIB to change the file size.
+ * Set MTP_BENCH_DOWNLOAD_MIB to change the file size. Argument: `rpc` or `download` runs only
+ * that part (for profiling); no argument runs both. MTP_BENCH_PEERS=0 skips the npm peers.
  */
 #define _GNU_SOURCE
 #include <mtproto/client.h>
@@ -18,6 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define RPC_TOTAL 20000
 
 static int answered;
 static void cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
@@ -36,6 +40,7 @@ static double ige_mib_s(void)
     size_t n = 16u << 20;
     uint8_t *buf = calloc(1, n), *out = malloc(n);
     uint8_t key[32] = { 1 }, iv[32] = { 2 };
+    mtp_aes256_ige_encrypt(key, iv, buf, out, n);   /* touch every page first */
     double t0 = tu_now();
     int rounds = 0;
     while (tu_now() - t0 < 1.0) {
@@ -48,8 +53,37 @@ static double ige_mib_s(void)
     return rounds * 16.0 / dt;
 }
 
-int main(void)
+
+/* One npm peer's --bench run against the harness: its RPC/s, or 0 (reason in why). */
+static double peer_rpc_s(const char *script, const char *ready, const char *pem, char *why, size_t wn)
 {
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "node %s '%s' '%s' --bench %d --transport intermediate --inflight 100 2>/dev/null",
+             script, ready, pem, RPC_TOTAL);
+    snprintf(why, wn, "did not run (tests/interop/setup.sh installs it)");
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return 0;
+    char line[4096];
+    double v = 0;
+    while (fgets(line, sizeof line, p)) {
+        tj *j = tj_parse(line, strlen(line));
+        const tj *r = j ? tj_get(j, "rpcs_per_s") : NULL;
+        if (r && tj_int(tj_get(j, "bad_answers")) == 0)
+            v = (double)tj_int(r);
+        else if (j && tj_get(j, "check"))
+            snprintf(why, wn, "%.300s", line);
+        tj_free(j);
+    }
+    pclose(p);
+    return v;
+}
+
+int main(int argc, char **argv)
+{
+    const char *only = argc > 1 ? argv[1] : "";
+    bool do_rpc = !*only || !strcmp(only, "rpc"), do_down = !*only || !strcmp(only, "download");
     mtp_server_config_t sc;
     mtp_server_config_init(&sc);
     sc.n_dcs = 2;
@@ -80,91 +114,129 @@ int main(void)
         fprintf(stderr, "login failed\n");
         return 1;
     }
-    /* RPCs/s, 100 in flight on the main connection */
     mtp_arena_t *a = mtp_arena_new(0);
-    mtp_buf_t body;
-    mtp_buf_init(&body);
-    mtp_tl_encode((mtp_tl_object_t *)MTP_NEW(a, help_getNearestDc), &body);
-    int total = 20000, sent = 0;
-    double t0 = tu_now();
-    while (answered < total && tu_now() - t0 < 60) {
-        while (sent < total && sent - answered < 100) {
-            mtp_call_ex(c, 0, 0, body.data, body.len, cb, NULL);
-            sent++;
+    if (do_rpc) {
+        /* RPCs/s, 100 in flight on the main connection */
+        mtp_buf_t body;
+        mtp_buf_init(&body);
+        mtp_tl_encode((mtp_tl_object_t *)MTP_NEW(a, help_getNearestDc), &body);
+        int total = RPC_TOTAL, sent = 0;
+        double t0 = tu_now();
+        while (answered < total && tu_now() - t0 < 60) {
+            while (sent < total && sent - answered < 100) {
+                mtp_call_ex(c, 0, 0, body.data, body.len, cb, NULL);
+                sent++;
+            }
+            mtp_client_step(c, 100);
         }
-        mtp_client_step(c, 100);
+        double dt = tu_now() - t0, ours = answered / dt;
+        printf("rpc: %d help.getNearestDc in %.2f s = %.0f RPC/s (100 in flight, one connection)\n",
+               answered, dt, ours);
+        mtp_buf_free(&body);
+        /* the npm peers against the same harness, same method, same in-flight count */
+        char ready[2048], pem[128], why[2][400];
+        snprintf(pem, sizeof pem, "/tmp/bench_client.%ld.pem", (long)getpid());
+        FILE *pf = fopen(pem, "w");
+        if (pf) {
+            fputs(mtp_server_public_pem(srv), pf);
+            fclose(pf);
+        }
+        double peer[2] = { 0, 0 };
+        snprintf(why[0], sizeof why[0], "no ready line");
+        snprintf(why[1], sizeof why[1], "no ready line");
+        int rl = mtp_server_ready_json(srv, ready, sizeof ready);
+        const char *np = getenv("MTP_BENCH_PEERS");
+        if (np && !strcmp(np, "0")) {
+            snprintf(why[0], sizeof why[0], "skipped (MTP_BENCH_PEERS=0)");
+            snprintf(why[1], sizeof why[1], "skipped (MTP_BENCH_PEERS=0)");
+        } else if (rl > 0 && (size_t)rl < sizeof ready) {
+            peer[0] = peer_rpc_s("tests/interop/peers/gramjs.mjs", ready, pem, why[0], sizeof why[0]);
+            peer[1] = peer_rpc_s("tests/interop/peers/mtcute.mjs", ready, pem, why[1], sizeof why[1]);
+        }
+        unlink(pem);
+        const char *names[2] = { "GramJS 2.26.22", "@mtcute/node 0.30.3" };
+        double best = 0;
+        for (int k = 0; k < 2; k++) {
+            if (peer[k] > 0)
+                printf("rpc: %-20s %8.0f RPC/s (same harness, intermediate, 100 in flight)\n", names[k], peer[k]);
+            else
+                printf("rpc: %-20s unavailable: %s\n", names[k], why[k]);
+            if (peer[k] > best)
+                best = peer[k];
+        }
+        if (best > 0)
+            printf("rpc: libmtproto / faster peer = %.1fx (target >= 10x)\n", ours / best);
     }
-    double dt = tu_now() - t0;
-    printf("rpc: %d help.getNearestDc in %.2f s = %.0f RPC/s (100 in flight, one connection)\n",
-           answered, dt, answered / dt);
-    mtp_buf_free(&body);
 
-    /* download throughput */
-    const char *env = getenv("MTP_BENCH_DOWNLOAD_MIB");
-    size_t mib = env ? (size_t)atoi(env) : 256;
-    char dir[128], f1[200], f2[200];
-    snprintf(dir, sizeof dir, "/tmp/bench_client.%ld", (long)getpid());
-    mkdir(dir, 0700);
-    snprintf(f1, sizeof f1, "%s/up", dir);
-    snprintf(f2, sizeof f2, "%s/down", dir);
-    FILE *f = fopen(f1, "wb");
-    uint8_t *chunk = malloc(1 << 20);
-    for (size_t i = 0; i < (1u << 20); i++)
-        chunk[i] = (uint8_t)(i * 131 + 7);
-    for (size_t i = 0; i < mib; i++)
-        fwrite(chunk, 1, 1 << 20, f);
-    fclose(f);
-    free(chunk);
-    mtp_upload_result_t up;
-    t0 = tu_now();
-    int rc = mtp_upload_file(c, f1, NULL, NULL, &up, &e);
-    double up_s = tu_now() - t0;
-    mtp_inputFileBig_t *fb = MTP_NEW(a, inputFileBig);
-    fb->id = up.file_id;
-    fb->parts = up.parts;
-    fb->name = (mtp_bytes_t){ (const uint8_t *)"b", 1 };
-    mtp_inputMediaUploadedDocument_t *m = MTP_NEW(a, inputMediaUploadedDocument);
-    m->file = &fb->_;
-    m->mime_type = (mtp_bytes_t){ (const uint8_t *)"x/y", 3 };
-    mtp_messages_sendMedia_t *s = MTP_NEW(a, messages_sendMedia);
-    s->peer = (mtp_tl_object_t *)MTP_NEW(a, inputPeerSelf);
-    s->media = &m->_;
-    s->random_id = 42;
-    mtp_tl_object_t *o = NULL;
-    if (!rc)
-        rc = mtp_call_sync(c, &s->_, a, &o, &e);
-    mtp_messages_getHistory_t *g = MTP_NEW(a, messages_getHistory);
-    g->peer = (mtp_tl_object_t *)MTP_NEW(a, inputPeerSelf);
-    g->limit = 1;
-    if (!rc)
-        rc = mtp_call_sync(c, &g->_, a, &o, &e);
-    const mtp_document_t *d = NULL;
-    if (!rc) {
-        const mtp_vec_obj_t *ms = o->tl->id == MTP_ID_messages_messages
-                                      ? &((mtp_messages_messages_t *)o)->messages
-                                      : &((mtp_messages_messagesSlice_t *)o)->messages;
-        if (ms->n && ms->v[0]->tl->id == MTP_ID_message) {
-            const mtp_tl_object_t *md = ((const mtp_message_t *)ms->v[0])->media;
-            if (md && md->tl->id == MTP_ID_messageMediaDocument)
-                d = (const mtp_document_t *)((const mtp_messageMediaDocument_t *)md)->document;
+    int rc = 0;
+    if (do_down) {
+        /* download throughput */
+        const char *env = getenv("MTP_BENCH_DOWNLOAD_MIB");
+        size_t mib = env ? (size_t)atoi(env) : 256;
+        char dir[128], f1[200], f2[200];
+        snprintf(dir, sizeof dir, "/tmp/bench_client.%ld", (long)getpid());
+        mkdir(dir, 0700);
+        snprintf(f1, sizeof f1, "%s/up", dir);
+        snprintf(f2, sizeof f2, "%s/down", dir);
+        FILE *f = fopen(f1, "wb");
+        uint8_t *chunk = malloc(1 << 20);
+        for (size_t i = 0; i < (1u << 20); i++)
+            chunk[i] = (uint8_t)(i * 131 + 7);
+        for (size_t i = 0; i < mib; i++)
+            fwrite(chunk, 1, 1 << 20, f);
+        fclose(f);
+        free(chunk);
+        mtp_upload_result_t up;
+        double t0 = tu_now();
+        rc = mtp_upload_file(c, f1, NULL, NULL, &up, &e);
+        double up_s = tu_now() - t0;
+        mtp_inputFileBig_t *fb = MTP_NEW(a, inputFileBig);
+        fb->id = up.file_id;
+        fb->parts = up.parts;
+        fb->name = (mtp_bytes_t){ (const uint8_t *)"b", 1 };
+        mtp_inputMediaUploadedDocument_t *m = MTP_NEW(a, inputMediaUploadedDocument);
+        m->file = &fb->_;
+        m->mime_type = (mtp_bytes_t){ (const uint8_t *)"x/y", 3 };
+        mtp_messages_sendMedia_t *s = MTP_NEW(a, messages_sendMedia);
+        s->peer = (mtp_tl_object_t *)MTP_NEW(a, inputPeerSelf);
+        s->media = &m->_;
+        s->random_id = 42;
+        mtp_tl_object_t *o = NULL;
+        if (!rc)
+            rc = mtp_call_sync(c, &s->_, a, &o, &e);
+        mtp_messages_getHistory_t *g = MTP_NEW(a, messages_getHistory);
+        g->peer = (mtp_tl_object_t *)MTP_NEW(a, inputPeerSelf);
+        g->limit = 1;
+        if (!rc)
+            rc = mtp_call_sync(c, &g->_, a, &o, &e);
+        const mtp_document_t *d = NULL;
+        if (!rc) {
+            const mtp_vec_obj_t *ms = o->tl->id == MTP_ID_messages_messages
+                                          ? &((mtp_messages_messages_t *)o)->messages
+                                          : &((mtp_messages_messagesSlice_t *)o)->messages;
+            if (ms->n && ms->v[0]->tl->id == MTP_ID_message) {
+                const mtp_tl_object_t *md = ((const mtp_message_t *)ms->v[0])->media;
+                if (md && md->tl->id == MTP_ID_messageMediaDocument)
+                    d = (const mtp_document_t *)((const mtp_messageMediaDocument_t *)md)->document;
+            }
         }
+        if (!d) {
+            fprintf(stderr, "upload failed (%d %s)\n", rc, e.message);
+            return 1;
+        }
+        t0 = tu_now();
+        rc = mtp_download_document(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
+                                   d->file_reference.len, d->size, f2, 0, NULL, NULL, &e);
+        double down_s = tu_now() - t0;
+        double ige = ige_mib_s();
+        double down = (double)mib / down_s;
+        printf("upload: %zu MiB in %.2f s = %.1f MiB/s\n", mib, up_s, (double)mib / up_s);
+        printf("download: %zu MiB in %.2f s = %.1f MiB/s (%s); AES-256-IGE %.1f MiB/s; "
+               "download/IGE = %.3f\n", mib, down_s, down, rc ? "FAILED" : "ok", ige, down / ige);
+        unlink(f1);
+        unlink(f2);
+        rmdir(dir);
     }
-    if (!d) {
-        fprintf(stderr, "upload failed (%d %s)\n", rc, e.message);
-        return 1;
-    }
-    t0 = tu_now();
-    rc = mtp_download_document(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
-                               d->file_reference.len, d->size, f2, 0, NULL, NULL, &e);
-    double down_s = tu_now() - t0;
-    double ige = ige_mib_s();
-    double down = (double)mib / down_s;
-    printf("upload: %zu MiB in %.2f s = %.1f MiB/s\n", mib, up_s, (double)mib / up_s);
-    printf("download: %zu MiB in %.2f s = %.1f MiB/s (%s); AES-256-IGE %.1f MiB/s; "
-           "download/IGE = %.3f\n", mib, down_s, down, rc ? "FAILED" : "ok", ige, down / ige);
-    unlink(f1);
-    unlink(f2);
-    rmdir(dir);
     mtp_arena_free(a);
     mtp_client_free(c);
     mtp_server_stop(srv);

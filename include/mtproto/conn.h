@@ -163,7 +163,10 @@ int mtp_conn_flush(mtp_conn_t *c, mtp_usec_t now);
 
 /* ---- client ---- */
 
-/* Queue an RPC call (see mtp_session_call). Returns the call id or a negative error. */
+/* Queue an RPC call (see mtp_session_call) and pack it for sending. Returns the call id or a
+ * negative error. With MTP_CONN_CALL_DEFER in flags the call is only queued: calls queued
+ * together go out in one container (one encryption) at the next mtp_conn_flush(). */
+#define MTP_CONN_CALL_DEFER (1u << 30)
 int64_t mtp_conn_call(mtp_conn_t *c, const uint8_t *body, size_t len, uint32_t flags,
                       void *user, mtp_usec_t now);
 

@@ -379,6 +379,9 @@ size_t mtp_session_unacked(const mtp_session_t *s);
  * large) or with an rpc_error. Answers to a query the client dropped are discarded. */
 int mtp_session_reply(mtp_session_t *s, int64_t req_msg_id, const uint8_t *body, size_t len,
                       mtp_usec_t now);
+/* The same with flags: MTP_CALL_NO_GZIP sends the result as it is (file parts). */
+int mtp_session_reply_ex(mtp_session_t *s, int64_t req_msg_id, const uint8_t *body, size_t len,
+                         uint32_t flags, mtp_usec_t now);
 int mtp_session_reply_error(mtp_session_t *s, int64_t req_msg_id, int32_t code,
                             const char *message, mtp_usec_t now);
 /* Server: a server-initiated content-related message (updates); msg_id ≡ 3 mod 4. */

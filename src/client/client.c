@@ -39,6 +39,7 @@ typedef struct cconn {
      * neither lost nor executed twice). */
     mtp_session_t *saved;
     mtp_session_t *borrowed;    /* the continued session the live conn uses (ours to free) */
+    bool dirty;                 /* calls queued since the last flush */
 } cconn_t;
 
 typedef struct call {
@@ -758,6 +759,9 @@ static int send_call(mtp_client_t *c, call_t *x, int dc, cconn_t *k)
 {
     mtp_usec_t now = now_us();
     int64_t id;
+    /* file parts are sent as they are: media is compressed already, and deflating a
+     * 512 KiB part costs more than sending it (official clients do not gzip them either) */
+    uint32_t sflags = MTP_CONN_CALL_DEFER | ((x->flags & MTP_CALL_FILE) ? MTP_CALL_NO_GZIP : 0);
     if (!k->inited) {
         mtp_init_connection_t ic;
         memset(&ic, 0, sizeof ic);
@@ -772,18 +776,19 @@ static int send_call(mtp_client_t *c, call_t *x, int dc, cconn_t *k)
         mtp_buf_t b;
         mtp_buf_init(&b);
         int rc = mtp_wrap_init_connection(&ic, x->body, x->len, &b);
-        id = rc ? rc : mtp_conn_call(k->mc, b.data, b.len, 0, x, now);
+        id = rc ? rc : mtp_conn_call(k->mc, b.data, b.len, sflags, x, now);
         mtp_buf_free(&b);
         if (id > 0)
             k->inited = true;
     } else {
-        id = mtp_conn_call(k->mc, x->body, x->len, 0, x, now);
+        id = mtp_conn_call(k->mc, x->body, x->len, sflags, x, now);
     }
     if (id < 0)
         return (int)id;
     x->on = k;
     x->on_dc = dc;
     x->id = id;
+    k->dirty = true;    /* dispatch() flushes once for everything it queued */
     k->inflight++;
     c->st.bytes_up += x->len;
     return 0;
@@ -876,6 +881,16 @@ static void dispatch(mtp_client_t *c)
             nx = c->calls;
         }
     }
+    /* calls queued together leave together: containers, one encryption per packet */
+    for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++)
+        for (int j = 0; j < MAX_CONNS_PER_DC; j++) {
+            cconn_t *k = &c->dc[i].conns[j];
+            if (k->dirty) {
+                k->dirty = false;
+                if (k->mc)
+                    mtp_conn_flush(k->mc, now);
+            }
+        }
 }
 
 /* A call's result arrived. */

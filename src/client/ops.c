@@ -226,6 +226,7 @@ typedef struct xfer {
     /* download */
     mtp_tl_object_t *loc;
     mtp_arena_t *arena;
+    mtp_arena_t *part_arena;    /* decoded upload.file headers (the bytes are borrowed) */
     uint64_t end;
 } xfer_t;
 
@@ -378,11 +379,17 @@ static void down_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
     xfer_t *x = p->x;
     x->inflight--;
     int rc = e->err;
-    mtp_arena_t *a = rc ? NULL : mtp_arena_new(0);
+    mtp_arena_t *a = x->part_arena;
+    mtp_arena_reset(a);
     mtp_tl_object_t *o = NULL;
-    if (!rc && (!a || mtp_tl_decode(mtp_tl_layer(MTP_TL_DEFAULT_LAYER), res, len, a, &o) ||
-                o->tl->id != MTP_ID_upload_file))
-        rc = MTP_EPROTO;
+    if (!rc) {
+        /* the part's bytes stay in the result buffer: decoded in place, written from there */
+        mtp_tl_reader_t r;
+        mtp_tl_reader_init(&r, mtp_tl_layer(MTP_TL_DEFAULT_LAYER), res, len, a);
+        r.borrow = true;
+        if (mtp_tl_decode_reader(&r, &o) || !o || o->tl->id != MTP_ID_upload_file)
+            rc = MTP_EPROTO;
+    }
     if (!rc) {
         const mtp_upload_file_t *f = (const mtp_upload_file_t *)o;
         uint64_t want = x->end - p->off < (uint64_t)p->len ? x->end - p->off : (uint64_t)p->len;
@@ -407,7 +414,6 @@ static void down_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
         else
             set_err(&x->e, rc);
     }
-    mtp_arena_free(a);
     free(p);
 }
 
@@ -467,10 +473,12 @@ int mtp_download_document(mtp_client_t *c, int dc, int64_t id, int64_t access_ha
     x.max_inflight = mtp_client__file_parallel(c);
     x.fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (resume_from ? 0 : O_TRUNC), 0644);
     x.arena = mtp_arena_new(0);
-    if (x.fd < 0 || !x.arena) {
+    x.part_arena = mtp_arena_new(0);
+    if (x.fd < 0 || !x.arena || !x.part_arena) {
         if (x.fd >= 0)
             close(x.fd);
         mtp_arena_free(x.arena);
+        mtp_arena_free(x.part_arena);
         set_err(err, MTP_EIO);
         return MTP_EIO;
     }
@@ -512,6 +520,7 @@ int mtp_download_document(mtp_client_t *c, int dc, int64_t id, int64_t access_ha
     if (close(x.fd) && !x.err)
         x.err = MTP_EIO;
     mtp_arena_free(x.arena);
+    mtp_arena_free(x.part_arena);
     if (err)
         *err = x.e;
     return x.err;

@@ -175,7 +175,9 @@ int mtp_conn_flush(mtp_conn_t *c, mtp_usec_t now)
     for (int i = 0; i < c->nsess && !c->dead; i++)
         if (c->sess[i].key_id == c->key.id64)
             flush_session(c, c->sess[i].s, now);
-    if (c->scratch.cap > ((size_t)1 << 20))
+    /* keep room for a 1 MiB file part (+ envelope): reallocating it per part costs more
+     * than the copy itself; anything larger is an exception and goes back */
+    if (c->scratch.cap > 2 * out_limit(c))
         mtp_buf_free(&c->scratch);
     return c->dead;
 }
@@ -757,8 +759,8 @@ int64_t mtp_conn_call(mtp_conn_t *c, const uint8_t *body, size_t len, uint32_t f
         return MTP_EINVAL;
     if (c->role != MTP_ROLE_CLIENT || !c->nsess)
         return MTP_ESTATE;
-    int64_t id = mtp_session_call(c->sess[0].s, body, len, flags, user, now);
-    if (id > 0)
+    int64_t id = mtp_session_call(c->sess[0].s, body, len, flags & ~MTP_CONN_CALL_DEFER, user, now);
+    if (id > 0 && !(flags & MTP_CONN_CALL_DEFER))
         mtp_conn_flush(c, now);
     return id;
 }

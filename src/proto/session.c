@@ -80,8 +80,16 @@ typedef struct out_msg {
     uint8_t kind, track;
     bool content, retain, acked, keep_id, alone, answer, in_pack;
     size_t len;
+    size_t cap;                 /* room for body (records are reused, see om_new) */
     uint8_t body[];
 } out_msg_t;
+
+/* Large records and event buffers are kept for reuse: a file transfer moves 1 MiB parts
+ * through them, and fresh allocations of that size cost a page fault per 4 KiB. */
+#define OM_SPARE_MIN    (64u << 10)
+#define OM_SPARE_MAX    4
+#define EV_SPARE_MAX    8
+#define EV_SPARE_BYTES  (8u << 20)
 
 typedef struct ev_node {
     struct ev_node *next;
@@ -147,6 +155,9 @@ struct mtp_session {
 
     /* events */
     ev_node_t *ev_head, *ev_tail, *ev_cur;
+    ev_node_t *ev_spare;        /* recycled nodes (buffers kept) */
+    unsigned ev_nspare;
+    out_msg_t *om_spare[OM_SPARE_MAX];   /* recycled large records */
 
     mtp_buf_t gz1, gz2, tmp;
     mtp_session_stats_t st;
@@ -254,12 +265,25 @@ static void ol_push_front(olist_t *l, out_msg_t *m)
 
 static ev_node_t *ev_push(mtp_session_t *s, mtp_session_event_type_t type)
 {
-    ev_node_t *n = calloc(1, sizeof *n);
-    if (!n)
-        return NULL;
+    ev_node_t *n = s->ev_spare;
+    if (n) {
+        s->ev_spare = n->next;
+        s->ev_nspare--;
+        mtp_buf_t a = n->a, b = n->b;
+        memset(n, 0, sizeof *n);
+        n->a = a;
+        n->b = b;
+        mtp_buf_clear(&n->a);
+        mtp_buf_clear(&n->b);
+        n->a.err = n->b.err = 0;
+    } else {
+        n = calloc(1, sizeof *n);
+        if (!n)
+            return NULL;
+        mtp_buf_init(&n->a);
+        mtp_buf_init(&n->b);
+    }
     n->ev.type = type;
-    mtp_buf_init(&n->a);
-    mtp_buf_init(&n->b);
     if (s->ev_tail)
         s->ev_tail->next = n;
     else
@@ -277,17 +301,59 @@ static void ev_free(ev_node_t *n)
     free(n);
 }
 
+/* An event the application is done with: keep the node for the next one when there is room. */
+static void ev_recycle(mtp_session_t *s, ev_node_t *n)
+{
+    if (!n)
+        return;
+    if (s->ev_nspare >= EV_SPARE_MAX || n->a.cap + n->b.cap > EV_SPARE_BYTES) {
+        ev_free(n);
+        return;
+    }
+    n->next = s->ev_spare;
+    s->ev_spare = n;
+    s->ev_nspare++;
+}
+
 /* ---- out messages ---- */
 
-static out_msg_t *om_new(const uint8_t *body, size_t len)
+/* A record holding head (hn bytes) followed by body (len bytes). */
+static out_msg_t *om_new2(mtp_session_t *s, const uint8_t *head, size_t hn, const uint8_t *body,
+                          size_t bn)
 {
-    out_msg_t *m = calloc(1, sizeof *m + len);
-    if (!m)
+    size_t len = hn + bn;
+    out_msg_t *m = NULL;
+    if (len >= OM_SPARE_MIN)
+        for (int i = 0; i < OM_SPARE_MAX; i++)
+            if (s->om_spare[i] && s->om_spare[i]->cap >= len) {
+                m = s->om_spare[i];
+                s->om_spare[i] = NULL;
+                break;
+            }
+    size_t cap = m ? m->cap : len;
+    if (!m && !(m = malloc(sizeof *m + len)))
         return NULL;
-    if (len)
-        memcpy(m->body, body, len);
+    memset(m, 0, sizeof *m);   /* the header only: the body is written next */
+    if (hn)
+        memcpy(m->body, head, hn);
+    if (bn)
+        memcpy(m->body + hn, body, bn);
     m->len = len;
+    m->cap = cap;
     return m;
+}
+
+
+/* Free a record that is off every list and map, or keep it when it is large. */
+static void om_release(mtp_session_t *s, out_msg_t *m)
+{
+    if (m->cap >= OM_SPARE_MIN)
+        for (int i = 0; i < OM_SPARE_MAX; i++)
+            if (!s->om_spare[i]) {
+                s->om_spare[i] = m;
+                return;
+            }
+    free(m);
 }
 
 static void om_unmap_id(mtp_session_t *s, out_msg_t *m, int64_t id)
@@ -305,7 +371,7 @@ static void om_free(mtp_session_t *s, out_msg_t *m)
         idmap_del(&s->by_call, (int64_t)m->call_id);
     if (m->retain)
         s->retained_bytes -= m->len;
-    free(m);
+    om_release(s, m);
 }
 
 /* A retained record whose current id is `id` (not an alias), or NULL. */
@@ -315,12 +381,13 @@ static out_msg_t *om_current(const mtp_session_t *s, int64_t id)
     return m && m->msg_id == id ? m : NULL;
 }
 
-static out_msg_t *enqueue(mtp_session_t *s, const uint8_t *body, size_t len, uint8_t kind,
-                          bool content, bool retain, bool answer)
+static out_msg_t *enqueue2(mtp_session_t *s, const uint8_t *head, size_t hn, const uint8_t *body,
+                           size_t len, uint8_t kind, bool content, bool retain, bool answer)
 {
-    out_msg_t *m = om_new(body, len);
+    out_msg_t *m = om_new2(s, head, hn, body, len);
     if (!m)
         return NULL;
+    len += hn;
     m->kind = kind;
     m->content = content;
     m->retain = retain;
@@ -329,6 +396,12 @@ static out_msg_t *enqueue(mtp_session_t *s, const uint8_t *body, size_t len, uin
         s->retained_bytes += len;
     ol_push_back(&s->queue, m);
     return m;
+}
+
+static out_msg_t *enqueue(mtp_session_t *s, const uint8_t *body, size_t len, uint8_t kind,
+                          bool content, bool retain, bool answer)
+{
+    return enqueue2(s, NULL, 0, body, len, kind, content, retain, answer);
 }
 
 /* Queue the service body built in s->tmp. */
@@ -581,6 +654,13 @@ void mtp_session_free(mtp_session_t *s)
         s->ev_head = n->next;
         ev_free(n);
     }
+    while (s->ev_spare) {
+        ev_node_t *n = s->ev_spare;
+        s->ev_spare = n->next;
+        ev_free(n);
+    }
+    for (int i = 0; i < OM_SPARE_MAX; i++)
+        free(s->om_spare[i]);
     idmap_free(&s->by_msg);
     idmap_free(&s->by_call);
     inwin_free(&s->win);
@@ -991,14 +1071,16 @@ static void evict_retained(mtp_session_t *s)
 static int server_answer(mtp_session_t *s, int64_t req, const uint8_t *body, size_t len,
                          bool allow_gzip)
 {
+    uint8_t head[12];
+    ses_put32(head, SID_RPC_RESULT);
+    ses_put64(head + 4, req);
     mtp_buf_t *b = tmp_start(s);
-    ses_buf_u32(b, SID_RPC_RESULT);
-    ses_buf_i64(b, req);
-    if (!allow_gzip || !maybe_gzip(s, body, len, b))
-        mtp_buf_append(b, body, len);
-    if (b->err)
-        return b->err;
-    out_msg_t *m = enqueue(s, b->data, b->len, OM_ANSWER, true, true, true);
+    mtp_buf_append(b, head, sizeof head);
+    out_msg_t *m;
+    if (allow_gzip && maybe_gzip(s, body, len, b))
+        m = b->err ? NULL : enqueue(s, b->data, b->len, OM_ANSWER, true, true, true);
+    else   /* straight into the record: one copy of a 1 MiB file part, not two */
+        m = enqueue2(s, head, sizeof head, body, len, OM_ANSWER, true, true, true);
     if (!m)
         return MTP_ENOMEM;
     m->req_msg_id = req;
@@ -1009,6 +1091,12 @@ static int server_answer(mtp_session_t *s, int64_t req, const uint8_t *body, siz
 
 int mtp_session_reply(mtp_session_t *s, int64_t req_msg_id, const uint8_t *body, size_t len,
                       mtp_usec_t now)
+{
+    return mtp_session_reply_ex(s, req_msg_id, body, len, 0, now);
+}
+
+int mtp_session_reply_ex(mtp_session_t *s, int64_t req_msg_id, const uint8_t *body, size_t len,
+                         uint32_t flags, mtp_usec_t now)
 {
     if (!s || !body_ok(body, len))
         return MTP_EINVAL;
@@ -1021,7 +1109,7 @@ int mtp_session_reply(mtp_session_t *s, int64_t req_msg_id, const uint8_t *body,
             return 0;   /* the client asked us to drop it */
         r->flags |= IN_ANSWERED | IN_ACKED;
     }
-    return server_answer(s, req_msg_id, body, len, true);
+    return server_answer(s, req_msg_id, body, len, !(flags & MTP_CALL_NO_GZIP));
 }
 
 int mtp_session_reply_error(mtp_session_t *s, int64_t req_msg_id, int32_t code,
@@ -1245,11 +1333,19 @@ int mtp_session_pack(mtp_session_t *s, mtp_usec_t now, mtp_session_msg_t *out)
     if (h && after_id(s, h) < 0)
         h->after = 0;
     /* A message that must go alone, or is too big for a container, goes bare. */
+    const uint8_t *bare = NULL;   /* the body of a retained record, sent without a copy */
+    size_t bare_len = 0;
     if (h && (h->alone || 8 + 16 + wire_len(s, h) > max_bytes)) {
         assign_id(s, h, now);
-        write_body(s, h, b);
-        if (b->err)
-            return b->err;
+        if (h->retain && after_id(s, h) == 0) {
+            /* the record stays in `unacked` until acked: its body outlives this call */
+            bare = h->body;
+            bare_len = h->len;
+        } else {
+            write_body(s, h, b);
+            if (b->err)
+                return b->err;
+        }
         out->msg_id = h->msg_id;
         out->seq_no = h->seq_no;
         after_send(s, h, 0, now);
@@ -1341,8 +1437,8 @@ done:
     if (!is_server(s))
         s->salt = out->salt;   /* adopt the future salt now in use */
     out->session_id = s->session_id;
-    out->body = b->data;
-    out->len = b->len;
+    out->body = bare ? bare : b->data;
+    out->len = bare ? bare_len : b->len;
     s->st.packets_out++;
     if (s->cfg.trace)
         trace_msg(s, MTP_TRACE_OUT, out->session_id, out->msg_id, out->seq_no, out->body, out->len);
@@ -1580,7 +1676,7 @@ int mtp_session_next_event(mtp_session_t *s, mtp_session_event_t *ev)
 {
     if (!s || !ev)
         return MTP_EINVAL;
-    ev_free(s->ev_cur);
+    ev_recycle(s, s->ev_cur);
     s->ev_cur = NULL;
     ev_node_t *n;
     for (;;) {
@@ -1595,7 +1691,7 @@ int mtp_session_next_event(mtp_session_t *s, mtp_session_event_t *ev)
         n->next = NULL;
         if (n->ev.type != MTP_SESSION_EV_NONE)
             break;
-        ev_free(n);   /* an event withdrawn after it was queued */
+        ev_recycle(s, n);   /* an event withdrawn after it was queued */
     }
     s->ev_cur = n;
     *ev = n->ev;

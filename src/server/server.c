@@ -717,6 +717,8 @@ void mtp_server_free(mtp_server_t *srv)
             free(ss);
         }
     srv_store_free(srv);
+    mtp_buf_free(&srv->part_buf);
+    mtp_buf_free(&srv->enc_buf);
     if (srv->trace_close && srv->trace_fp)
         fclose(srv->trace_fp);
     mtp_buf_free(&srv->tline);

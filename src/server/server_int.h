@@ -261,6 +261,7 @@ typedef struct srv_delayed {
     char message[128];
     uint8_t *body;
     size_t len;
+    bool no_gzip;
 } srv_delayed_t;
 
 /* ------------------------------------------------------------------------------------ */
@@ -317,6 +318,9 @@ struct mtp_server {
     uint64_t n_sessions;
     uint64_t push_gen;
     uint64_t upload_bytes;
+    /* loop-thread scratch reused by every query: file data read for upload.getFile and
+     * the encoded answer (1 MiB parts; fresh buffers of that size fault page by page) */
+    mtp_buf_t part_buf, enc_buf;
 
     /* faults and stats (guarded by mu) */
     pthread_mutex_t mu;
@@ -374,6 +378,7 @@ typedef struct srv_req {
     const char *method;
     mtp_usec_t delay;           /* fault: answer later */
     bool replied;
+    bool no_gzip;               /* file parts: the result goes as it is */
 } srv_req_t;
 
 void srv_handle_query(srv_conn_t *sc, srv_sess_t *ss, const mtp_session_event_t *ev,

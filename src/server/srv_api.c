@@ -116,6 +116,7 @@ static void queue_delayed(srv_req_t *r, const uint8_t *body, size_t len, int32_t
         return;
     d->ss = r->ss;
     d->req_msg_id = r->req_msg_id;
+    d->no_gzip = r->no_gzip;
     d->due = mtp_mono_usec() + r->delay;
     if (msg) {
         d->is_error = true;
@@ -152,7 +153,8 @@ static void reply_err(srv_req_t *r, int32_t code, const char *msg)
         return;
     }
     mtp_session_reply_error(r->ss->s, r->req_msg_id, code, msg, r->now);
-    mtp_conn_flush(r->sc->c, r->now);
+    if (!r->sc->in_feed)   /* else on_data flushes once for the whole read: containers */
+        mtp_conn_flush(r->sc->c, r->now);
 }
 
 static void reply_errf(srv_req_t *r, int32_t code, const char *fmt, long long v)
@@ -173,8 +175,10 @@ static void reply_raw(srv_req_t *r, const uint8_t *body, size_t len, const char 
         queue_delayed(r, body, len, 0, NULL);
         return;
     }
-    mtp_session_reply(r->ss->s, r->req_msg_id, body, len, r->now);
-    mtp_conn_flush(r->sc->c, r->now);
+    mtp_session_reply_ex(r->ss->s, r->req_msg_id, body, len, r->no_gzip ? MTP_CALL_NO_GZIP : 0,
+                         r->now);
+    if (!r->sc->in_feed)
+        mtp_conn_flush(r->sc->c, r->now);
 }
 
 /* Convert a layer-228 object to the client's layer. */
@@ -191,19 +195,19 @@ static mtp_tl_object_t *to_client(srv_req_t *r, mtp_tl_object_t *o)
 static void reply_obj(srv_req_t *r, mtp_tl_object_t *o228)
 {
     mtp_tl_object_t *o = to_client(r, o228);
-    mtp_buf_t b, j;
-    mtp_buf_init(&b);
+    mtp_buf_t *b = &r->srv->enc_buf, j;
+    mtp_buf_clear(b);
     mtp_buf_init(&j);
-    if (!o || mtp_tl_encode(o, &b) || b.err) {
-        mtp_buf_free(&b);
+    if (!o || mtp_tl_encode(o, b) || b->err) {
         reply_err(r, 500, o ? "ENCODE_FAILED" : "LAYER_CONVERT_FAILED");
         return;
     }
     if (srv_tracing(r->srv))
         mtp_tl_to_json(o, &j);
-    reply_raw(r, b.data, b.len, (const char *)j.data, j.len);
-    mtp_buf_free(&b);
+    reply_raw(r, b->data, b->len, (const char *)j.data, j.len);
     mtp_buf_free(&j);
+    if (b->cap > ((size_t)4 << 20))
+        mtp_buf_free(b);   /* an unusually large answer: do not keep it */
 }
 
 static void reply_bool(srv_req_t *r, bool v)
@@ -1681,7 +1685,9 @@ static void h_getFile(srv_req_t *r, const void *qv)
     size_t n = 0;
     if (off < d->size)
         n = (size_t)(d->size - off < lim ? d->size - off : lim);
-    uint8_t *data = mtp_arena_alloc(r->arena, n ? n : 1);
+    mtp_buf_t *pb = &r->srv->part_buf;   /* n <= 1 MiB: kept for the next part */
+    mtp_buf_clear(pb);
+    uint8_t *data = mtp_buf_reserve(pb, n ? n : 1) ? NULL : pb->data;
     if (!data || srv_doc_read(d, off, n, data)) {
         reply_err(r, 500, "FILE_READ_FAILED");
         return;
@@ -1695,6 +1701,7 @@ static void h_getFile(srv_req_t *r, const void *qv)
     f->type = &t->_;
     f->mtime = d->date;
     f->bytes = (mtp_bytes_t){ data, n };
+    r->no_gzip = true;   /* as Telegram: file parts are never gzip_packed */
     reply_obj(r, &f->_);
 }
 

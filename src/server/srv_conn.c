@@ -533,6 +533,8 @@ static void on_data(mtp_stream_t *st, const uint8_t *data, size_t n)
     mtp_conn_feed(sc->c, data, n, now);
     process_events(sc, now);
     sc->in_feed = false;
+    if (!sc->closing)   /* the answers to everything this read brought, packed together */
+        mtp_conn_flush(sc->c, now);
     srv_conn_pump(sc);
 }
 
@@ -559,6 +561,8 @@ static void on_timer(mtp_timer_t *t, void *user)
     mtp_conn_tick(sc->c, now);
     process_events(sc, now);
     sc->in_feed = false;
+    if (!sc->closing)
+        mtp_conn_flush(sc->c, now);
     srv_conn_pump(sc);
 }
 
@@ -803,7 +807,8 @@ void srv_delay_fire(mtp_timer_t *t, void *user)
             if (d->is_error)
                 mtp_session_reply_error(ss->s, d->req_msg_id, d->code, d->message, now);
             else
-                mtp_session_reply(ss->s, d->req_msg_id, d->body, d->len, now);
+                mtp_session_reply_ex(ss->s, d->req_msg_id, d->body, d->len,
+                                     d->no_gzip ? MTP_CALL_NO_GZIP : 0, now);
             srv_sess_flush(srv, ss);
         }
         srv_sess_unref(srv, ss);
