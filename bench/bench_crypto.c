@@ -3,7 +3,8 @@
  *
  *   AES-256-IGE encrypt/decrypt (1 KiB, 1 MiB) next to OpenSSL EVP AES-256-CBC encrypt
  *   measured in the same run (both are one sequential AES chain per block; target ratio
- *   >= 0.9 at 1 MiB), AES-256-CTR vs EVP, SHA-256 vs EVP, whole-packet MTProto 2.0
+ *   >= 0.9 at 1 MiB), AES-256-CTR vs EVP, SHA-256 (SHA-NI and the portable path) vs EVP,
+ *   the KDF, the fused IGE-decrypt + SHA-256 vs decrypt-then-hash, whole-packet MTProto 2.0
  *   encryption, and the cost of the client side of the key exchange (RSA_PAD, 2048-bit
  *   modexps, pq factorisation).
  *
@@ -152,6 +153,55 @@ static void f_sha256(void *p)
     c->sink += mtp_sha256(c->buf, c->len, out) + out[0];
 }
 
+static void f_sha256_portable(void *p)
+{
+    bctx *c = p;
+    uint8_t out[32];
+    mtp_sha256_force_portable_(1);
+    c->sink += mtp_sha256(c->buf, c->len, out) + out[0];
+    mtp_sha256_force_portable_(0);
+}
+
+static uint8_t *fused_out;
+
+static void f_fused(void *p)
+{
+    bctx *c = p;
+    uint8_t d[32];
+    c->sink += mtp_aes256_ige_decrypt_sha256(c->key, c->iv, c->iv, 32, c->buf, fused_out, c->len, d) + d[0];
+}
+
+static void f_dec_then_hash(void *p)
+{
+    bctx *c = p;
+    uint8_t d[32];
+    mtp_bytes_t parts[2] = { MTP_BYTES(c->iv, 32), MTP_BYTES(fused_out, c->len) };
+    c->sink += mtp_aes256_ige_decrypt(c->key, c->iv, c->buf, fused_out, c->len);
+    c->sink += mtp_sha256_v(parts, 2, d) + d[0];
+}
+
+static void f_fused_portable(void *p)
+{
+    mtp_sha256_force_portable_(1);
+    f_fused(p);
+    mtp_sha256_force_portable_(0);
+}
+
+static void f_kdf2(void *p)
+{
+    bctx *c = p;
+    uint8_t k[32], iv[32];
+    mtp_kdf2(c->buf, c->key, 0, k, iv);
+    c->sink += k[0];
+}
+
+static void f_kdf2_portable(void *p)
+{
+    mtp_sha256_force_portable_(1);
+    f_kdf2(p);
+    mtp_sha256_force_portable_(0);
+}
+
 static void f_evp_sha256(void *p)
 {
     bctx *c = p;
@@ -287,14 +337,42 @@ int main(int argc, char **argv)
     }
     EVP_CIPHER_free(ctrc);
 
-    printf("\n== SHA-256 ==\n");
-    static const size_t shalens[] = { 64, 1024, 1 << 20 };
-    for (int i = 0; i < 3; i++) {
+    printf("\n== SHA-256 (SHA-NI %s) ==\n", mtp_crypto_have_shani() ? "yes" : "no");
+    static const size_t shalens[] = { 52, 64, 1024, 1 << 20 };
+    for (int i = 0; i < 4; i++) {
         c.len = shalens[i];
-        double t = measure(f_sha256, &c), r = measure(f_evp_sha256, &c);
-        printf("SHA-256 %7zu B  mtp_sha256 %8.1f MB/s (%6.0f ns)   EVP_Digest %8.1f MB/s (%6.0f ns)   ratio %.2fx\n",
-               shalens[i], mbps(shalens[i], t), t * 1e9, mbps(shalens[i], r), r * 1e9, r / t);
+        double t = measure(f_sha256, &c), tp = measure(f_sha256_portable, &c), r = measure(f_evp_sha256, &c);
+        printf("SHA-256 %7zu B  mtp_sha256 %8.1f MB/s (%6.0f ns)   portable path %8.1f MB/s (%6.0f ns)"
+               "   EVP_Digest %8.1f MB/s (%6.0f ns)   ratio vs EVP %.2fx\n",
+               shalens[i], mbps(shalens[i], t), t * 1e9, mbps(shalens[i], tp), tp * 1e9,
+               mbps(shalens[i], r), r * 1e9, r / t);
     }
+    {
+        double t = measure(f_kdf2, &c), tp = measure(f_kdf2_portable, &c);
+        printf("mtp_kdf2 (two 52-byte SHA-256)  %6.0f ns   portable path %6.0f ns   ratio %.2fx\n",
+               t * 1e9, tp * 1e9, tp / t);
+    }
+
+    printf("\n== AES-256-IGE decrypt + SHA-256(32-byte prefix + plaintext) ==\n");
+    fused_out = malloc(big);
+    if (!fused_out)
+        return 1;
+    static const size_t flens[] = { 1088, 1 << 20 };
+    for (int i = 0; i < 2; i++) {
+        double f = 1e30, s = 1e30, d = 1e30;
+        c.len = flens[i];
+        for (int rep = 0; rep < 3; rep++) {
+            f = min2(f, measure1(f_fused, &c));
+            s = min2(s, measure1(f_dec_then_hash, &c));
+            d = min2(d, measure1(f_ige_dec, &c));
+        }
+        double fp = measure(f_fused_portable, &c);
+        printf("%7zu B  fused %8.1f MB/s (%8.2f us)   decrypt then hash %8.1f MB/s   IGE decrypt alone %8.1f MB/s"
+               "   portable %8.1f MB/s   fused/separate %.2fx\n",
+               flens[i], mbps(flens[i], f), f * 1e6, mbps(flens[i], s), mbps(flens[i], d),
+               mbps(flens[i], fp), s / f);
+    }
+    free(fused_out);
 
     printf("\n== MTProto 2.0 packet (msg_key + KDF + IGE) ==\n");
     pctx pc;

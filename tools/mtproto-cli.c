@@ -41,7 +41,7 @@ static const char usage[] =
     "  login --bot TOKEN            log in as a bot\n"
     "  me                           the logged-in user\n"
     "  logout                       log out (the session's authorization ends)\n"
-    "  send PEER TEXT               send a text message; PEER: @username, a user id, or me\n"
+    "  send PEER TEXT               send a text message to PEER (see below)\n"
     "  history PEER [--limit N]     the last N (default 20) messages with PEER\n"
     "  upload PEER FILE             upload FILE and send it as a document\n"
     "  download PEER MSG_ID [-o F]  download the document of message MSG_ID (progress bar\n"
@@ -50,7 +50,18 @@ static const char usage[] =
     "                               canonical JSON (fields of METHOD, \"_\" optional);\n"
     "                               prints the result as canonical JSON\n"
     "  session export               print the session as one string\n"
-    "  session import STRING        replace the session with an exported one\n"
+    "  session import STRING        replace the session with an exported one (STRING -:\n"
+    "                               read it from stdin; large peer caches exceed argv)\n"
+    "\n"
+    "PEER (send, history, upload, download):\n"
+    "  me | self          yourself\n"
+    "  @username          a user, group or channel by its username\n"
+    "  N                  a user id (e.g. 123456789)\n"
+    "  -N                 a basic group id (e.g. -123456789)\n"
+    "  -100N              a channel or supergroup, Bot API style (e.g. -1001234567890)\n"
+    "  An id needs the peer's access hash: the session remembers it for every user, group\n"
+    "  and channel seen in an answer (of any command, call included). Address a peer once\n"
+    "  by @username, or fetch dialogs (call messages.getDialogs), and its id works after.\n"
     "\n"
     "exit status: 0 ok, 1 failure (RPC errors print their code and message), 2 usage\n";
 
@@ -94,6 +105,17 @@ static int fail(const char *what, int rc, const mtp_call_error_t *e)
                                  "\"message\":\"%s\",\"wait\":%lld}\n"
                                : "mtproto-cli: %s: RPC error 420 %s (wait %lld s)\n",
                 what, e->message, (long long)e->number);
+    } else if (e && e->err && e->message[0]) {
+        /* a typed local error with details (bad PEER, peer not in the cache ...) */
+        if (g_json) {
+            fprintf(stderr, "{\"error\":\"%s\",\"what\":\"%s\",\"code\":%d,\"message\":",
+                    mtp_client_strerror(rc), what, rc);
+            json_str(stderr, (const uint8_t *)e->message, strlen(e->message));
+            fprintf(stderr, "}\n");
+        } else {
+            fprintf(stderr, "mtproto-cli: %s: %s (%d): %s\n", what, mtp_client_strerror(rc), rc,
+                    e->message);
+        }
     } else {
         fprintf(stderr, g_json ? "{\"error\":\"%s\",\"what\":\"%s\",\"code\":%d}\n"
                                : "mtproto-cli: %s: %s (%d)\n",
@@ -172,76 +194,6 @@ static void print_obj(const mtp_tl_object_t *o)
     mtp_buf_free(&b);
 }
 
-static const mtp_user_t *find_user(const mtp_vec_obj_t *v, int64_t id)
-{
-    for (uint32_t i = 0; i < v->n; i++)
-        if (v->v[i]->tl->id == MTP_ID_user && ((const mtp_user_t *)v->v[i])->id == id)
-            return (const mtp_user_t *)v->v[i];
-    return NULL;
-}
-
-/* PEER -> InputPeer in a. */
-static int resolve_peer(mtp_client_t *c, const char *peer, mtp_arena_t *a, mtp_tl_object_t **out,
-                        mtp_call_error_t *e)
-{
-    if (!strcmp(peer, "me") || !strcmp(peer, "self")) {
-        *out = (mtp_tl_object_t *)MTP_NEW(a, inputPeerSelf);
-        return 0;
-    }
-    int64_t uid = 0, hash = 0;
-    if (peer[0] == '@') {
-        mtp_contacts_resolveUsername_t *r = MTP_NEW(a, contacts_resolveUsername);
-        r->username = (mtp_bytes_t){ (const uint8_t *)peer + 1, strlen(peer + 1) };
-        mtp_tl_object_t *o;
-        int rc = mtp_call_sync(c, &r->_, a, &o, e);
-        if (rc)
-            return rc;
-        const mtp_contacts_resolvedPeer_t *rp = (const mtp_contacts_resolvedPeer_t *)o;
-        if (o->tl->id != MTP_ID_contacts_resolvedPeer || !rp->peer ||
-            rp->peer->tl->id != MTP_ID_peerUser)
-            return MTP_ENOTFOUND;
-        uid = ((const mtp_peerUser_t *)rp->peer)->user_id;
-        const mtp_user_t *u = find_user(&rp->users, uid);
-        hash = u ? u->access_hash : 0;
-    } else {
-        char *end;
-        uid = strtoll(peer, &end, 10);
-        if (*end || uid <= 0)
-            return MTP_EINVAL;
-        mtp_users_getUsers_t *g = MTP_NEW(a, users_getUsers);
-        mtp_inputUser_t *iu = MTP_NEW(a, inputUser);
-        iu->user_id = uid;
-        g->id.n = 1;
-        g->id.v = mtp_arena_alloc(a, sizeof(mtp_tl_object_t *));
-        g->id.v[0] = &iu->_;
-        mtp_buf_t body, res;
-        mtp_buf_init(&body);
-        mtp_buf_init(&res);
-        mtp_call_error_t ge;
-        if (!mtp_tl_encode(&g->_, &body) &&
-            !mtp_call_sync_raw(c, 0, 0, body.data, body.len, &res, &ge)) {
-            /* Vector<User>: take the access_hash of the user */
-            mtp_tl_reader_t r;
-            mtp_tl_reader_init(&r, mtp_tl_layer(MTP_TL_DEFAULT_LAYER), res.data, res.len, a);
-            if (mtp_tl_read_nat(&r) == 0x1cb5c415u) {
-                uint32_t n = mtp_tl_read_nat(&r);
-                for (uint32_t k = 0; k < n && !r.err; k++) {
-                    mtp_tl_object_t *uo = mtp_tl_read_object(&r, NULL);
-                    if (uo && uo->tl->id == MTP_ID_user && ((mtp_user_t *)uo)->id == uid)
-                        hash = ((mtp_user_t *)uo)->access_hash;
-                }
-            }
-        }
-        mtp_buf_free(&body);
-        mtp_buf_free(&res);
-    }
-    mtp_inputPeerUser_t *p = MTP_NEW(a, inputPeerUser);
-    p->user_id = uid;
-    p->access_hash = hash;
-    *out = &p->_;
-    return 0;
-}
-
 /* Call and print the result whatever its type (vectors included). */
 static int raw_call(mtp_client_t *c, const mtp_tl_object_t *q, const char *what)
 {
@@ -316,7 +268,7 @@ static int cmd_history(mtp_client_t *c, mtp_arena_t *a, const char *peer, int li
 {
     mtp_call_error_t e;
     mtp_tl_object_t *ip;
-    int rc = resolve_peer(c, peer, a, &ip, &e);
+    int rc = mtp_client_input_peer(c, peer, a, &ip, &e);
     if (rc)
         return fail("resolve peer", rc, &e);
     mtp_messages_getHistory_t *g = MTP_NEW(a, messages_getHistory);
@@ -449,6 +401,13 @@ int main(int argc, char **argv)
         free(pem);
         return die_usage("bad arguments");
     }
+    mtp_peer_spec_t spec;
+    if ((!strcmp(cmd, "send") || !strcmp(cmd, "upload") || !strcmp(cmd, "history") ||
+         !strcmp(cmd, "download")) && mtp_peer_spec_parse(args[0], &spec)) {
+        free(pem);
+        return die_usage("bad PEER: expected me, @username, a user id, -N (basic group) or "
+                         "-100N (channel)");
+    }
 
     int err = 0;
     mtp_client_t *c = mtp_client_new(&cfg, &err);
@@ -499,7 +458,7 @@ int main(int argc, char **argv)
             printf(g_json ? "{\"logout\":\"ok\"}\n" : "logged out\n");
     } else if (!strcmp(cmd, "send")) {
         mtp_tl_object_t *ip, *o;
-        rc = resolve_peer(c, args[0], a, &ip, &e);
+        rc = mtp_client_input_peer(c, args[0], a, &ip, &e);
         if (rc) {
             ret = fail("resolve peer", rc, &e);
             goto out;
@@ -520,7 +479,7 @@ int main(int argc, char **argv)
         ret = cmd_history(c, a, args[0], limit, true, 0, NULL);
     } else if (!strcmp(cmd, "upload")) {
         mtp_tl_object_t *ip, *o;
-        rc = resolve_peer(c, args[0], a, &ip, &e);
+        rc = mtp_client_input_peer(c, args[0], a, &ip, &e);
         if (rc) {
             ret = fail("resolve peer", rc, &e);
             goto out;
@@ -668,7 +627,10 @@ int main(int argc, char **argv)
                 free(s);
             }
         } else {
-            rc = mtp_client_session_import(c, args[1]);
+            char *in = strcmp(args[1], "-") == 0 ? read_file("/dev/stdin", NULL) : NULL;
+            rc = strcmp(args[1], "-") == 0 && !in ? MTP_EIO
+                                                  : mtp_client_session_import(c, in ? in : args[1]);
+            free(in);
             if (rc)
                 ret = fail("session import", rc, NULL);
             else

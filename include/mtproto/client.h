@@ -79,6 +79,9 @@ typedef struct mtp_client_config {
      * before the calls of a DC fail with MTP_ECLOSED (default 5). */
     mtp_usec_t backoff_base, backoff_cap;
     int max_reconnects;
+    /* Peer cache entries kept (0 = default 100000, at most 1000000; < 0 = no peer cache).
+     * See "peers" below. */
+    int peer_cache_max;
 } mtp_client_config_t;
 
 void mtp_client_config_init(mtp_client_config_t *cfg);
@@ -158,9 +161,11 @@ int64_t mtp_client_user_id(const mtp_client_t *c);     /* 0 = not logged in */
 bool mtp_client_authorized(const mtp_client_t *c);
 /* Write the session file now (done automatically on changes). */
 int mtp_client_save(mtp_client_t *c);
-/* Session as one text string (base64 of a versioned binary with a CRC). malloc'd. */
+/* Session as one text string (base64 of a versioned binary with a CRC; the peer cache
+ * included). malloc'd. */
 char *mtp_client_session_export(mtp_client_t *c);
-/* Replace the session (keys, home DC, user) with an exported one. */
+/* Replace the session (keys, home DC, user, peer cache) with an exported one. Strings and
+ * files of the older format without a peer cache still load (with an empty cache). */
 int mtp_client_session_import(mtp_client_t *c, const char *text);
 
 typedef struct mtp_client_stats {
@@ -168,6 +173,111 @@ typedef struct mtp_client_stats {
     uint64_t bytes_up, bytes_down;
 } mtp_client_stats_t;
 void mtp_client_stats(const mtp_client_t *c, mtp_client_stats_t *out);
+
+/* ---- peers ----
+ *
+ * Telegram accepts a user or channel only with the access_hash the account received with it
+ * (InputPeerUser / InputUser / InputPeerChannel / InputChannel). The client keeps a peer
+ * cache: every `user`, `chat`, `chatForbidden`, `channel` and `channelForbidden` object in a
+ * decoded result is remembered (kind, id, access_hash, username), found by walking the whole
+ * object generically over the TL descriptors. It is fed automatically by the results of
+ * mtp_call_sync / mtp_call_sync_ex (when an arena is given), mtp_call_sync_raw and the
+ * login functions. The asynchronous mtp_call / mtp_call_ex never decode their results and
+ * do not feed it: call mtp_client_peers_feed() on results you decode yourself.
+ *
+ * The cache is bounded (config peer_cache_max, default 100000 entries; the entry seen
+ * longest ago is evicted), saved with the session file and the session export, and
+ * cleared when the logged-in user changes (access hashes belong to one account).
+ * An entry seen only in a `min` object keeps its access_hash but says so (min): Telegram may
+ * refuse it; a full object later replaces it, a min object never overwrites a full one.
+ *
+ * PEER specs (mtp_peer_spec_parse, mtp_client_input_peer ...):
+ *   "me" or "self"     the logged-in user
+ *   "@username"        1..64 of [A-Za-z0-9_]: the cache, else contacts.resolveUsername
+ *   "N"                a user id (1 <= N < 2^52)
+ *   "-N"               a basic group (chat) id, 1 <= N <= 999999999999
+ *   "-100N"            a channel/supergroup in Bot API marked form: -(10^12 + N),
+ *                      e.g. channel 1234567890 is -1001234567890
+ */
+
+#define MTP_PEER_USERNAME_MAX 64
+#define MTP_PEER_CHANNEL_MARK 1000000000000LL   /* Bot API: channel -> -(MARK + id) */
+
+typedef enum mtp_peer_kind {
+    MTP_PEER_USER = 1,
+    MTP_PEER_CHAT = 2,          /* basic group: no access_hash needed */
+    MTP_PEER_CHANNEL = 3        /* channel or supergroup */
+} mtp_peer_kind_t;
+
+/* One cache entry. */
+typedef struct mtp_peer {
+    mtp_peer_kind_t kind;
+    int64_t id;                 /* bare id, > 0 */
+    int64_t access_hash;        /* 0 when has_access_hash is false (always for chats) */
+    bool has_access_hash;
+    bool min;                   /* only seen in a min constructor (hash may be refused) */
+    bool bot;                   /* users */
+    bool broadcast, megagroup;  /* channels */
+    char username[MTP_PEER_USERNAME_MAX + 1];   /* without '@'; "" if none */
+} mtp_peer_t;
+
+typedef enum mtp_peer_spec_type {
+    MTP_PEER_SPEC_SELF = 1,
+    MTP_PEER_SPEC_ID,           /* kind + id */
+    MTP_PEER_SPEC_USERNAME      /* username */
+} mtp_peer_spec_type_t;
+
+typedef struct mtp_peer_spec {
+    mtp_peer_spec_type_t type;
+    mtp_peer_kind_t kind;
+    int64_t id;
+    char username[MTP_PEER_USERNAME_MAX + 1];
+} mtp_peer_spec_t;
+
+/* Parse a PEER spec (above), no network. 0 or MTP_EINVAL ("", "-", "abc", overflow,
+ * "-0", ids out of range, bad username characters). */
+int mtp_peer_spec_parse(const char *spec, mtp_peer_spec_t *out);
+/* Bot API marked id of a peer: user id, -chat id, -(MTP_PEER_CHANNEL_MARK + channel id);
+ * 0 for an id out of range. */
+int64_t mtp_peer_marked_id(mtp_peer_kind_t kind, int64_t id);
+
+/* Build the input objects of an entry in arena a: InputPeer (inputPeerUser / inputPeerChat
+ * / inputPeerChannel), InputUser (users only) and InputChannel (channels only; else
+ * MTP_EINVAL). */
+int mtp_peer_input_peer(const mtp_peer_t *p, mtp_arena_t *a, mtp_tl_object_t **out);
+int mtp_peer_input_user(const mtp_peer_t *p, mtp_arena_t *a, mtp_tl_object_t **out);
+int mtp_peer_input_channel(const mtp_peer_t *p, mtp_arena_t *a, mtp_tl_object_t **out);
+
+/* Cache lookups (no network): 0 and *out, or MTP_ENOTFOUND. Usernames compare
+ * case-insensitively, with or without a leading '@'. */
+int mtp_client_peer_get(mtp_client_t *c, mtp_peer_kind_t kind, int64_t id, mtp_peer_t *out);
+int mtp_client_peer_find_username(mtp_client_t *c, const char *username, mtp_peer_t *out);
+/* Add or update an entry by hand (e.g. from your own storage). 0, MTP_EINVAL, MTP_ENOMEM
+ * (cache disabled). */
+int mtp_client_peer_put(mtp_client_t *c, const mtp_peer_t *p);
+/* Record every user/chat/channel under obj (any decoded object). Returns how many entries
+ * were added or changed. */
+int mtp_client_peers_feed(mtp_client_t *c, const mtp_tl_object_t *obj);
+size_t mtp_client_peers_count(const mtp_client_t *c);
+void mtp_client_peers_clear(mtp_client_t *c);
+
+/* Resolve a PEER spec to an entry: the cache first; "@username" not cached ->
+ * contacts.resolveUsername; a user id not cached -> users.getUsers with access_hash 0 (bots
+ * and the own account may get an answer); a basic group id needs no cache. "me" gives the
+ * own user (id from the session; has_access_hash as cached).
+ * Errors: MTP_EINVAL (bad spec; err->message says what PEER accepts), MTP_ENOTFOUND
+ * ("PEER_ID_INVALID: id N not in the peer cache; ..." in err->message, err->number = N),
+ * MTP_ERPC (e.g. USERNAME_NOT_OCCUPIED) or a transport error from the calls. */
+int mtp_client_resolve_peer(mtp_client_t *c, const char *spec, mtp_peer_t *out,
+                            mtp_call_error_t *err);
+/* The same, built as InputPeer / InputUser / InputChannel in arena a ("me" gives
+ * inputPeerSelf / inputUserSelf without a lookup). */
+int mtp_client_input_peer(mtp_client_t *c, const char *spec, mtp_arena_t *a,
+                          mtp_tl_object_t **out, mtp_call_error_t *err);
+int mtp_client_input_user(mtp_client_t *c, const char *spec, mtp_arena_t *a,
+                          mtp_tl_object_t **out, mtp_call_error_t *err);
+int mtp_client_input_channel(mtp_client_t *c, const char *spec, mtp_arena_t *a,
+                             mtp_tl_object_t **out, mtp_call_error_t *err);
 
 /* ---- login ---- */
 

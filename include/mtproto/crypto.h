@@ -95,6 +95,11 @@ void mtp_secure_zero(void *p, size_t n);
  * OpenSSL EVP fallback is used. Informational (benchmarks, diagnostics). */
 int  mtp_crypto_have_aesni(void);
 
+/* 1 if this CPU has the SHA extensions (SHA-NI) that SHA-256 (mtp_sha256, mtp_sha256_v,
+ * mtp_kdf2, msg_key, mtp_aes256_ige_decrypt_sha256) runs on; 0 if those use OpenSSL EVP.
+ * Informational. */
+int  mtp_crypto_have_shani(void);
+
 /* ===================================================================================== */
 /* Randomness                                                                             */
 /* ===================================================================================== */
@@ -116,6 +121,17 @@ typedef struct mtp_rng {
 /* Fill out[0..n) from rng (NULL = RAND_bytes). On failure out is zeroed and the error
  * returned (MTP_ECRYPTO if RAND_bytes failed; whatever the source returned otherwise). */
 int  mtp_rand(const mtp_rng_t *rng, void *out, size_t n);
+
+/*
+ * Randomness for message *padding* only. With an rng this is exactly mtp_rand(rng, ...).
+ * With rng == NULL the bytes come from a per-thread pool (16 KiB, refilled from RAND_bytes)
+ * instead of one RAND_bytes call per request: served bytes are removed from the pool, the
+ * pool is wiped when its thread exits and in the child after fork() (pthread_atfork), so
+ * no two requests — nor a parent and its forked child — get the same bytes. Requests over
+ * 1 KiB go to RAND_bytes directly. Never use it for keys, nonces or DH exponents (use
+ * mtp_rand). Errors as mtp_rand.
+ */
+int  mtp_rand_padding(const mtp_rng_t *rng, void *out, size_t n);
 
 /*
  * Replay RNG: serves the bytes of a caller buffer in order, so recorded "random" inputs of
@@ -203,6 +219,24 @@ int  mtp_aes256_ige_encrypt(const uint8_t key[32], const uint8_t iv[32],
                             const uint8_t *in, uint8_t *out, size_t len);
 int  mtp_aes256_ige_decrypt(const uint8_t key[32], const uint8_t iv[32],
                             const uint8_t *in, uint8_t *out, size_t len);
+
+/*
+ * AES-256-IGE decryption fused with SHA-256 of what it produces:
+ *     out    = IGE-decrypt(key, iv, in[0:len])
+ *     digest = SHA256(prefix[0:prefix_len] + out[0:len])
+ * This is the receive side of MTProto 2.0 in one pass (prefix = auth_key[88+x:120+x],
+ * digest = msg_key_large). With AES-NI and SHA-NI the two dependency chains run
+ * interleaved in one loop (the SHA-256 of each 64 plaintext bytes overlaps the decryption
+ * of the next 64), so it costs about as much as the decryption alone; elsewhere it is
+ * mtp_aes256_ige_decrypt followed by mtp_sha256_v. len % 16 == 0 (else MTP_EINVAL); in ==
+ * out allowed, other overlaps not; prefix may be NULL when prefix_len == 0. The caller
+ * still has to compare the digest (in constant time, mtp_ct_memeq) before trusting out.
+ * Returns 0, MTP_EINVAL, or an OpenSSL failure code (then digest is zeroed).
+ */
+int  mtp_aes256_ige_decrypt_sha256(const uint8_t key[32], const uint8_t iv[32],
+                                   const uint8_t *prefix, size_t prefix_len,
+                                   const uint8_t *in, uint8_t *out, size_t len,
+                                   uint8_t digest[32]);
 
 /*
  * General form: key_len 16, 24 or 32 (AES-128/192/256), encrypt != 0 to encrypt.

@@ -87,6 +87,7 @@ struct mtp_client {
     int answered_dc;            /* DC of the call whose callback runs */
     mtp_backoff_t backoff;
     bool in_process;
+    mtp_peers_t *peers;         /* peers.c: id -> access_hash, username */
 };
 
 static const mtp_client_dc_t prod_dcs[] = {
@@ -165,7 +166,9 @@ static mtp_usec_t now_us(void)
 /* ------------------------------------------------------------------ session store */
 
 #define SESS_MAGIC 0x5350544du   /* "MTPS" */
-#define SESS_VERSION 1u
+/* 1: header + DC keys; 2: the same followed by the peer cache (peers.c). 1 still loads. */
+#define SESS_VERSION 2u
+#define SESS_MAX_BYTES (128u << 20)
 
 static void put32(mtp_buf_t *b, uint32_t v)
 {
@@ -208,21 +211,26 @@ static void session_serialize(const mtp_client_t *c, mtp_buf_t *b)
         put64(b, (uint64_t)d->salt);
         put64(b, (uint64_t)d->time_offset);
     }
+    mtp_peers__serialize(c->peers, b);
     put32(b, (uint32_t)crc32(0, b->data, (uInt)b->len));
 }
 
 static int session_parse(mtp_client_t *c, const uint8_t *p, size_t n)
 {
-    if (n < 24 || get32(p) != SESS_MAGIC || get32(p + 4) != SESS_VERSION)
+    uint32_t ver = n >= 8 ? get32(p + 4) : 0;
+    if (n < 28 || n > SESS_MAX_BYTES || get32(p) != SESS_MAGIC || ver < 1 || ver > SESS_VERSION)
         return MTP_EINVAL;
     if ((uint32_t)crc32(0, p, (uInt)(n - 4)) != get32(p + n - 4))
         return MTP_EINVAL;
     uint32_t cnt = get32(p + 16 + 4);
-    size_t rec = 4 + MTP_AUTH_KEY_LEN + 16;
-    if (cnt > MTP_CLIENT_MAX_DCS || n != 24 + cnt * rec + 4)
+    size_t rec = 4 + MTP_AUTH_KEY_LEN + 16, end = 24 + cnt * rec;
+    if (cnt > MTP_CLIENT_MAX_DCS || (ver == 1 ? n != end + 4 : n < end + 8))
         return MTP_EINVAL;
     int home = (int)get32(p + 8);
     if (home < 1 || home > MTP_CLIENT_MAX_DCS)
+        return MTP_EINVAL;
+    mtp_peers_t *peers = NULL;      /* version 1: none (the cache is emptied) */
+    if (ver >= 2 && mtp_peers__parse(c->peers, p + end, n - 4 - end, &peers))
         return MTP_EINVAL;
     for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++) {
         c->dc[i].has_key = false;
@@ -234,15 +242,21 @@ static int session_parse(mtp_client_t *c, const uint8_t *p, size_t n)
     for (uint32_t i = 0; i < cnt; i++, r += rec) {
         uint32_t id = get32(r);
         int dc = (int)(id & 0xff);
-        if (dc < 1 || dc > MTP_CLIENT_MAX_DCS)
+        dcstate_t *d = dc >= 1 && dc <= MTP_CLIENT_MAX_DCS ? &c->dc[dc] : NULL;
+        if (!d || mtp_auth_key_init(&d->key, r + 4)) {
+            mtp_peers__free(peers);
             return MTP_EINVAL;
-        dcstate_t *d = &c->dc[dc];
-        if (mtp_auth_key_init(&d->key, r + 4))
-            return MTP_EINVAL;
+        }
         d->has_key = true;
         d->authorized = (id & 0x100u) != 0;
         d->salt = (int64_t)get64(r + 4 + MTP_AUTH_KEY_LEN);
         d->time_offset = (mtp_usec_t)get64(r + 12 + MTP_AUTH_KEY_LEN);
+    }
+    if (peers) {
+        mtp_peers__free(c->peers);
+        c->peers = peers;
+    } else {
+        mtp_peers__clear(c->peers);
     }
     return 0;
 }
@@ -260,14 +274,20 @@ int mtp_client_save(mtp_client_t *c)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd >= 0) {
         fchmod(fd, 0600);
-        ssize_t w = b.err ? -1 : write(fd, b.data, b.len);
-        bool ok = w == (ssize_t)b.len && fsync(fd) == 0;
+        size_t off = 0;     /* the peer cache can make it large: loop on short writes */
+        ssize_t w = 0;
+        while (!b.err && off < b.len &&
+               ((w = write(fd, b.data + off, b.len - off)) > 0 || (w < 0 && errno == EINTR)))
+            off += w > 0 ? (size_t)w : 0;
+        bool ok = !b.err && off == b.len && fsync(fd) == 0;
         ok = close(fd) == 0 && ok;
         if (ok && rename(tmp, c->session_path) == 0)
             rc = 0;
         else
             unlink(tmp);
     }
+    if (!rc)
+        mtp_peers__saved(c->peers, now_us());
     if (b.data)
         memset(b.data, 0, b.len);
     mtp_buf_free(&b);
@@ -279,11 +299,18 @@ static int session_load_file(mtp_client_t *c)
     FILE *f = fopen(c->session_path, "rb");
     if (!f)
         return errno == ENOENT ? 0 : MTP_EIO;
-    uint8_t buf[8192];
-    size_t n = fread(buf, 1, sizeof buf, f);
+    mtp_buf_t b;
+    mtp_buf_init(&b);
+    uint8_t chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= SESS_MAX_BYTES)
+        mtp_buf_append(&b, chunk, n);
     fclose(f);
-    int rc = session_parse(c, buf, n);
-    memset(buf, 0, sizeof buf);
+    int rc = b.err ? b.err : session_parse(c, b.data, b.len);
+    memset(chunk, 0, sizeof chunk);
+    if (b.data)
+        memset(b.data, 0, b.len);
+    mtp_buf_free(&b);
     return rc;
 }
 
@@ -306,7 +333,7 @@ int mtp_client_session_import(mtp_client_t *c, const char *text)
     size_t n = strlen(text);
     while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
         n--;
-    if (!n || n % 4 || n > 16384)
+    if (!n || n % 4 || n / 4 * 3 > SESS_MAX_BYTES + 3)
         return MTP_EINVAL;
     uint8_t *buf = malloc(n);
     if (!buf)
@@ -376,6 +403,10 @@ mtp_client_t *mtp_client_new(const mtp_client_config_t *cfg, int *err)
     if (e)
         goto fail;
     c->rsa_keys[0] = c->rsa;
+    if (!(c->peers = mtp_peers__new(cfg->peer_cache_max))) {
+        e = MTP_ENOMEM;
+        goto fail;
+    }
     mtp_backoff_init(&c->backoff, c->cfg.backoff_base, c->cfg.backoff_cap, NULL, NULL);
     for (int i = 0; i <= MTP_CLIENT_MAX_DCS; i++)
         for (int k = 0; k < MAX_CONNS_PER_DC; k++)
@@ -393,6 +424,7 @@ mtp_client_t *mtp_client_new(const mtp_client_config_t *cfg, int *err)
 fail:
     if (c->rsa)
         mtp_rsa_free(c->rsa);
+    mtp_peers__free(c->peers);
     free(c);
     if (err)
         *err = e ? e : MTP_EINVAL;
@@ -407,6 +439,8 @@ void mtp_client_free(mtp_client_t *c)
 {
     if (!c)
         return;
+    if (mtp_peers__dirty(c->peers))
+        mtp_client_save(c);     /* peers learned since the last save */
     for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++)
         for (int k = 0; k < MAX_CONNS_PER_DC; k++)
             if (c->dc[i].conns[k].fd >= 0 || c->dc[i].conns[k].mc || c->dc[i].conns[k].saved)
@@ -416,6 +450,7 @@ void mtp_client_free(mtp_client_t *c)
     while (c->calls)
         deliver(c, c->calls, NULL, 0, &e);
     mtp_rsa_free(c->rsa);
+    mtp_peers__free(c->peers);
     for (int i = 0; i <= MTP_CLIENT_MAX_DCS; i++)
         memset(&c->dc[i].key, 0, sizeof c->dc[i].key);
     memset(c->api_hash, 0, sizeof c->api_hash);
@@ -1214,7 +1249,6 @@ typedef struct sync_ctx {
 static void sync_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
                     const mtp_call_error_t *e)
 {
-    (void)c;
     sync_ctx_t *s = user;
     s->err = *e;
     if (!e->err && s->arena) {
@@ -1223,6 +1257,9 @@ static void sync_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
         if (rc) {
             s->err.err = rc;
             s->err.number = -1;
+        } else if (mtp_peers__feed(c->peers, s->result) &&
+                   mtp_peers__want_save(c->peers, now_us())) {
+            mtp_client_save(c);
         }
     }
     s->done = true;
@@ -1275,12 +1312,19 @@ int mtp_client__answered_dc(const mtp_client_t *c)
 void mtp_client__set_user(mtp_client_t *c, int64_t user_id);
 void mtp_client__set_user(mtp_client_t *c, int64_t user_id)
 {
+    if (c->user_id && c->user_id != user_id)
+        mtp_peers__clear(c->peers);     /* access hashes belong to the old account */
     c->user_id = user_id;
     c->dc[c->home].authorized = user_id != 0;
     if (!user_id)
         for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++)
             c->dc[i].authorized = false;
     mtp_client_save(c);
+}
+
+mtp_peers_t *mtp_client__peers(mtp_client_t *c)
+{
+    return c->peers;
 }
 
 const char *mtp_client__api_hash(const mtp_client_t *c);
@@ -1370,6 +1414,7 @@ int mtp_call_sync_raw(mtp_client_t *c, int dc, unsigned flags, const uint8_t *bo
     raw_ctx_t r;
     memset(&r, 0, sizeof r);
     r.out = out;
+    size_t start = out->len;
     int rc = mtp_call_ex(c, dc, flags, body, len, raw_cb, &r);
     if (rc) {
         r.err.err = rc;
@@ -1380,6 +1425,11 @@ int mtp_call_sync_raw(mtp_client_t *c, int dc, unsigned flags, const uint8_t *bo
                 break;
         if (!r.done)
             r.err.err = rc;
+    }
+    if (!r.err.err && out->len > start) {
+        mtp_peers__feed_raw(c->peers, body, len, out->data + start, out->len - start);
+        if (mtp_peers__want_save(c->peers, now_us()))
+            mtp_client_save(c);
     }
     if (err)
         *err = r.err;

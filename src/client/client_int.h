@@ -7,4 +7,28 @@
 extern const char mtp_client_pem_production[];
 extern const char mtp_client_pem_test[];
 
+/* ---- peer cache (peers.c); the client owns one ---- */
+typedef struct mtp_peers mtp_peers_t;
+
+/* max: entries kept (0 = default 100000, < 0 = disabled: nothing is recorded). */
+mtp_peers_t *mtp_peers__new(int max);
+void mtp_peers__free(mtp_peers_t *p);
+void mtp_peers__clear(mtp_peers_t *p);
+/* Walk a decoded object; returns the entries added or changed. */
+int mtp_peers__feed(mtp_peers_t *p, const mtp_tl_object_t *obj);
+/* A raw answer to the serialized query q: decoded by the query's result type, then fed. */
+void mtp_peers__feed_raw(mtp_peers_t *p, const uint8_t *q, size_t qlen, const uint8_t *res,
+                         size_t len);
+/* Session store section (appended / parsed by client.c; see peers.c for the layout). */
+void mtp_peers__serialize(const mtp_peers_t *p, mtp_buf_t *b);
+/* Parse a section into a new cache sized like `like` (*out; NULL-safe to free). */
+int mtp_peers__parse(const mtp_peers_t *like, const uint8_t *d, size_t n, mtp_peers_t **out);
+/* Unsaved changes, and whether to save them now (at most once a second). */
+bool mtp_peers__dirty(const mtp_peers_t *p);
+bool mtp_peers__want_save(const mtp_peers_t *p, mtp_usec_t now);
+void mtp_peers__saved(mtp_peers_t *p, mtp_usec_t now);
+
+/* client.c */
+mtp_peers_t *mtp_client__peers(mtp_client_t *c);
+
 #endif

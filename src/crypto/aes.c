@@ -286,3 +286,35 @@ int mtp_aes256_ctr(const uint8_t key[32], const uint8_t iv[16],
     mtp_aes_ctr_free(&c);
     return rc;
 }
+
+/* ------------------------------------------------------------------------------------ */
+/* IGE decryption fused with SHA-256 of (prefix + plaintext)                            */
+/* ------------------------------------------------------------------------------------ */
+
+int mtp_aes256_ige_decrypt_sha256(const uint8_t key[32], const uint8_t iv[32],
+                                  const uint8_t *prefix, size_t prefix_len,
+                                  const uint8_t *in, uint8_t *out, size_t len,
+                                  uint8_t digest[32])
+{
+    int rc;
+    if (!key || !iv || !digest || (!prefix && prefix_len) || len % 16 != 0 ||
+        (len && (!in || !out)))
+        return MTP_EINVAL;
+    if (len && mtp_crypto_have_aesni() && mtp_sha256_ni_ok_()) {
+        mtp_sha256_ctx_ c;
+        mtp_sha256_ni_init_(&c);
+        if (prefix_len)
+            mtp_sha256_ni_update_(&c, prefix, prefix_len);
+        mtp_aesni_ige256_dec_sha256_(key, iv, &c, in, out, len, digest);
+        return 0;
+    }
+    /* Portable: decrypt, then hash. */
+    rc = mtp_aes256_ige_decrypt(key, iv, in, out, len);
+    if (rc == 0) {
+        mtp_bytes_t parts[2] = { MTP_BYTES(prefix, prefix_len), MTP_BYTES(out, len) };
+        rc = mtp_sha256_v(parts, 2, digest);
+    }
+    if (rc)
+        mtp_secure_zero(digest, 32);
+    return rc;
+}

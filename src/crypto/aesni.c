@@ -1,5 +1,6 @@
 /*
- * libmtproto — AES-NI code paths (x86/x86-64): key expansion, AES-IGE, AES-256-CTR.
+ * libmtproto — AES-NI code paths (x86/x86-64): key expansion, AES-IGE, AES-256-CTR, and
+ * AES-256-IGE decryption fused with SHA-256 (SHA-NI) for the MTProto 2.0 receive path.
  *
  * IGE is inherently sequential in both directions (each block needs the previous output),
  * so its speed is bounded by the latency of one AES block, exactly like CBC encryption.
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "crypto/crypto_internal.h"
+#include "crypto/sha256_ni.h"
 
 /* Build with -DMTP_NO_AESNI to leave the AES-NI code out (portable EVP paths only). */
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
@@ -402,6 +404,145 @@ void mtp_aesni_ctr256_blocks_(const uint8_t *rk, uint8_t ctr[16], const uint8_t 
 void mtp_aesni_enc256_block_(const uint8_t *rk, const uint8_t in[16], uint8_t out[16])
 {
     (void)rk; (void)in; (void)out;
+}
+
+#endif
+
+/* ------------------------------------------------------------------------------------ */
+/* Fused AES-256-IGE decryption + SHA-256 of the plaintext                              */
+/* ------------------------------------------------------------------------------------ */
+
+#if defined(MTP_HAVE_AESNI_CODE) && defined(MTP_HAVE_SHANI_CODE)
+
+/*
+ * Both halves of an MTProto 2.0 receive are one long dependency chain each: IGE decryption
+ * needs block i-1 before block i (AES round latency), and SHA-256 needs compression j-1
+ * before j (sha256rnds2 latency). They run on different execution units, so one loop
+ * carries both: while the four AES blocks of group g are decrypted, SHA-NI compresses the
+ * 64 bytes of the hashed stream (prefix + plaintext) that were finished by group g-1.
+ * The out-of-order core overlaps the two chains; the quarter-blocks are interleaved with
+ * the AES blocks only to keep both within its window.
+ *
+ * The hashed stream is the context's buffered bytes (the prefix remainder, r < 64 bytes)
+ * followed by the plaintext, so its first block may straddle the two ("mixed" below).
+ */
+#define FUSED_FN __attribute__((target("aes," SHANI_TARGET)))
+
+/* One IGE-decrypt block at byte offset o (see IGE_LOOP: xprev = p_{i-1}, yprev = c_{i-1}). */
+#define DEC_BLOCK(o)                                                                        \
+    do {                                                                                    \
+        __m128i v_ = LOAD(in + (o));                                                        \
+        __m128i s_ = _mm_xor_si128(v_, k[0]);                                               \
+        OFF_CHAIN(s_);                                                                      \
+        s_ = _mm_xor_si128(s_, xprev);                                                      \
+        DEC_MID_256(s_, k);                                                                 \
+        __m128i r_ = _mm_aesdeclast_si128(s_, _mm_xor_si128(k[14], yprev));                 \
+        STORE(out + (o), r_);                                                               \
+        yprev = v_;                                                                         \
+        xprev = r_;                                                                         \
+    } while (0)
+
+/* The next 64 bytes of the hashed stream: the first block of a stream whose context
+ * still buffers r prefix bytes is assembled in `mixed`. */
+#define NEXT_HASH_BLOCK(hp)                                                                 \
+    do {                                                                                    \
+        if (r && !used_mixed) {                                                             \
+            memcpy(mixed, c->buf, r);                                                       \
+            memcpy(mixed + r, out, 64 - r);                                                 \
+            hp = mixed;                                                                     \
+            hashed = 64 - r;                                                                \
+            used_mixed = 1;                                                                 \
+        } else {                                                                            \
+            hp = out + hashed;                                                              \
+            hashed += 64;                                                                   \
+        }                                                                                   \
+    } while (0)
+
+FUSED_FN void mtp_aesni_ige256_dec_sha256_(const uint8_t key[32], const uint8_t iv[32],
+                                           mtp_sha256_ctx_ *c, const uint8_t *in, uint8_t *out,
+                                           size_t len, uint8_t digest[32])
+{
+    __m128i ek[15], k[15];
+    uint8_t mixed[64];
+    const __m128i mask = SHANI_BSWAP_MASK();
+    size_t nb = len / 16, r = c->nbuf, hashed = 0, bi;
+    int used_mixed = 0;
+    /* The first stream block ends at out[e0]: decrypt that far before hashing anything,
+     * then each group of 4 AES blocks runs beside the compression of the stream block
+     * that ended before the group began (a lag of one block, the minimum). */
+    size_t e0 = r ? 64 - r : 64, head = (e0 + 15) / 16;
+
+    expand256(key, ek);
+    make_dec(ek, 14, k);
+    mtp_secure_zero(ek, sizeof ek);
+    __m128i xprev = LOAD(iv + 16), yprev = LOAD(iv);
+
+    if (head > nb)
+        head = nb;
+    for (bi = 0; bi < head; bi++)
+        DEC_BLOCK(16 * bi);
+    if (nb - bi >= 1 && (r ? e0 : 64) <= 16 * bi) {
+        __m128i abef, cdgh;
+        SHANI_STATE_LOAD(c->s, abef, cdgh);
+        while (nb - bi >= 4) {
+            const uint8_t *hp;
+            size_t o = 16 * bi;
+            NEXT_HASH_BLOCK(hp);
+            __m128i m0, m1, m2, m3, sa = abef, sc = cdgh;
+            SHANI_BLOCK_BEGIN(hp, mask, m0, m1, m2, m3);
+            DEC_BLOCK(o);
+            SHANI_QUARTER(0, abef, cdgh, m0, m1, m2, m3);
+            DEC_BLOCK(o + 16);
+            SHANI_QUARTER(1, abef, cdgh, m0, m1, m2, m3);
+            DEC_BLOCK(o + 32);
+            SHANI_QUARTER(2, abef, cdgh, m0, m1, m2, m3);
+            DEC_BLOCK(o + 48);
+            SHANI_QUARTER(3, abef, cdgh, m0, m1, m2, m3);
+            abef = _mm_add_epi32(abef, sa);
+            cdgh = _mm_add_epi32(cdgh, sc);
+            bi += 4;
+        }
+        /* 1..3 AES blocks left: overlap them with one more stream block if it is complete */
+        if (bi < nb && ((r && !used_mixed) ? e0 : hashed + 64) <= 16 * bi) {
+            const uint8_t *hp;
+            size_t left = nb - bi, o = 16 * bi;
+            NEXT_HASH_BLOCK(hp);
+            __m128i m0, m1, m2, m3, sa = abef, sc = cdgh;
+            SHANI_BLOCK_BEGIN(hp, mask, m0, m1, m2, m3);
+            DEC_BLOCK(o);
+            SHANI_QUARTER(0, abef, cdgh, m0, m1, m2, m3);
+            if (left > 1)
+                DEC_BLOCK(o + 16);
+            SHANI_QUARTER(1, abef, cdgh, m0, m1, m2, m3);
+            if (left > 2)
+                DEC_BLOCK(o + 32);
+            SHANI_QUARTER(2, abef, cdgh, m0, m1, m2, m3);
+            SHANI_QUARTER(3, abef, cdgh, m0, m1, m2, m3);
+            abef = _mm_add_epi32(abef, sa);
+            cdgh = _mm_add_epi32(cdgh, sc);
+            bi = nb;
+        }
+        SHANI_STATE_STORE(c->s, abef, cdgh);
+        if (used_mixed) {
+            c->nbuf = 0;
+            mtp_secure_zero(mixed, sizeof mixed);
+        }
+        c->total += hashed;
+    }
+    for (; bi < nb; bi++)
+        DEC_BLOCK(16 * bi);
+    mtp_secure_zero(k, sizeof k);
+    mtp_sha256_ni_update_(c, out + hashed, len - hashed);
+    mtp_sha256_ni_final_(c, digest);
+}
+
+#else
+
+void mtp_aesni_ige256_dec_sha256_(const uint8_t key[32], const uint8_t iv[32],
+                                  mtp_sha256_ctx_ *c, const uint8_t *in, uint8_t *out,
+                                  size_t len, uint8_t digest[32])
+{
+    (void)key; (void)iv; (void)c; (void)in; (void)out; (void)len; (void)digest;
 }
 
 #endif

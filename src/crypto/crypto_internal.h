@@ -29,6 +29,46 @@ int mtp_digest_v_(const EVP_MD *md, const mtp_bytes_t *parts, size_t n, uint8_t 
 void mtp_sha1_v_must_(const mtp_bytes_t *parts, size_t n, uint8_t out[20]);
 void mtp_sha256_v_must_(const mtp_bytes_t *parts, size_t n, uint8_t out[32]);
 
+/* ---- SHA-256 on SHA-NI (sha256.c) ---- */
+/* 1 if the SHA-NI paths are used now: the CPU has them and the portable path is not
+ * forced. Every *_ni_* function below requires it. */
+int  mtp_sha256_ni_ok_(void);
+/* Tests/benchmarks: on != 0 makes every SHA-256 user take the portable EVP path (and the
+ * fused IGE+SHA-256 its decrypt-then-hash fallback); 0 restores the default. */
+void mtp_sha256_force_portable_(int on);
+
+typedef struct mtp_sha256_ctx_ {
+    uint32_t s[8];
+    uint64_t total;     /* bytes absorbed */
+    size_t nbuf;        /* bytes in buf, < 64 */
+    uint8_t buf[64];
+} mtp_sha256_ctx_;
+
+/* Compress nblocks whole 64-byte blocks into the state s (H0..H7). */
+void mtp_sha256_ni_blocks_(uint32_t s[8], const uint8_t *p, size_t nblocks);
+void mtp_sha256_ni_init_(mtp_sha256_ctx_ *c);
+void mtp_sha256_ni_update_(mtp_sha256_ctx_ *c, const void *data, size_t n);
+/* Writes the digest and wipes the context. */
+void mtp_sha256_ni_final_(mtp_sha256_ctx_ *c, uint8_t out[32]);
+/* SHA-256 of the concatenated parts (parts with len 0 may have NULL ptr). */
+void mtp_sha256_ni_v_(const mtp_bytes_t *parts, size_t n, uint8_t out[32]);
+/* Two single-block digests computed together: two complete padded blocks a and b. */
+void mtp_sha256_ni_2x1_(const uint8_t a[64], const uint8_t b[64], uint8_t da[32],
+                        uint8_t db[32]);
+/* da = SHA256(a1 + a2), db = SHA256(b1 + b2) for messages of at most 55 bytes each (one
+ * block), the two computed together. Returns 1 if done, 0 if SHA-NI is not usable (or a
+ * message is too long) and nothing was written. */
+int  mtp_sha256_ni_pair2_(const uint8_t *a1, size_t a1len, const uint8_t *a2, size_t a2len,
+                          const uint8_t *b1, size_t b1len, const uint8_t *b2, size_t b2len,
+                          uint8_t da[32], uint8_t db[32]);
+
+/* ---- fused AES-256-IGE decrypt + SHA-256 (aesni.c) ---- */
+/* out = IGE-decrypt(in) and c absorbs out as it is produced, then c is finalized into
+ * digest. Requires mtp_crypto_have_aesni() && mtp_sha256_ni_ok_(); len % 16 == 0. */
+void mtp_aesni_ige256_dec_sha256_(const uint8_t key[32], const uint8_t iv[32],
+                                  mtp_sha256_ctx_ *c, const uint8_t *in, uint8_t *out,
+                                  size_t len, uint8_t digest[32]);
+
 /* ---- AES-IGE implementations (exposed for the cross-checking tests) ---- */
 /* AES-NI implementation: MTP_EINVAL if the CPU lacks AES-NI or key_len is not 16/32. */
 int mtp_aes_ige_aesni_(const uint8_t *key, size_t key_len, uint8_t iv[32],

@@ -182,9 +182,27 @@ int mtp_sha1(const void *in, size_t len, uint8_t out[20])
     return digest1(mtp_md_sha1_(), in, len, out);
 }
 
+/* SHA-256 goes to the SHA-NI code (sha256.c) when the CPU has it, else to EVP. */
 int mtp_sha256(const void *in, size_t len, uint8_t out[32])
 {
+    if (out && (in || len == 0) && mtp_sha256_ni_ok_()) {
+        mtp_bytes_t part = MTP_BYTES(in, len);
+        mtp_sha256_ni_v_(&part, 1, out);
+        return 0;
+    }
     return digest1(mtp_md_sha256_(), in, len, out);
+}
+
+/* The SHA-NI path for a parts list; 0 if it cannot take it (then use EVP). */
+static int sha256_v_ni(const mtp_bytes_t *parts, size_t n, uint8_t out[32])
+{
+    if (!mtp_sha256_ni_ok_() || (n && !parts))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].len && !parts[i].ptr)
+            return 0;   /* EVP path reports MTP_EINVAL */
+    mtp_sha256_ni_v_(parts, n, out);
+    return 1;
 }
 
 int mtp_sha512(const void *in, size_t len, uint8_t out[64])
@@ -208,6 +226,8 @@ int mtp_sha256_v(const mtp_bytes_t *parts, size_t n, uint8_t out[32])
 {
     if (!out)
         return MTP_EINVAL;
+    if (sha256_v_ni(parts, n, out))
+        return 0;
     return mtp_digest_v_(mtp_md_sha256_(), parts, n, out);
 }
 
@@ -219,6 +239,8 @@ void mtp_sha1_v_must_(const mtp_bytes_t *parts, size_t n, uint8_t out[20])
 
 void mtp_sha256_v_must_(const mtp_bytes_t *parts, size_t n, uint8_t out[32])
 {
+    if (sha256_v_ni(parts, n, out))
+        return;
     if (mtp_digest_v_(mtp_md_sha256_(), parts, n, out) != 0)
         mtp_crypto_fatal_("SHA-256");
 }

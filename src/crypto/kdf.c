@@ -21,8 +21,12 @@ void mtp_kdf2(const uint8_t auth_key[256], const uint8_t msg_key[16], int x,
     int o = xoff(x);
     mtp_bytes_t pa[2] = { MTP_BYTES(msg_key, 16), MTP_BYTES(auth_key + o, 36) };
     mtp_bytes_t pb[2] = { MTP_BYTES(auth_key + 40 + o, 36), MTP_BYTES(msg_key, 16) };
-    mtp_sha256_v_must_(pa, 2, a);
-    mtp_sha256_v_must_(pb, 2, b);
+    /* Both inputs are 52 bytes: one block each, hashed together on SHA-NI. */
+    if (!mtp_sha256_ni_pair2_(msg_key, 16, auth_key + o, 36, auth_key + 40 + o, 36, msg_key, 16,
+                              a, b)) {
+        mtp_sha256_v_must_(pa, 2, a);
+        mtp_sha256_v_must_(pb, 2, b);
+    }
     memcpy(aes_key, a, 8);
     memcpy(aes_key + 8, b + 8, 16);
     memcpy(aes_key + 24, a + 24, 8);
@@ -190,22 +194,24 @@ int mtp_mtproto2_encrypt(const uint8_t auth_key[256], int x, const uint8_t *plai
 int mtp_mtproto2_decrypt(const uint8_t auth_key[256], int x, const uint8_t *in,
                          size_t in_len, uint8_t *plain)
 {
-    uint8_t key[32], iv[32], id[8], mk[16];
+    uint8_t key[32], iv[32], id[8], large[32];
     int rc, ok;
     if (!auth_key || !in || !plain || in_len < 24 + 16 || (in_len - 24) % 16 != 0)
         return MTP_EINVAL;
     mtp_auth_key_id(auth_key, id);
     mtp_kdf2(auth_key, in + 8, x, key, iv);
-    rc = mtp_aes256_ige_decrypt(key, iv, in + 24, plain, in_len - 24);
+    /* Decrypt and compute msg_key_large = SHA256(auth_key[88+x:120+x] + plaintext) in one
+     * pass; the msg_key is always computed, whatever the ids say (no early exit). */
+    rc = mtp_aes256_ige_decrypt_sha256(key, iv, auth_key + 88 + xoff(x), 32, in + 24, plain,
+                                       in_len - 24, large);
     mtp_secure_zero(key, sizeof key);
     mtp_secure_zero(iv, sizeof iv);
     if (rc) {
         mtp_secure_zero(plain, in_len - 24);
         return rc;
     }
-    /* Always compute msg_key, whatever failed before (no early-exit timing oracle). */
-    mtp_msg_key2(auth_key, x, plain, in_len - 24, mk);
-    ok = mtp_ct_memeq(mk, in + 8, 16) & mtp_ct_memeq(id, in, 8);
+    ok = mtp_ct_memeq(large + 8, in + 8, 16) & mtp_ct_memeq(id, in, 8);
+    mtp_secure_zero(large, sizeof large);
     if (!ok) {
         mtp_secure_zero(plain, in_len - 24);
         return MTP_ESECURITY;

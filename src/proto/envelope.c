@@ -137,8 +137,10 @@ int mtp_envelope_encrypt(const mtp_auth_key_t *key, mtp_role_t self,
 {
     if (!key || !out || (!body && len) || len % 4 || len > MTP_ENC_BODY_MAX)
         return MTP_EINVAL;
+    /* Padding randomness: with rng == NULL from the per-thread padding pool (cheap); with
+     * an injected rng exactly mtp_rand(rng, ...) in the documented order. */
     uint8_t extra;
-    int rc = mtp_rand(rng, &extra, 1);
+    int rc = mtp_rand_padding(rng, &extra, 1);
     if (rc)
         return rc;
     size_t pad = mtp_envelope_pad_len(len, extra);
@@ -155,7 +157,7 @@ int mtp_envelope_encrypt(const mtp_auth_key_t *key, mtp_role_t self,
     mtp_env_put32(h + 28, (uint32_t)len);
     if (len)
         memcpy(h + MTP_ENC_INNER_LEN, body, len);
-    rc = mtp_rand(rng, h + MTP_ENC_INNER_LEN + len, pad);
+    rc = mtp_rand_padding(rng, h + MTP_ENC_INNER_LEN + len, pad);
     if (!rc) {
         uint8_t large[32];
         rc = mtp_envelope_seal(key, self, p, plain_len, large);
@@ -189,15 +191,14 @@ static int open_packet(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t
     /* 2. auth_key_id (public: no need for constant time, but keep going either way) */
     unsigned bad = memcmp(pkt, key->id, 8) != 0;
 
-    /* 3. decrypt */
+    /* 3. decrypt, and 4. msg_key_large = SHA256(auth_key[88+x:120+x] + everything
+     * decrypted, padding included) computed in the same pass; compared in constant time */
     mtp_kdf2(key->key, msg_key, x, aes_key, aes_iv);
-    if (mtp_aes256_ige_decrypt(aes_key, aes_iv, pkt + MTP_ENC_OUTER_LEN, plain, n))
+    if (mtp_aes256_ige_decrypt_sha256(aes_key, aes_iv, key->key + 88 + x, 32,
+                                      pkt + MTP_ENC_OUTER_LEN, plain, n, large))
         bad = 1;
     mtp_secure_zero(aes_key, sizeof aes_key);
     mtp_secure_zero(aes_iv, sizeof aes_iv);
-
-    /* 4. msg_key over everything decrypted, padding included, compared in constant time */
-    mtp_msg_key2_large(key->key, x, plain, n, large);
     bad |= !mtp_ct_memeq(large + 8, msg_key, 16);
 
     /* 5. lengths (evaluated without early exits) */
