@@ -155,7 +155,8 @@ fuzz:
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  if [ ! $(BUILD)/fuzz/$$n -nt $$f ] || [ ! $(BUILD)/fuzz/$$n -nt $(FUZZ_BUILD)/lib/libmtproto.a ]; then \
 	    echo "clang fuzz $$n"; \
-	    clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/$$n $$f \
+	    clang $(subst $(GEN),$(FUZZ_BUILD)/gen,$(CPPFLAGS)) -std=c11 -g -O1 \
+	      -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/$$n $$f \
 	      $(FUZZ_BUILD)/lib/libmtproto.a $(LIBS) || exit 1; fi; done
 
 # ---- demo ----

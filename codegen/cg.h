@@ -110,6 +110,7 @@ typedef struct cg_tname {
     cg_comb **cons;
     int ncons, capcons;
     struct cg_schema *schema;
+    bool rd_used;                /* emit: a generated reader rd_<T> is used */
 } cg_tname;
 
 typedef struct cg_schema {
@@ -138,6 +139,9 @@ void cg_resolve(cg_schema *s);          /* after all files are parsed */
 const char *cg_kind_name(int kind);
 
 /* emit.c */
+/* every schema being generated (to find constructor ids shared between schemas) */
+extern cg_schema **cg_all_schemas;
+extern int cg_nall_schemas;
 void cg_emit_schema_header(cg_schema *s, cg_buf *out, const char *guard);
 void cg_emit_schema_source(cg_schema *s, cg_buf *out, const char *header);
 void cg_emit_layers(cg_schema **all, int n, cg_buf *out);

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+cg_schema **cg_all_schemas;
+int cg_nall_schemas;
+
 /* ---- helpers ---- */
 
 static const char *vec_ctype(const cg_type *e)
@@ -168,54 +171,168 @@ void cg_emit_schema_header(cg_schema *s, cg_buf *o, const char *guard)
 
 /* ---- codecs ---- */
 
+/* ---- generated dispatch ----
+ * A field of a boxed type T of this schema is read by rd_<T>: a switch over the ids of T's
+ * constructors calling their dec_ directly. It only handles ids for which the runtime lookup
+ * would find that very constructor (for an API layer: the reader is on this layer; for the
+ * service schema: ids no API layer has), and falls back to mtp_tl_read_object() for
+ * everything else (errors, gzip_packed, the depth limit), so behaviour is the runtime's. */
+
+static const cg_schema *cur_schema;   /* the schema being emitted */
+
+/* Does c get generated codecs (else the descriptor-driven ones)? */
+static bool straight(const cg_schema *s, const cg_comb *c)
+{
+    return s->straight && (!c->is_method || s->straight_methods);
+}
+
+static int count_id(const cg_schema *s, uint32_t id)
+{
+    int n = 0;
+    for (int i = 0; i < s->ncombs; i++)
+        n += s->combs[i]->id == id;
+    return n;
+}
+
+/* May the generated dispatch of schema s pick constructor c by its id? */
+static bool fast_cons(const cg_schema *s, const cg_comb *c)
+{
+    if (c->schema != s || c->is_method || !straight(s, c) || count_id(s, c->id) != 1)
+        return false;
+    if (c->id == 0x3072cfa1u)   /* gzip_packed: the runtime unpacks it in place of an object */
+        return false;
+    if (s->service)
+        for (int i = 0; i < cg_nall_schemas; i++)
+            if (cg_all_schemas[i] != s && count_id(cg_all_schemas[i], c->id))
+                return false;
+    return true;
+}
+
+/* Is there an rd_<T> for values of type t in the schema being emitted? */
+static const cg_tname *fast_tname(const cg_type *t)
+{
+    if (!t || t->kind != K_OBJECT || !t->tname || t->tname->schema != cur_schema)
+        return NULL;
+    return t->tname;
+}
+
+static void mark_rd_used(const cg_schema *s)
+{
+    for (int i = 0; i < s->ncombs; i++) {
+        const cg_comb *c = s->combs[i];
+        if (!straight(s, c))
+            continue;
+        for (int k = 0; k < c->nparams; k++) {
+            const cg_type *t = c->params[k].type;
+            if (t->kind == K_VECTOR || t->kind == K_BARE_VECTOR)
+                t = t->elem;
+            if (fast_tname(t))
+                t->tname->rd_used = true;
+        }
+    }
+}
+
+static bool is_empty_codec(const cg_comb *c);
+
 static void emit_read(cg_buf *b, const char *ind, const cg_param *p)
 {
     const cg_type *t = p->type;
     const char *f = p->cfield;
     switch (t->kind) {
-    case K_INT: buf_printf(b, "%so->%s = mtp_tl_read_int(r);\n", ind, f); break;
-    case K_NAT: buf_printf(b, "%so->%s = mtp_tl_read_nat(r);\n", ind, f); break;
-    case K_LONG: buf_printf(b, "%so->%s = mtp_tl_read_long(r);\n", ind, f); break;
-    case K_DOUBLE: buf_printf(b, "%so->%s = mtp_tl_read_double(r);\n", ind, f); break;
+    case K_INT: buf_printf(b, "%so->%s = (int32_t)mtp_gen_rd32(r);\n", ind, f); break;
+    case K_NAT: buf_printf(b, "%so->%s = mtp_gen_rd32(r);\n", ind, f); break;
+    case K_LONG: buf_printf(b, "%so->%s = (int64_t)mtp_gen_rd64(r);\n", ind, f); break;
+    case K_DOUBLE: buf_printf(b, "%so->%s = mtp_gen_rd_double(r);\n", ind, f); break;
     case K_INT128: buf_printf(b, "%smtp_tl_read_raw(r, o->%s, 16);\n", ind, f); break;
     case K_INT256: buf_printf(b, "%smtp_tl_read_raw(r, o->%s, 32);\n", ind, f); break;
-    case K_STRING: case K_BYTES: buf_printf(b, "%so->%s = mtp_tl_read_bytes(r);\n", ind, f); break;
+    case K_STRING: case K_BYTES: buf_printf(b, "%so->%s = mtp_gen_rd_bytes(r);\n", ind, f); break;
     case K_BOOL: buf_printf(b, "%so->%s = mtp_gen_rd_bool(r);\n", ind, f); break;
     case K_TRUE: break;
     case K_VECTOR: case K_BARE_VECTOR:
-        buf_printf(b, "%smtp_tl_read_vector(r, &%s, &o->%s);\n", ind, t->cvar, f);
+        if (fast_tname(t->elem))
+            buf_printf(b, "%smtp_gen_rd_vec_obj(r, &%s, &o->%s, rd_%s);\n", ind, t->cvar, f,
+                       t->elem->tname->cvar + 8);
+        else
+            buf_printf(b, "%smtp_tl_read_vector(r, &%s, &o->%s);\n", ind, t->cvar, f);
         break;
     case K_OBJECT:
-        buf_printf(b, "%so->%s = mtp_tl_read_object(r, %s%s);\n", ind, f,
-                   t->tname ? "&" : "", t->tname ? t->tname->cvar : "NULL");
+        if (fast_tname(t))
+            buf_printf(b, "%so->%s = rd_%s(r);\n", ind, f, t->tname->cvar + 8);
+        else
+            buf_printf(b, "%so->%s = mtp_tl_read_object(r, %s%s);\n", ind, f,
+                       t->tname ? "&" : "", t->tname ? t->tname->cvar : "NULL");
         break;
     case K_BARE_OBJECT:
-        buf_printf(b, "%so->%s = mtp_tl_read_bare(r, &mtp_tlc_%s);\n", ind, f, t->bare->cname);
+        if (t->bare->schema == cur_schema && straight(cur_schema, t->bare))
+            buf_printf(b, "%so->%s = mtp_gen_bare(r, &mtp_tlc_%s, sizeof(mtp_%s_t), %s%s);\n", ind, f,
+                       t->bare->cname, t->bare->cname, is_empty_codec(t->bare) ? "dec0" : "dec_",
+                       is_empty_codec(t->bare) ? "" : t->bare->cname);
+        else
+            buf_printf(b, "%so->%s = mtp_tl_read_bare(r, &mtp_tlc_%s);\n", ind, f, t->bare->cname);
         break;
     case K_QUERY: buf_printf(b, "%so->%s = mtp_tl_read_query(r);\n", ind, f); break;
     }
 }
 
+/* rd_<T>: see above. */
+static void emit_rd_type(cg_buf *b, const cg_schema *s, const cg_tname *t)
+{
+    buf_printf(b, "MTP_GEN_NOINLINE static mtp_tl_object_t *rd_%s(mtp_tl_reader_t *r)\n{\n", t->cvar + 8);
+    int n = 0;
+    for (int k = 0; k < t->ncons; k++)
+        n += fast_cons(s, t->cons[k]);
+    if (n) {
+        if (s->service)
+            buf_puts(b, "    if (mtp_gen_can_box(r)) {\n");
+        else
+            buf_printf(b, "    if (r->layer == &%s && mtp_gen_can_box(r)) {\n", s->layer_var);
+        buf_puts(b, "        switch (mtp_gen_ld32(r->p)) {\n");
+        for (int k = 0; k < t->ncons; k++) {
+            const cg_comb *c = t->cons[k];
+            if (!fast_cons(s, c))
+                continue;
+            buf_printf(b, "        case 0x%08xu:\n            return mtp_gen_box(r, &mtp_tlc_%s, "
+                          "sizeof(mtp_%s_t), %s%s);\n", c->id, c->cname, c->cname,
+                       is_empty_codec(c) ? "dec0" : "dec_", is_empty_codec(c) ? "" : c->cname);
+        }
+        buf_puts(b, "        default:\n            break;\n        }\n    }\n");
+    }
+    buf_printf(b, "    return mtp_tl_read_object(r, &%s);\n}\n\n", t->cvar);
+}
+
+static uint32_t word_mask(const cg_comb *c, int wi);
+
+/* dec_<c>. Objects of the generated dispatch are not zeroed by the allocator: dec_ writes
+ * every member; a combinator with optional fields clears its struct first (mtp_gen_zero). */
 static void emit_decode(cg_buf *b, const cg_comb *c)
 {
     buf_printf(b, "static int dec_%s(mtp_tl_reader_t *r, void *obj)\n{\n    mtp_%s_t *o = obj;\n",
                c->cname, c->cname);
+    bool optional = false;
+    for (int k = 0; k < c->nparams; k++)
+        optional = optional || (c->params[k].flag_param >= 0 && c->params[k].type->kind != K_TRUE);
+    if (optional)
+        buf_printf(b, "    mtp_gen_zero((uint8_t *)o + sizeof o->_, sizeof *o - sizeof o->_);\n");
     for (int k = 0; k < c->nparams; k++) {
         const cg_param *p = &c->params[k];
         if (p->flag_param < 0) {
-            emit_read(b, "    ", p);
+            if (p->type->kind == K_NAT && word_mask(c, k))   /* a flags word: keep it in a local */
+                buf_printf(b, "    uint32_t f%d = o->%s = mtp_gen_rd32(r);\n", k, p->cfield);
+            else if (p->type->kind == K_TRUE)   /* no flag: carries nothing */
+                buf_printf(b, "    o->%s = false;\n", p->cfield);
+            else
+                emit_read(b, "    ", p);
             continue;
         }
-        const char *w = c->params[p->flag_param].cfield;
         uint32_t bit = 1u << p->flag_bit;
         if (p->type->kind == K_TRUE) {
-            buf_printf(b, "    o->%s = (o->%s & 0x%xu) != 0;\n", p->cfield, w, bit);
+            buf_printf(b, "    o->%s = (f%d & 0x%xu) != 0;\n", p->cfield, p->flag_param, bit);
         } else if (p->chas) {
-            buf_printf(b, "    if (o->%s & 0x%xu) {\n        o->%s = true;\n", w, bit, p->chas);
+            buf_printf(b, "    if (f%d & 0x%xu) {\n        o->%s = true;\n", p->flag_param, bit, p->chas);
             emit_read(b, "        ", p);
             buf_puts(b, "    }\n");
         } else {
-            buf_printf(b, "    if (o->%s & 0x%xu)\n", w, bit);
+            buf_printf(b, "    if (f%d & 0x%xu)\n", p->flag_param, bit);
             emit_read(b, "        ", p);
         }
     }
@@ -371,18 +488,52 @@ static void emit_write(cg_buf *b, const char *ind, const cg_param *p, int idx)
     case K_DOUBLE: buf_printf(b, "%sp = mtp_gen_wdouble(p, o->%s);\n", ind, f); break;
     case K_INT128: buf_printf(b, "%sp = mtp_gen_wraw(p, o->%s, 16);\n", ind, f); break;
     case K_INT256: buf_printf(b, "%sp = mtp_gen_wraw(p, o->%s, 32);\n", ind, f); break;
-    case K_STRING: case K_BYTES: buf_printf(b, "%sp = mtp_gen_wbytes(p, &o->%s);\n", ind, f); break;
     case K_BOOL: buf_printf(b, "%sp = mtp_gen_wbool(p, o->%s);\n", ind, f); break;
-    case K_TRUE: break;
-    case K_OBJECT: case K_QUERY: buf_printf(b, "%sp = mtp_gen_wobj(p, o->%s);\n", ind, f); break;
-    case K_BARE_OBJECT: buf_printf(b, "%sp = mtp_gen_wbare(p, o->%s);\n", ind, f); break;
-    default:
-        buf_printf(b, "%sp = mtp_tl_write_value(&%s, &o->%s, p);\n", ind, t->cvar, f);
-        break;
+    default: break;
     }
 }
 
-/* The flags-word helpers, size_<cname> (if with_size) and enc_<cname>. */
+/* The call writing a variable-size value (string, object, vector) through w; store: p is
+ * ahead of w->p before, reload: p is used after. */
+static void emit_write_var(cg_buf *b, const char *ind, const cg_param *p, bool store, bool reload)
+{
+    const cg_type *t = p->type;
+    const char *f = p->cfield;
+    if (store)
+        buf_printf(b, "%sw->p = p;\n", ind);
+    buf_printf(b, "%sif ((e = ", ind);
+    switch (t->kind) {
+    case K_STRING: case K_BYTES: buf_printf(b, "mtp_gen_wr_bytes(w, &o->%s)", f); break;
+    case K_OBJECT:
+        buf_printf(b, "mtp_gen_wr_obj(w, o->%s, %s%s)", f, t->tname ? "&" : "",
+                   t->tname ? t->tname->cvar : "NULL");
+        break;
+    case K_QUERY: buf_printf(b, "mtp_gen_wr_query(w, o->%s)", f); break;
+    case K_BARE_OBJECT: buf_printf(b, "mtp_gen_wr_bare(w, o->%s, &mtp_tlc_%s)", f, t->bare->cname); break;
+    default: {
+        const cg_type *e = t->elem;
+        const char *boxed = t->kind == K_VECTOR ? "true" : "false";
+        if (e->kind == K_OBJECT)
+            buf_printf(b, "mtp_gen_wr_vec_obj(w, &o->%s, %s, %s%s)", f, boxed, e->tname ? "&" : "",
+                       e->tname ? e->tname->cvar : "NULL");
+        else if (e->kind == K_STRING || e->kind == K_BYTES)
+            buf_printf(b, "mtp_gen_wr_vec_bytes(w, &o->%s, %s)", f, boxed);
+        else if (e->kind == K_INT)
+            buf_printf(b, "mtp_gen_wr_vec_int(w, &o->%s, %s)", f, boxed);
+        else if (e->kind == K_LONG)
+            buf_printf(b, "mtp_gen_wr_vec_long(w, &o->%s, %s)", f, boxed);
+        else
+            buf_printf(b, "mtp_tl_write_value_w(w, &%s, &o->%s)", t->cvar, f);
+        break;
+    }
+    }
+    buf_printf(b, ") != 0)\n%s    return e;\n", ind);
+    if (reload)
+        buf_printf(b, "%sp = w->p;\n", ind);
+}
+
+/* The flags-word helpers, size_<cname> (if with_size) and wr_<cname>: one pass that
+ * validates like size_<cname> and writes, making room for each run of fixed-size fields. */
 static void emit_encode(cg_buf *b, const cg_comb *c, bool with_size)
 {
     for (int k = 0; k < c->nparams; k++)
@@ -390,8 +541,13 @@ static void emit_encode(cg_buf *b, const cg_comb *c, bool with_size)
             emit_word_fn(b, c, k);
     if (with_size)
         emit_size(b, c);
-    buf_printf(b, "static uint8_t *enc_%s(const void *obj, uint8_t *p)\n{\n    const mtp_%s_t *o = obj;\n",
+    bool need_e = false;   /* any field with bytes on the wire */
+    for (int k = 0; k < c->nparams; k++)
+        need_e = need_e || c->params[k].type->kind != K_TRUE;
+    buf_printf(b, "static int wr_%s(const void *obj, mtp_tl_writer_t *w)\n{\n    const mtp_%s_t *o = obj;\n",
                c->cname, c->cname);
+    if (need_e)
+        buf_puts(b, "    int e;\n");
     for (int k = 0; k < c->nparams; k++) {
         if (c->params[k].type->kind != K_NAT)
             continue;
@@ -400,24 +556,56 @@ static void emit_encode(cg_buf *b, const cg_comb *c, bool with_size)
         else
             buf_printf(b, "    uint32_t f%d = o->%s;\n", k, c->params[k].cfield);
     }
+    buf_puts(b, "    uint8_t *p = w->p;\n");
+    /* p is the output position; after an unconditional variable-size field it is only in
+     * w->p (p_stale) until the next run of fixed-size fields reloads it */
+    bool in_run = false, p_stale = false;
     for (int k = 0; k < c->nparams; k++) {
         const cg_param *p = &c->params[k];
+        int fs = fixed_size(p->type->kind);
         if (p->type->kind == K_TRUE)
             continue;
-        if (p->flag_param < 0) {
-            emit_write(b, "    ", p, k);
-            continue;
+        if (fs >= 0 && !in_run) {
+            /* room for the run of fixed-size fields starting here */
+            long run = 0;
+            for (int j = k; j < c->nparams && fixed_size(c->params[j].type->kind) >= 0; j++)
+                run += fixed_size(c->params[j].type->kind);
+            if (p_stale)
+                buf_puts(b, "    p = w->p;\n");
+            p_stale = false;
+            buf_printf(b, "    if ((uintptr_t)p + %ld > w->lim) {\n        w->p = p;\n"
+                          "        if ((e = mtp_tl_writer_grow(w, %ld)) != 0)\n            return e;\n"
+                          "        p = w->p;\n    }\n", run, run);
+            in_run = true;
         }
-        buf_printf(b, "    if (f%d & 0x%xu)\n", p->flag_param, 1u << p->flag_bit);
-        emit_write(b, "        ", p, k);
+        if (fs < 0)
+            in_run = false;
+        const char *ind = "    ";
+        bool shared = false;
+        if (p->flag_param >= 0) {
+            uint32_t bit = 1u << p->flag_bit;
+            shared = p->chas && bit_users(c, p->flag_param, p->flag_bit) > 1;
+            buf_printf(b, "    if (f%d & 0x%xu) {\n", p->flag_param, bit);
+            if (shared)
+                buf_printf(b, "        if (!o->%s)\n            return MTP_EINVAL;\n", p->chas);
+            ind = "        ";
+        }
+        if (fs >= 0) {
+            emit_write(b, ind, p, k);
+        } else if (p->flag_param >= 0) {
+            /* conditional: the state after the block must hold on both paths (if p is stale,
+             * w->p is current either way; else p is kept current) */
+            emit_write_var(b, ind, p, !p_stale, !p_stale);
+        } else {
+            emit_write_var(b, ind, p, !p_stale, false);
+            p_stale = true;
+        }
+        if (p->flag_param >= 0)
+            buf_puts(b, "    }\n");
     }
-    buf_puts(b, "    return p;\n}\n\n");
-}
-
-/* Does c get generated codecs (else the descriptor-driven ones)? */
-static bool straight(const cg_schema *s, const cg_comb *c)
-{
-    return s->straight && (!c->is_method || s->straight_methods);
+    if (!p_stale)
+        buf_puts(b, "    w->p = p;\n");
+    buf_puts(b, "    return 0;\n}\n\n");
 }
 
 /* true if the combinator has no bytes of its own on the wire and nothing to decode */
@@ -476,11 +664,16 @@ void cg_emit_schema_source(cg_schema *s, cg_buf *o, const char *header)
 
     /* codecs */
     if (s->straight) {
+        cur_schema = s;
+        mark_rd_used(s);
         buf_puts(o, "\n/* ---- codecs ----\n"
                     " * Build with -DMTP_TL_COMPACT_CODECS to use the descriptor-driven codecs instead\n"
-                    " * (same wire behaviour; much faster to compile, e.g. for sanitizer builds). */\n"
+                    " * (same wire behaviour; much faster to compile, e.g. for sanitizer builds).\n"
+                    " * dec_<c> decodes the fields; rd_<T> reads a boxed T, dispatching the constructor\n"
+                    " * ids it may pick itself straight to their dec_ (anything else goes to the\n"
+                    " * runtime); wr_<c> writes the fields in one pass, validating as size_<c> does. */\n"
                     "#ifndef MTP_TL_COMPACT_CODECS\n"
-                    "#define MTP_GEN_CODEC(dec, size, enc) dec, size, enc\n\n");
+                    "#define MTP_GEN_CODEC(dec, size, enc, wr) dec, size, enc, wr\n\n");
         bool any_empty = false;
         for (int i = 0; i < s->ncombs; i++)
             any_empty = any_empty || (straight(s, s->combs[i]) && is_empty_codec(s->combs[i]));
@@ -488,7 +681,9 @@ void cg_emit_schema_source(cg_schema *s, cg_buf *o, const char *header)
             buf_puts(o, "static int dec0(mtp_tl_reader_t *r, void *obj)\n{\n    (void)obj;\n"
                         "    return r->err;\n}\n\n"
                         "static uint8_t *enc0(const void *obj, uint8_t *p)\n{\n    (void)obj;\n"
-                        "    return p;\n}\n\n");
+                        "    return p;\n}\n\n"
+                        "static int wr0(const void *obj, mtp_tl_writer_t *w)\n{\n    (void)obj;\n"
+                        "    (void)w;\n    return 0;\n}\n\n");
         cg_map consts = { 0 };
         for (int i = 0; i < s->ncombs; i++) {
             long n = straight(s, s->combs[i]) ? const_size(s->combs[i]) : -1;
@@ -504,6 +699,18 @@ void cg_emit_schema_source(cg_schema *s, cg_buf *o, const char *header)
                 buf_puts(o, "    (void)acc;\n");
             buf_puts(o, "    return 0;\n}\n\n");
         }
+        cg_tname **tn = sorted_tnames(s);
+        bool any_rd = false;
+        for (int i = 0; i < s->ntnames; i++)
+            if (tn[i]->rd_used) {
+                if (!any_rd)
+                    buf_puts(o, "/* readers of the boxed types used by fields */\n");
+                any_rd = true;
+                buf_printf(o, "MTP_GEN_NOINLINE static mtp_tl_object_t *rd_%s(mtp_tl_reader_t *r);\n",
+                           tn[i]->cvar + 8);
+            }
+        if (any_rd)
+            buf_puts(o, "\n");
         for (int i = 0; i < s->ncombs; i++) {
             cg_comb *c = s->combs[i];
             if (is_empty_codec(c) || !straight(s, c))
@@ -511,14 +718,18 @@ void cg_emit_schema_source(cg_schema *s, cg_buf *o, const char *header)
             emit_decode(o, c);
             emit_encode(o, c, const_size(c) < 0);
         }
-        buf_puts(o, "#else\n#define MTP_GEN_CODEC(dec, size, enc) \\\n"
-                    "    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields\n"
+        for (int i = 0; i < s->ntnames; i++)
+            if (tn[i]->rd_used)
+                emit_rd_type(o, s, tn[i]);
+        buf_puts(o, "#else\n#define MTP_GEN_CODEC(dec, size, enc, wr) \\\n"
+                    "    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields, \\\n"
+                    "    mtp_tl_write_fields_generic\n"
                     "#endif /* MTP_TL_COMPACT_CODECS */\n\n");
     }
 
     /* combinator descriptors */
     buf_puts(o, "/* ---- combinators: id, is_method, id_mismatch, nparams, size, name, line, cname,\n"
-                " *      tname, result, params, layer, decode, measure, encode ---- */\n");
+                " *      tname, result, params, layer, decode, measure, encode, write ---- */\n");
     for (int i = 0; i < s->ncombs; i++) {
         cg_comb *c = s->combs[i];
         if (c->nparams) {
@@ -552,16 +763,16 @@ void cg_emit_schema_source(cg_schema *s, cg_buf *o, const char *header)
         else
             buf_puts(o, "NULL, ");
         if (!straight(s, c))
-            buf_printf(o, "&%s,\n    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields\n};\n",
-                       s->layer_var);
+            buf_printf(o, "&%s,\n    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,\n"
+                          "    mtp_tl_write_fields_generic\n};\n", s->layer_var);
         else if (is_empty_codec(c))
-            buf_printf(o, "&%s,\n    MTP_GEN_CODEC(dec0, szc_0, enc0)\n};\n", s->layer_var);
+            buf_printf(o, "&%s,\n    MTP_GEN_CODEC(dec0, szc_0, enc0, wr0)\n};\n", s->layer_var);
         else if (const_size(c) >= 0)
-            buf_printf(o, "&%s,\n    MTP_GEN_CODEC(dec_%s, szc_%ld, enc_%s)\n};\n", s->layer_var, c->cname,
-                       const_size(c), c->cname);
+            buf_printf(o, "&%s,\n    MTP_GEN_CODEC(dec_%s, szc_%ld, mtp_tl_encode_fields_via_write, wr_%s)\n};\n",
+                       s->layer_var, c->cname, const_size(c), c->cname);
         else
-            buf_printf(o, "&%s,\n    MTP_GEN_CODEC(dec_%s, size_%s, enc_%s)\n};\n", s->layer_var, c->cname,
-                       c->cname, c->cname);
+            buf_printf(o, "&%s,\n    MTP_GEN_CODEC(dec_%s, size_%s, mtp_tl_encode_fields_via_write, wr_%s)\n};\n",
+                       s->layer_var, c->cname, c->cname, c->cname);
     }
 
     /* boxed types */

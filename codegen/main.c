@@ -201,6 +201,8 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    cg_all_schemas = all;
+    cg_nall_schemas = ns;
     char incdir[4096];
     snprintf(incdir, sizeof incdir, "%s/include/mtproto", out);
     if (mkdir_p(incdir) != 0) {

@@ -36,6 +36,7 @@ extern "C" {
 struct mtp_tl_comb;
 struct mtp_tl_layer;
 struct mtp_tl_reader;
+struct mtp_tl_writer;
 
 /* ---- object header and vectors ---- */
 
@@ -119,6 +120,9 @@ typedef struct mtp_tl_comb {
     int (*decode)(struct mtp_tl_reader *r, void *obj);      /* obj zeroed, obj->tl set */
     int (*measure)(const void *obj, size_t *acc);            /* adds the field bytes to *acc */
     uint8_t *(*encode)(const void *obj, uint8_t *out);       /* after measure() succeeded */
+    /* Single pass: validates like measure() while writing the fields into w, growing its
+     * buffer as needed. 0 or a negative MTP_E* code (then w's output is to be discarded). */
+    int (*write)(const void *obj, struct mtp_tl_writer *w);
 } mtp_tl_comb_t;
 
 typedef struct mtp_tl_layer {
@@ -167,7 +171,8 @@ typedef struct mtp_tl_reader {
     size_t gzip_cap;                    /* inflate cap for gzip_packed */
     bool unpack_gzip;                   /* replace nested gzip_packed by its content */
     bool in_gzip;                       /* internal: a gzip inside a gzip is rejected */
-    bool borrow;                        /* strings/bytes point into the input (no copy) */
+    bool borrow;                        /* strings/bytes point into the input (no copy): the
+                                         * input must then outlive the decoded objects */
 } mtp_tl_reader_t;
 
 void mtp_tl_reader_init(mtp_tl_reader_t *r, const mtp_tl_layer_t *layer,
@@ -228,6 +233,25 @@ int mtp_tl_encode(const mtp_tl_object_t *obj, mtp_buf_t *b);
 int mtp_tl_size_value(const mtp_tl_type_t *t, const void *val, size_t *acc);
 uint8_t *mtp_tl_write_value(const mtp_tl_type_t *t, const void *val, uint8_t *out);
 int mtp_tl_encode_value(const mtp_tl_type_t *t, const void *val, mtp_buf_t *b);
+
+/* Growable single-pass output used by mtp_tl_encode() and the generated write codecs:
+ * bytes go to p; (uintptr_t)p + n <= lim means n more bytes fit. b is the buffer grown on
+ * demand (its len is only advanced by mtp_tl_encode() once everything succeeded), or NULL
+ * when the caller sized the output beforehand. depth counts the objects being written. */
+typedef struct mtp_tl_writer {
+    uint8_t *p;
+    uintptr_t lim;
+    mtp_buf_t *b;
+    int depth;
+} mtp_tl_writer_t;
+/* Make room for n more bytes (may move the buffer); MTP_ENOMEM if it cannot. */
+int mtp_tl_writer_grow(mtp_tl_writer_t *w, size_t n);
+static inline int mtp_tl_writer_need(mtp_tl_writer_t *w, size_t n)
+{
+    return (uintptr_t)w->p + n <= w->lim ? 0 : mtp_tl_writer_grow(w, n);
+}
+/* A value of any type through w, validated like mtp_tl_size_value(). */
+int mtp_tl_write_value_w(mtp_tl_writer_t *w, const mtp_tl_type_t *t, const void *val);
 
 /* Primitive writers (no bounds check: callers sized the buffer first). */
 uint8_t *mtp_tl_write_int(uint8_t *p, int32_t v);

@@ -1,6 +1,8 @@
 /* Error names, growable buffers, arenas. */
 #include <mtproto/common.h>
 
+#include "tl/tl_arena.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,18 +124,6 @@ int mtp_buf_printf(mtp_buf_t *b, const char *fmt, ...)
 
 /* ---------------- arenas ---------------- */
 
-typedef struct arena_block {
-    struct arena_block *next;
-    size_t size, used;
-    _Alignas(16) unsigned char data[];
-} arena_block;
-
-struct mtp_arena {
-    arena_block *head;      /* current block (others chained behind it) */
-    size_t cap, total;      /* byte cap; bytes reserved in blocks */
-    size_t used;            /* bytes handed out */
-};
-
 #define ARENA_FIRST 4096u
 #define ARENA_DEFAULT_CAP ((size_t)256 << 20)
 
@@ -150,9 +140,9 @@ void mtp_arena_free(mtp_arena_t *a)
 {
     if (!a)
         return;
-    arena_block *b = a->head;
+    mtp_arena_block_t *b = a->head;
     while (b) {
-        arena_block *n = b->next;
+        mtp_arena_block_t *n = b->next;
         free(b);
         b = n;
     }
@@ -163,17 +153,81 @@ void mtp_arena_reset(mtp_arena_t *a)
 {
     if (!a || !a->head)
         return;
-    /* keep the largest (newest) block, free the rest */
-    arena_block *keep = a->head, *b = keep->next;
-    while (b) {
-        arena_block *n = b->next;
-        free(b);
+    /* Keep one block for reuse: the largest, or, when the content spilled over several
+     * blocks, a single block as large as all of them (up to the block size limit), so a
+     * workload that is repeated after each reset settles on one block. */
+    mtp_arena_block_t *keep = a->head;
+    size_t sum = 0;
+    for (mtp_arena_block_t *b = a->head; b; b = b->next) {
+        sum += b->size;
+        if (b->size > keep->size)
+            keep = b;
+    }
+    mtp_arena_block_t *merged = NULL;
+    if (keep != a->head || keep->next) {
+        if (sum > ((size_t)16 << 20))
+            sum = (size_t)16 << 20;
+        if (sum > keep->size && (merged = malloc(sizeof *merged + sum)) != NULL)
+            merged->size = sum;
+    }
+    for (mtp_arena_block_t *b = a->head; b;) {
+        mtp_arena_block_t *n = b->next;
+        if (b != keep || merged)
+            free(b);
         b = n;
     }
+    if (merged)
+        keep = merged;
     keep->next = NULL;
     keep->used = 0;
+    a->head = keep;
     a->total = keep->size;
     a->used = 0;
+}
+
+/* A new block for need bytes (the caller checked the current one has no room). */
+static void *arena_grow(mtp_arena_t *a, size_t need)
+{
+    mtp_arena_block_t *b = a->head;
+    if (need > a->cap || a->used + need > a->cap)
+        return NULL;
+    size_t bs = b ? b->size * 2 : ARENA_FIRST;
+    if (bs > ((size_t)16 << 20))
+        bs = (size_t)16 << 20;
+    if (bs < need)
+        bs = need;
+    mtp_arena_block_t *nb = malloc(sizeof *nb + bs);
+    if (!nb)
+        return NULL;
+    nb->size = bs;
+    nb->used = need;
+    a->total += bs;
+    a->used += need;
+    if (b && b->size - b->used >= 256) {
+        /* current block still has room for small objects: put the new one behind it */
+        nb->next = b->next;
+        b->next = nb;
+    } else {
+        nb->next = b;
+        a->head = nb;
+    }
+    return nb->data;
+}
+
+void *mtp_arena_bump_slow(mtp_arena_t *a, size_t size, size_t align)
+{
+    if (!a || size > SIZE_MAX - 16)
+        return NULL;
+    mtp_arena_block_t *b = a->head;
+    if (b) {
+        size_t off = (b->used + (align - 1)) & ~(align - 1);
+        if (off <= b->size && size <= b->size - off) {
+            b->used = off + size;
+            a->used += size;
+            return b->data + off;
+        }
+    }
+    return arena_grow(a, size ? size : 1);
 }
 
 void *mtp_arena_alloc(mtp_arena_t *a, size_t size)
@@ -183,37 +237,18 @@ void *mtp_arena_alloc(mtp_arena_t *a, size_t size)
     size_t need = (size + 15) & ~(size_t)15;
     if (need < size)
         return NULL;
-    arena_block *b = a->head;
-    if (!b || b->size - b->used < need) {
-        if (need > a->cap || a->used + need > a->cap)
-            return NULL;
-        size_t bs = b ? b->size * 2 : ARENA_FIRST;
-        if (bs > ((size_t)16 << 20))
-            bs = (size_t)16 << 20;
-        if (bs < need)
-            bs = need;
-        arena_block *nb = malloc(sizeof *nb + bs);
-        if (!nb)
-            return NULL;
-        nb->size = bs;
-        nb->used = 0;
-        if (b && b->size - b->used >= 256) {
-            /* current block still has room for small objects: put the new one behind it */
-            nb->next = b->next;
-            b->next = nb;
-            nb->used = need;
-            a->total += bs;
+    void *p = NULL;
+    mtp_arena_block_t *b = a->head;
+    if (b) {
+        size_t off = (b->used + 15) & ~(size_t)15;
+        if (off <= b->size && need <= b->size - off) {
+            b->used = off + need;
             a->used += need;
-            memset(nb->data, 0, need);
-            return nb->data;
+            p = b->data + off;
         }
-        nb->next = b;
-        a->head = b = nb;
-        a->total += bs;
     }
-    void *p = b->data + b->used;
-    b->used += need;
-    a->used += need;
+    if (!p && !(p = arena_grow(a, need)))
+        return NULL;
     memset(p, 0, need);
     return p;
 }

@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tl/tl_arena.h"
+#include "tl/tl_gen_rt.h"
+
 #define ID_VECTOR      0x1cb5c415u
 #define ID_BOOL_TRUE   0x997275b5u
 #define ID_BOOL_FALSE  0xbc799737u
@@ -20,6 +23,16 @@ void mtp_tl_reader_init(mtp_tl_reader_t *r, const mtp_tl_layer_t *layer,
     r->max_depth = MTP_TL_MAX_DEPTH;
     r->gzip_cap = MTP_TL_GZIP_CAP_DEFAULT;
     r->unpack_gzip = true;
+}
+
+void mtp_tl_zero_mem(void *p, size_t n)
+{
+    memset(p, 0, n);
+}
+
+void mtp_tl_copy_mem(void *d, const void *s, size_t n)
+{
+    memcpy(d, s, n);
 }
 
 int mtp_tl_reader_fail(mtp_tl_reader_t *r, int err)
@@ -112,7 +125,7 @@ mtp_bytes_t mtp_tl_read_bytes(mtp_tl_reader_t *r)
     if (r->borrow || len == 0) {
         b.ptr = len ? p + hdr : b.ptr;
     } else {
-        uint8_t *d = mtp_arena_alloc(r->arena, len);
+        uint8_t *d = r->arena ? mtp_arena_bump(r->arena, len, 1) : NULL;
         if (!d) {
             mtp_tl_reader_fail(r, MTP_ENOMEM);
             return b;
@@ -144,11 +157,12 @@ static mtp_tl_object_t *read_fields(mtp_tl_reader_t *r, const mtp_tl_comb_t *c)
         mtp_tl_reader_fail(r, MTP_EDEPTH);
         return NULL;
     }
-    mtp_tl_object_t *o = mtp_arena_alloc(r->arena, c->size);
+    mtp_tl_object_t *o = r->arena ? mtp_arena_bump(r->arena, c->size, 8) : NULL;
     if (!o) {
         mtp_tl_reader_fail(r, MTP_ENOMEM);
         return NULL;
     }
+    memset(o, 0, c->size);
     o->tl = c;
     c->decode(r, o);
     r->depth--;
@@ -268,7 +282,8 @@ int mtp_tl_read_vector(mtp_tl_reader_t *r, const mtp_tl_type_t *vt, void *dst)
     }
     if (count == 0)
         return 0;
-    uint8_t *items = mtp_arena_alloc(r->arena, (size_t)count * et->size);
+    /* not zeroed: every item is written below (on an error the vector is dropped) */
+    uint8_t *items = r->arena ? mtp_arena_bump(r->arena, (size_t)count * et->size, 8) : NULL;
     if (!items)
         return mtp_tl_reader_fail(r, MTP_ENOMEM);
     v->v = items;

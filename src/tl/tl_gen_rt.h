@@ -1,14 +1,21 @@
 /*
  * libmtproto — helpers for the generated codecs (build/gen/tl_*.c). Internal.
  *
- * Decoding is generated straight-line code per combinator using the readers of
- * <mtproto/tl.h>; mtp_gen_rd_bool() adds an inline fast path for Bool and defers to
- * mtp_tl_read_bool() for everything else, so the sticky-error semantics are the runtime's.
- *
  * The service schema and the constructors of the public layer get generated straight-line
- * codecs (dec_, size_, enc_ per combinator). Methods and the other layers (kept for talking
- * to older peers) use the descriptor-driven mtp_gen_decode_fields / mtp_gen_size_fields /
- * mtp_gen_encode_fields below: same wire behaviour, a fraction of the code and compile time.
+ * codecs per combinator:
+ *   dec_<c>   the fields, with the inline readers below; objects from the generated dispatch
+ *             come from the arena unzeroed, so dec_ writes every member (clearing the struct
+ *             first when it has optional fields).
+ *   rd_<T>    a boxed value of type T: a switch over T's constructor ids calling their dec_
+ *             directly; anything it does not handle itself (errors, gzip_packed, the depth
+ *             limit, ids the runtime lookup would resolve differently) goes to
+ *             mtp_tl_read_object(), so errors and their offsets are exactly the runtime's.
+ *   size_<c>  the exact encoded size (mtp_tl_size()).
+ *   wr_<c>    single pass for mtp_tl_encode(): validates like size_<c> and writes into a
+ *             buffer grown on demand; encode() is wr_ into an output sized by measure().
+ * Methods and the other layers (kept for talking to older peers) use the descriptor-driven
+ * mtp_gen_decode_fields / mtp_gen_size_fields / mtp_gen_encode_fields below and
+ * mtp_tl_write_fields_generic: same wire behaviour, a fraction of the code and compile time.
  * Building with -DMTP_TL_COMPACT_CODECS makes every combinator use the descriptor-driven ones.
  */
 #ifndef MTP_TL_GEN_RT_H
@@ -18,12 +25,44 @@
 
 #include <string.h>
 
+#include "tl/tl_arena.h"
+
 #define MTP_GEN_ID_BOOL_TRUE  0x997275b5u
 #define MTP_GEN_ID_BOOL_FALSE 0xbc799737u
+#define MTP_GEN_ID_VECTOR     0x1cb5c415u
+
+/* The fast paths below only pay off inlined into the generated codecs (constant sizes and
+ * direct calls), which compilers do not always decide on their own in very large files. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MTP_GEN_INLINE static inline __attribute__((always_inline))
+/* ... and the generated rd_<T> readers are kept out of their callers: inlining them into
+ * every dec_ multiplies the code (and the compile time, with clang nearly threefold). */
+#define MTP_GEN_NOINLINE __attribute__((noinline))
+#else
+#define MTP_GEN_INLINE static inline
+#define MTP_GEN_NOINLINE
+#endif
+
+/* writer.c: write() for combinators without a generated one (measure, then encode), and
+ * encode() for those with one (write() into an output sized by measure()). */
+int mtp_tl_write_fields_generic(const void *obj, mtp_tl_writer_t *w);
+uint8_t *mtp_tl_encode_fields_via_write(const void *obj, uint8_t *out);
+/* reader.c: memcpy / memset kept out of line, so that compilers call the C library's
+ * vectorised versions instead of expanding them inline into slow "rep" string instructions
+ * (which they do for sizes known to be bounded, or large constant sizes). */
+void mtp_tl_copy_mem(void *d, const void *s, size_t n);
+void mtp_tl_zero_mem(void *p, size_t n);
 
 static inline uint32_t mtp_gen_ld32(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+#else
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+#endif
 }
 
 static inline bool mtp_gen_rd_bool(mtp_tl_reader_t *r)
@@ -41,6 +80,100 @@ static inline bool mtp_gen_rd_bool(mtp_tl_reader_t *r)
     }
     return mtp_tl_read_bool(r);   /* errors (truncation, a wrong id) are reported here */
 }
+
+/*
+ * Decoding fast paths. Each handles the common, valid case inline and otherwise defers to the
+ * runtime function that does the same job, before consuming anything, so errors, their
+ * offsets and ids, gzip_packed and the depth limit are exactly the runtime's.
+ */
+
+/* Clear n bytes (a constant): small sizes inline, large ones through the C library. */
+MTP_GEN_INLINE void mtp_gen_zero(void *p, size_t n)
+{
+    if (n <= 128)
+        memset(p, 0, n);
+    else
+        mtp_tl_zero_mem(p, n);
+}
+
+/* The fields of combinator c into a fresh object of size bytes (the id, if any, was read).
+ * The memory is not zeroed: the generated dec_ functions write every member (those with
+ * optional fields clear the struct first). */
+MTP_GEN_INLINE mtp_tl_object_t *mtp_gen_new_fields(mtp_tl_reader_t *r, const mtp_tl_comb_t *c,
+                                                  size_t size, int (*dec)(mtp_tl_reader_t *, void *))
+{
+    r->depth++;
+    mtp_tl_object_t *o = mtp_arena_bump(r->arena, size, 8);
+    if (!o) {
+        mtp_tl_reader_fail(r, MTP_ENOMEM);
+        return NULL;
+    }
+    o->tl = c;
+    dec(r, o);
+    r->depth--;
+    return r->err ? NULL : o;
+}
+
+/* int / # / long / double (mtp_tl_read_nat() and friends, always inlined). */
+MTP_GEN_INLINE uint32_t mtp_gen_rd32(mtp_tl_reader_t *r)
+{
+    if (r->end - r->p < 4) {
+        mtp_tl_reader_fail(r, MTP_ETRUNC);
+        return 0;
+    }
+    uint32_t v = mtp_gen_ld32(r->p);
+    r->p += 4;
+    return v;
+}
+
+MTP_GEN_INLINE uint64_t mtp_gen_rd64(mtp_tl_reader_t *r)
+{
+    if (r->end - r->p < 8) {
+        mtp_tl_reader_fail(r, MTP_ETRUNC);
+        return 0;
+    }
+    uint64_t v = (uint64_t)mtp_gen_ld32(r->p) | (uint64_t)mtp_gen_ld32(r->p + 4) << 32;
+    r->p += 8;
+    return v;
+}
+
+MTP_GEN_INLINE double mtp_gen_rd_double(mtp_tl_reader_t *r)
+{
+    uint64_t v = mtp_gen_rd64(r);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+/* May a boxed object be read by a generated dispatch (else: the runtime reads it)? */
+MTP_GEN_INLINE bool mtp_gen_can_box(const mtp_tl_reader_t *r)
+{
+    return !r->err && r->end - r->p >= 4 && r->depth < r->max_depth && r->arena;
+}
+
+/* A boxed object whose id at r->p selected constructor c. */
+MTP_GEN_INLINE mtp_tl_object_t *mtp_gen_box(mtp_tl_reader_t *r, const mtp_tl_comb_t *c, size_t size,
+                                           int (*dec)(mtp_tl_reader_t *, void *))
+{
+    r->p += 4;
+    return mtp_gen_new_fields(r, c, size, dec);
+}
+
+/* A bare object of constructor c (mtp_tl_read_bare()). */
+MTP_GEN_INLINE mtp_tl_object_t *mtp_gen_bare(mtp_tl_reader_t *r, const mtp_tl_comb_t *c, size_t size,
+                                            int (*dec)(mtp_tl_reader_t *, void *))
+{
+    if (!r->err && r->depth < r->max_depth && r->arena)
+        return mtp_gen_new_fields(r, c, size, dec);
+    return mtp_tl_read_bare(r, c);
+}
+
+/* gen_rt.c: string / bytes (mtp_tl_read_bytes() with short canonical values done first),
+ * and Vector<T> / vector<T> of boxed objects read by rd (mtp_tl_read_vector()). Out of line:
+ * inlined at every field they cost more compile time than they save. */
+mtp_bytes_t mtp_gen_rd_bytes(mtp_tl_reader_t *r);
+int mtp_gen_rd_vec_obj(mtp_tl_reader_t *r, const mtp_tl_type_t *vt, void *dst,
+                       mtp_tl_object_t *(*rd)(mtp_tl_reader_t *));
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
     __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -94,19 +227,6 @@ static inline uint8_t *mtp_gen_wbytes(uint8_t *p, const mtp_bytes_t *b)
     return mtp_tl_write_bytes(p, b->ptr, b->len);
 }
 
-/* A boxed object or query (size() checked the pointer and the type). */
-static inline uint8_t *mtp_gen_wobj(uint8_t *p, const mtp_tl_object_t *x)
-{
-    p = mtp_gen_w32(p, x->tl->id);
-    return x->tl->encode(x, p);
-}
-
-/* A bare object: the fields only. */
-static inline uint8_t *mtp_gen_wbare(uint8_t *p, const mtp_tl_object_t *x)
-{
-    return x->tl->encode(x, p);
-}
-
 /* Adds the encoded size of a string/bytes field: MTP_ERANGE if too long, MTP_EINVAL for
  * a NULL pointer with a non-zero length. */
 static inline int mtp_gen_size_bytes(const mtp_bytes_t *b, size_t *n)
@@ -133,6 +253,22 @@ static inline int mtp_gen_size_vec(const mtp_tl_type_t *t, const void *v, size_t
 {
     return mtp_tl_size_value(t, v, n);
 }
+
+/* ---- single-pass write helpers (gen_rt.c; validation as in mtp_tl_size_value()) ---- */
+
+/* A string/bytes field: MTP_ERANGE if too long, MTP_EINVAL for a NULL pointer with a length. */
+int mtp_gen_wr_bytes(mtp_tl_writer_t *w, const mtp_bytes_t *b);
+/* A boxed object of type tn (NULL: Object, any boxed value). */
+int mtp_gen_wr_obj(mtp_tl_writer_t *w, const mtp_tl_object_t *x, const mtp_tl_tname_t *tn);
+/* !X: a method call. */
+int mtp_gen_wr_query(mtp_tl_writer_t *w, const mtp_tl_object_t *x);
+/* A bare object of constructor c. */
+int mtp_gen_wr_bare(mtp_tl_writer_t *w, const mtp_tl_object_t *x, const mtp_tl_comb_t *c);
+/* Vectors (boxed: with the Vector id) of boxed objects, strings, ints, longs. */
+int mtp_gen_wr_vec_obj(mtp_tl_writer_t *w, const void *v, bool boxed, const mtp_tl_tname_t *tn);
+int mtp_gen_wr_vec_bytes(mtp_tl_writer_t *w, const void *v, bool boxed);
+int mtp_gen_wr_vec_int(mtp_tl_writer_t *w, const void *v, bool boxed);
+int mtp_gen_wr_vec_long(mtp_tl_writer_t *w, const void *v, bool boxed);
 
 /* ---- descriptor-driven codecs (layers without generated code) ---- */
 

@@ -1,7 +1,11 @@
-/* TL encoder: exact size first (validating the object graph), then writing. */
+/* TL encoder. mtp_tl_encode() makes one pass: the write() codecs validate the object graph
+ * and write into a buffer grown on demand, committing nothing on failure. mtp_tl_size() and
+ * the measure()/encode() pair (exact size first, then writing) serve the other entry points. */
 #include <mtproto/tl.h>
 
 #include <string.h>
+
+#include "tl/tl_gen_rt.h"
 
 #define ID_VECTOR      0x1cb5c415u
 #define ID_BOOL_TRUE   0x997275b5u
@@ -195,20 +199,75 @@ int mtp_tl_size(const mtp_tl_object_t *obj, size_t *out)
     return 0;
 }
 
-int mtp_tl_encode(const mtp_tl_object_t *obj, mtp_buf_t *b)
+int mtp_tl_writer_grow(mtp_tl_writer_t *w, size_t n)
 {
-    size_t n;
-    int rc = mtp_tl_size(obj, &n);
+    mtp_buf_t *b = w->b;
+    if (!b)
+        return MTP_EINVAL;   /* a pre-sized output is never short for validated objects */
+    size_t used = (size_t)(w->p - (b->data + b->len));
+    if (n > SIZE_MAX / 4 - used)
+        return MTP_ENOMEM;
+    size_t want = used + n, room = b->cap - b->len;
+    if (want < 2 * room)
+        want = 2 * room;   /* grow geometrically from the current size */
+    int rc = mtp_buf_reserve(b, want);
     if (rc)
         return rc;
-    if ((rc = mtp_buf_reserve(b, n)))
+    w->p = b->data + b->len + used;
+    w->lim = (uintptr_t)(b->data + b->cap);
+    return 0;
+}
+
+int mtp_tl_write_value_w(mtp_tl_writer_t *w, const mtp_tl_type_t *t, const void *val)
+{
+    size_t n = 0;
+    int saved = size_depth;
+    size_depth = w->depth;
+    int rc = mtp_tl_size_value(t, val, &n);
+    size_depth = saved;
+    if (rc || (rc = mtp_tl_writer_need(w, n)) != 0)
         return rc;
-    uint8_t *start = b->data + b->len;
-    uint8_t *p = mtp_tl_write_int(start, (int32_t)obj->tl->id);
-    p = obj->tl->encode(obj, p);
-    if ((size_t)(p - start) != n)
-        return MTP_EINVAL;   /* cannot happen for generated code; never commit a bad write */
-    b->len += n;
+    w->p = mtp_tl_write_value(t, val, w->p);
+    return 0;
+}
+
+/* write() of the combinators without generated write codecs: measure, then encode. */
+int mtp_tl_write_fields_generic(const void *obj, mtp_tl_writer_t *w)
+{
+    const mtp_tl_comb_t *c = ((const mtp_tl_object_t *)obj)->tl;
+    size_t n = 0;
+    int saved = size_depth;
+    size_depth = w->depth;
+    int rc = c->measure(obj, &n);
+    size_depth = saved;
+    if (rc || (rc = mtp_tl_writer_need(w, n)) != 0)
+        return rc;
+    w->p = c->encode(obj, w->p);
+    return 0;
+}
+
+/* encode() of the combinators with generated write codecs: write() into an output that the
+ * caller sized with measure(). */
+uint8_t *mtp_tl_encode_fields_via_write(const void *obj, uint8_t *out)
+{
+    mtp_tl_writer_t w = { out, UINTPTR_MAX, NULL, size_depth };
+    if (((const mtp_tl_object_t *)obj)->tl->write(obj, &w) != 0)
+        return out;   /* unreachable after a successful measure() */
+    return w.p;
+}
+
+int mtp_tl_encode(const mtp_tl_object_t *obj, mtp_buf_t *b)
+{
+    if (!obj || !obj->tl || !b)
+        return MTP_EINVAL;
+    int rc = mtp_buf_reserve(b, 256);
+    if (rc)
+        return rc;
+    mtp_tl_writer_t w = { b->data + b->len, (uintptr_t)(b->data + b->cap), b, 1 };
+    w.p = mtp_tl_write_int(w.p, (int32_t)obj->tl->id);
+    if ((rc = obj->tl->write(obj, &w)) != 0)
+        return rc;   /* b->len unchanged: nothing is committed */
+    b->len = (size_t)(w.p - b->data);
     return 0;
 }
 

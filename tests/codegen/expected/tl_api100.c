@@ -48,9 +48,12 @@ static const mtp_tl_type_t ty_Pong = { MTP_TL_OBJECT, sizeof(mtp_tl_object_t *),
 
 /* ---- codecs ----
  * Build with -DMTP_TL_COMPACT_CODECS to use the descriptor-driven codecs instead
- * (same wire behaviour; much faster to compile, e.g. for sanitizer builds). */
+ * (same wire behaviour; much faster to compile, e.g. for sanitizer builds).
+ * dec_<c> decodes the fields; rd_<T> reads a boxed T, dispatching the constructor
+ * ids it may pick itself straight to their dec_ (anything else goes to the
+ * runtime); wr_<c> writes the fields in one pass, validating as size_<c> does. */
 #ifndef MTP_TL_COMPACT_CODECS
-#define MTP_GEN_CODEC(dec, size, enc) dec, size, enc
+#define MTP_GEN_CODEC(dec, size, enc, wr) dec, size, enc, wr
 
 static int dec0(mtp_tl_reader_t *r, void *obj)
 {
@@ -62,6 +65,13 @@ static uint8_t *enc0(const void *obj, uint8_t *p)
 {
     (void)obj;
     return p;
+}
+
+static int wr0(const void *obj, mtp_tl_writer_t *w)
+{
+    (void)obj;
+    (void)w;
+    return 0;
 }
 
 static int szc_0(const void *obj, size_t *acc)
@@ -92,11 +102,14 @@ static int szc_4(const void *obj, size_t *acc)
     return 0;
 }
 
+/* readers of the boxed types used by fields */
+MTP_GEN_NOINLINE static mtp_tl_object_t *rd_InputPeer(mtp_tl_reader_t *r);
+
 static int dec_error(mtp_tl_reader_t *r, void *obj)
 {
     mtp_error_t *o = obj;
-    o->code = mtp_tl_read_int(r);
-    o->text = mtp_tl_read_bytes(r);
+    o->code = (int32_t)mtp_gen_rd32(r);
+    o->text = mtp_gen_rd_bytes(r);
     return r->err;
 }
 
@@ -111,75 +124,104 @@ static int size_error(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_error(const void *obj, uint8_t *p)
+static int wr_error(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_error_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 4 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 4)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w32(p, (uint32_t)o->code);
-    p = mtp_gen_wbytes(p, &o->text);
-    return p;
+    w->p = p;
+    if ((e = mtp_gen_wr_bytes(w, &o->text)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_inputPeerUser(mtp_tl_reader_t *r, void *obj)
 {
     mtp_inputPeerUser_t *o = obj;
-    o->user_id = mtp_tl_read_long(r);
-    o->access_hash = mtp_tl_read_long(r);
+    o->user_id = (int64_t)mtp_gen_rd64(r);
+    o->access_hash = (int64_t)mtp_gen_rd64(r);
     return r->err;
 }
 
-static uint8_t *enc_inputPeerUser(const void *obj, uint8_t *p)
+static int wr_inputPeerUser(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_inputPeerUser_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 16 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 16)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w64(p, (uint64_t)o->user_id);
     p = mtp_gen_w64(p, (uint64_t)o->access_hash);
-    return p;
+    w->p = p;
+    return 0;
 }
 
 static int dec_sample_pair(mtp_tl_reader_t *r, void *obj)
 {
     mtp_sample_pair_t *o = obj;
-    o->a = mtp_tl_read_int(r);
-    o->b = mtp_tl_read_int(r);
+    o->a = (int32_t)mtp_gen_rd32(r);
+    o->b = (int32_t)mtp_gen_rd32(r);
     return r->err;
 }
 
-static uint8_t *enc_sample_pair(const void *obj, uint8_t *p)
+static int wr_sample_pair(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_sample_pair_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 8 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 8)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w32(p, (uint32_t)o->a);
     p = mtp_gen_w32(p, (uint32_t)o->b);
-    return p;
+    w->p = p;
+    return 0;
 }
 
 static int dec_sample_thing(mtp_tl_reader_t *r, void *obj)
 {
     mtp_sample_thing_t *o = obj;
-    o->flags = mtp_tl_read_nat(r);
-    o->pinned = (o->flags & 0x1u) != 0;
-    if (o->flags & 0x1u) {
+    mtp_gen_zero((uint8_t *)o + sizeof o->_, sizeof *o - sizeof o->_);
+    uint32_t f0 = o->flags = mtp_gen_rd32(r);
+    o->pinned = (f0 & 0x1u) != 0;
+    if (f0 & 0x1u) {
         o->has_pin_date = true;
-        o->pin_date = mtp_tl_read_int(r);
+        o->pin_date = (int32_t)mtp_gen_rd32(r);
     }
-    if (o->flags & 0x2u) {
+    if (f0 & 0x2u) {
         o->has_silent = true;
         o->silent = mtp_gen_rd_bool(r);
     }
-    o->flags2 = mtp_tl_read_nat(r);
-    if (o->flags2 & 0x8u) {
+    uint32_t f4 = o->flags2 = mtp_gen_rd32(r);
+    if (f4 & 0x8u) {
         o->has_tags = true;
         mtp_tl_read_vector(r, &ty_Vector_string, &o->tags);
     }
-    o->default_ = (o->flags2 & 0x10u) != 0;
-    o->static_ = mtp_tl_read_int(r);
-    o->long_ = mtp_tl_read_double(r);
-    o->has_x_ = (o->flags & 0x4u) != 0;
-    if (o->flags & 0x8u) {
+    o->default_ = (f4 & 0x10u) != 0;
+    o->static_ = (int32_t)mtp_gen_rd32(r);
+    o->long_ = mtp_gen_rd_double(r);
+    o->has_x_ = (f0 & 0x4u) != 0;
+    if (f0 & 0x8u) {
         o->has_x = true;
-        o->x = mtp_tl_read_long(r);
+        o->x = (int64_t)mtp_gen_rd64(r);
     }
-    if (o->flags & 0x20u)
-        o->peer = mtp_tl_read_object(r, &mtp_tlt_InputPeer);
-    o->__ = mtp_tl_read_int(r);
+    if (f0 & 0x20u)
+        o->peer = rd_InputPeer(r);
+    o->__ = (int32_t)mtp_gen_rd32(r);
     return r->err;
 }
 
@@ -229,38 +271,72 @@ static int size_sample_thing(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_sample_thing(const void *obj, uint8_t *p)
+static int wr_sample_thing(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_sample_thing_t *o = obj;
+    int e;
     uint32_t f0 = fw_sample_thing_0(o);
     uint32_t f4 = fw_sample_thing_4(o);
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 16 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 16)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w32(p, f0);
-    if (f0 & 0x1u)
+    if (f0 & 0x1u) {
+        if (!o->has_pin_date)
+            return MTP_EINVAL;
         p = mtp_gen_w32(p, (uint32_t)o->pin_date);
-    if (f0 & 0x2u)
+    }
+    if (f0 & 0x2u) {
         p = mtp_gen_wbool(p, o->silent);
+    }
     p = mtp_gen_w32(p, f4);
-    if (f4 & 0x8u)
-        p = mtp_tl_write_value(&ty_Vector_string, &o->tags, p);
+    if (f4 & 0x8u) {
+        w->p = p;
+        if ((e = mtp_gen_wr_vec_bytes(w, &o->tags, true)) != 0)
+            return e;
+        p = w->p;
+    }
+    if ((uintptr_t)p + 20 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 20)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w32(p, (uint32_t)o->static_);
     p = mtp_gen_wdouble(p, o->long_);
-    if (f0 & 0x8u)
+    if (f0 & 0x8u) {
         p = mtp_gen_w64(p, (uint64_t)o->x);
-    if (f0 & 0x20u)
-        p = mtp_gen_wobj(p, o->peer);
+    }
+    if (f0 & 0x20u) {
+        w->p = p;
+        if ((e = mtp_gen_wr_obj(w, o->peer, &mtp_tlt_InputPeer)) != 0)
+            return e;
+        p = w->p;
+    }
+    if ((uintptr_t)p + 4 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 4)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w32(p, (uint32_t)o->__);
-    return p;
+    w->p = p;
+    return 0;
 }
 
 static int dec_sample_bare(mtp_tl_reader_t *r, void *obj)
 {
     mtp_sample_bare_t *o = obj;
     mtp_tl_read_vector(r, &ty_vector_inputPeerUser, &o->items);
-    o->one = mtp_tl_read_bare(r, &mtp_tlc_sample_pair);
-    o->two = mtp_tl_read_bare(r, &mtp_tlc_sample_pair);
+    o->one = mtp_gen_bare(r, &mtp_tlc_sample_pair, sizeof(mtp_sample_pair_t), dec_sample_pair);
+    o->two = mtp_gen_bare(r, &mtp_tlc_sample_pair, sizeof(mtp_sample_pair_t), dec_sample_pair);
     mtp_tl_read_vector(r, &ty_Vector_Vector_int, &o->matrix);
     mtp_tl_read_raw(r, o->key, 32);
-    o->blob = mtp_tl_read_bytes(r);
+    o->blob = mtp_gen_rd_bytes(r);
     o->ack = mtp_tl_read_object(r, &mtp_tlt_mt_MsgsAck);
     mtp_tl_read_vector(r, &ty_Vector_Bool, &o->flags_list);
     mtp_tl_read_vector(r, &ty_Vector_int128, &o->nonces);
@@ -292,65 +368,109 @@ static int size_sample_bare(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_sample_bare(const void *obj, uint8_t *p)
+static int wr_sample_bare(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_sample_bare_t *o = obj;
-    p = mtp_tl_write_value(&ty_vector_inputPeerUser, &o->items, p);
-    p = mtp_gen_wbare(p, o->one);
-    p = mtp_gen_wbare(p, o->two);
-    p = mtp_tl_write_value(&ty_Vector_Vector_int, &o->matrix, p);
+    int e;
+    uint8_t *p = w->p;
+    w->p = p;
+    if ((e = mtp_tl_write_value_w(w, &ty_vector_inputPeerUser, &o->items)) != 0)
+        return e;
+    if ((e = mtp_gen_wr_bare(w, o->one, &mtp_tlc_sample_pair)) != 0)
+        return e;
+    if ((e = mtp_gen_wr_bare(w, o->two, &mtp_tlc_sample_pair)) != 0)
+        return e;
+    if ((e = mtp_tl_write_value_w(w, &ty_Vector_Vector_int, &o->matrix)) != 0)
+        return e;
+    p = w->p;
+    if ((uintptr_t)p + 32 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 32)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_wraw(p, o->key, 32);
-    p = mtp_gen_wbytes(p, &o->blob);
-    p = mtp_gen_wobj(p, o->ack);
-    p = mtp_tl_write_value(&ty_Vector_Bool, &o->flags_list, p);
-    p = mtp_tl_write_value(&ty_Vector_int128, &o->nonces, p);
-    return p;
+    w->p = p;
+    if ((e = mtp_gen_wr_bytes(w, &o->blob)) != 0)
+        return e;
+    if ((e = mtp_gen_wr_obj(w, o->ack, &mtp_tlt_mt_MsgsAck)) != 0)
+        return e;
+    if ((e = mtp_tl_write_value_w(w, &ty_Vector_Bool, &o->flags_list)) != 0)
+        return e;
+    if ((e = mtp_tl_write_value_w(w, &ty_Vector_int128, &o->nonces)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_sample_wrongId(mtp_tl_reader_t *r, void *obj)
 {
     mtp_sample_wrongId_t *o = obj;
-    o->a = mtp_tl_read_int(r);
+    o->a = (int32_t)mtp_gen_rd32(r);
     return r->err;
 }
 
-static uint8_t *enc_sample_wrongId(const void *obj, uint8_t *p)
+static int wr_sample_wrongId(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_sample_wrongId_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 4 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 4)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w32(p, (uint32_t)o->a);
-    return p;
+    w->p = p;
+    return 0;
+}
+
+MTP_GEN_NOINLINE static mtp_tl_object_t *rd_InputPeer(mtp_tl_reader_t *r)
+{
+    if (r->layer == &mtp_tl_layer_100 && mtp_gen_can_box(r)) {
+        switch (mtp_gen_ld32(r->p)) {
+        case 0x7f3b18eau:
+            return mtp_gen_box(r, &mtp_tlc_inputPeerEmpty, sizeof(mtp_inputPeerEmpty_t), dec0);
+        case 0xdde8a54cu:
+            return mtp_gen_box(r, &mtp_tlc_inputPeerUser, sizeof(mtp_inputPeerUser_t), dec_inputPeerUser);
+        default:
+            break;
+        }
+    }
+    return mtp_tl_read_object(r, &mtp_tlt_InputPeer);
 }
 
 #else
-#define MTP_GEN_CODEC(dec, size, enc) \
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+#define MTP_GEN_CODEC(dec, size, enc, wr) \
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields, \
+    mtp_tl_write_fields_generic
 #endif /* MTP_TL_COMPACT_CODECS */
 
 /* ---- combinators: id, is_method, id_mismatch, nparams, size, name, line, cname,
- *      tname, result, params, layer, decode, measure, encode ---- */
+ *      tname, result, params, layer, decode, measure, encode, write ---- */
 const mtp_tl_comb_t mtp_tlc_boolFalse = {
     0xbc799737u, 0, 0, 0, sizeof(mtp_boolFalse_t), "boolFalse",
     "boolFalse#bc799737 = Bool",
     "boolFalse", &mtp_tlt_Bool, NULL, NULL, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec0, szc_0, enc0)
+    MTP_GEN_CODEC(dec0, szc_0, enc0, wr0)
 };
 const mtp_tl_comb_t mtp_tlc_boolTrue = {
     0x997275b5u, 0, 0, 0, sizeof(mtp_boolTrue_t), "boolTrue",
     "boolTrue#997275b5 = Bool",
     "boolTrue", &mtp_tlt_Bool, NULL, NULL, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec0, szc_0, enc0)
+    MTP_GEN_CODEC(dec0, szc_0, enc0, wr0)
 };
 const mtp_tl_comb_t mtp_tlc_true = {
     0x3fedd339u, 0, 0, 0, sizeof(mtp_true_t), "true",
     "true#3fedd339 = True",
     "true", &mtp_tlt_True, NULL, NULL, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec0, szc_0, enc0)
+    MTP_GEN_CODEC(dec0, szc_0, enc0, wr0)
 };
 const mtp_tl_comb_t mtp_tlc_null = {
     0x56730bccu, 0, 0, 0, sizeof(mtp_null_t), "null",
     "null#56730bcc = Null",
     "null", &mtp_tlt_Null, NULL, NULL, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec0, szc_0, enc0)
+    MTP_GEN_CODEC(dec0, szc_0, enc0, wr0)
 };
 static const mtp_tl_param_t p_error[] = {
     { "code", &ty_int, -1, -1, offsetof(mtp_error_t, code), MTP_TL_NO_OFFSET },
@@ -360,13 +480,13 @@ const mtp_tl_comb_t mtp_tlc_error = {
     0xc4b9f9bbu, 0, 0, 2, sizeof(mtp_error_t), "error",
     "error#c4b9f9bb code:int text:string = Error",
     "error", &mtp_tlt_Error, NULL, p_error, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec_error, size_error, enc_error)
+    MTP_GEN_CODEC(dec_error, size_error, mtp_tl_encode_fields_via_write, wr_error)
 };
 const mtp_tl_comb_t mtp_tlc_inputPeerEmpty = {
     0x7f3b18eau, 0, 0, 0, sizeof(mtp_inputPeerEmpty_t), "inputPeerEmpty",
     "inputPeerEmpty#7f3b18ea = InputPeer",
     "inputPeerEmpty", &mtp_tlt_InputPeer, NULL, NULL, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec0, szc_0, enc0)
+    MTP_GEN_CODEC(dec0, szc_0, enc0, wr0)
 };
 static const mtp_tl_param_t p_inputPeerUser[] = {
     { "user_id", &ty_long, -1, -1, offsetof(mtp_inputPeerUser_t, user_id), MTP_TL_NO_OFFSET },
@@ -376,7 +496,7 @@ const mtp_tl_comb_t mtp_tlc_inputPeerUser = {
     0xdde8a54cu, 0, 0, 2, sizeof(mtp_inputPeerUser_t), "inputPeerUser",
     "inputPeerUser#dde8a54c user_id:long access_hash:long = InputPeer",
     "inputPeerUser", &mtp_tlt_InputPeer, NULL, p_inputPeerUser, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec_inputPeerUser, szc_16, enc_inputPeerUser)
+    MTP_GEN_CODEC(dec_inputPeerUser, szc_16, mtp_tl_encode_fields_via_write, wr_inputPeerUser)
 };
 static const mtp_tl_param_t p_sample_pair[] = {
     { "a", &ty_int, -1, -1, offsetof(mtp_sample_pair_t, a), MTP_TL_NO_OFFSET },
@@ -386,7 +506,7 @@ const mtp_tl_comb_t mtp_tlc_sample_pair = {
     0x65198879u, 0, 0, 2, sizeof(mtp_sample_pair_t), "sample.pair",
     "sample.pair a:int b:int = sample.Pair",
     "sample_pair", &mtp_tlt_sample_Pair, NULL, p_sample_pair, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec_sample_pair, szc_8, enc_sample_pair)
+    MTP_GEN_CODEC(dec_sample_pair, szc_8, mtp_tl_encode_fields_via_write, wr_sample_pair)
 };
 static const mtp_tl_param_t p_sample_thing[] = {
     { "flags", &ty_nat, -1, -1, offsetof(mtp_sample_thing_t, flags), MTP_TL_NO_OFFSET },
@@ -407,7 +527,7 @@ const mtp_tl_comb_t mtp_tlc_sample_thing = {
     0x5daff04au, 0, 0, 13, sizeof(mtp_sample_thing_t), "sample.thing",
     "sample.thing flags:# pinned:flags.0?true pin_date:flags.0?int silent:flags.1?Bool flags2:# tags:flags2.3?Vector<string> default:flags2.4?true static:int long:double has_x:flags.2?true x:flags.3?long peer:flags.5?InputPeer _:int = sample.Thing",
     "sample_thing", &mtp_tlt_sample_Thing, NULL, p_sample_thing, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec_sample_thing, size_sample_thing, enc_sample_thing)
+    MTP_GEN_CODEC(dec_sample_thing, size_sample_thing, mtp_tl_encode_fields_via_write, wr_sample_thing)
 };
 static const mtp_tl_param_t p_sample_bare[] = {
     { "items", &ty_vector_inputPeerUser, -1, -1, offsetof(mtp_sample_bare_t, items), MTP_TL_NO_OFFSET },
@@ -424,7 +544,7 @@ const mtp_tl_comb_t mtp_tlc_sample_bare = {
     0xee4f30a3u, 0, 0, 9, sizeof(mtp_sample_bare_t), "sample.bare",
     "sample.bare items:vector<inputPeerUser> one:%sample.Pair two:sample.pair matrix:Vector<Vector<int>> key:int256 blob:bytes ack:MsgsAck flags_list:Vector<Bool> nonces:Vector<int128> = sample.Bare",
     "sample_bare", &mtp_tlt_sample_Bare, NULL, p_sample_bare, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec_sample_bare, size_sample_bare, enc_sample_bare)
+    MTP_GEN_CODEC(dec_sample_bare, size_sample_bare, mtp_tl_encode_fields_via_write, wr_sample_bare)
 };
 static const mtp_tl_param_t p_sample_wrongId[] = {
     { "a", &ty_int, -1, -1, offsetof(mtp_sample_wrongId_t, a), MTP_TL_NO_OFFSET },
@@ -433,7 +553,7 @@ const mtp_tl_comb_t mtp_tlc_sample_wrongId = {
     0x12345678u, 0, 1, 1, sizeof(mtp_sample_wrongId_t), "sample.wrongId",
     "sample.wrongId#12345678 a:int = sample.WrongId",
     "sample_wrongId", &mtp_tlt_sample_WrongId, NULL, p_sample_wrongId, &mtp_tl_layer_100,
-    MTP_GEN_CODEC(dec_sample_wrongId, szc_4, enc_sample_wrongId)
+    MTP_GEN_CODEC(dec_sample_wrongId, szc_4, mtp_tl_encode_fields_via_write, wr_sample_wrongId)
 };
 static const mtp_tl_param_t p_invokeWithLayer[] = {
     { "layer", &ty_int, -1, -1, offsetof(mtp_invokeWithLayer_t, layer), MTP_TL_NO_OFFSET },
@@ -443,7 +563,8 @@ const mtp_tl_comb_t mtp_tlc_invokeWithLayer = {
     0xda9b0d0du, 1, 0, 2, sizeof(mtp_invokeWithLayer_t), "invokeWithLayer",
     "invokeWithLayer#da9b0d0d {X:Type} layer:int query:!X = X",
     "invokeWithLayer", NULL, NULL, p_invokeWithLayer, &mtp_tl_layer_100,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 static const mtp_tl_param_t p_sample_getThings[] = {
     { "flags", &ty_nat, -1, -1, offsetof(mtp_sample_getThings_t, flags), MTP_TL_NO_OFFSET },
@@ -454,7 +575,8 @@ const mtp_tl_comb_t mtp_tlc_sample_getThings = {
     0x9180c894u, 1, 0, 3, sizeof(mtp_sample_getThings_t), "sample.getThings",
     "sample.getThings flags:# peer:InputPeer ids:flags.0?Vector<long> = Vector<sample.Thing>",
     "sample_getThings", NULL, &ty_Vector_sample_Thing, p_sample_getThings, &mtp_tl_layer_100,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 static const mtp_tl_param_t p_sample_ping[] = {
     { "ping_id", &ty_long, -1, -1, offsetof(mtp_sample_ping_t, ping_id), MTP_TL_NO_OFFSET },
@@ -463,13 +585,15 @@ const mtp_tl_comb_t mtp_tlc_sample_ping = {
     0x36479364u, 1, 0, 1, sizeof(mtp_sample_ping_t), "sample.ping",
     "sample.ping ping_id:long = Pong",
     "sample_ping", NULL, &ty_Pong, p_sample_ping, &mtp_tl_layer_100,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 const mtp_tl_comb_t mtp_tlc_sample_check = {
     0xf90cde24u, 1, 0, 0, sizeof(mtp_sample_check_t), "sample.check",
     "sample.check = Bool",
     "sample_check", NULL, &ty_Bool, NULL, &mtp_tl_layer_100,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 
 /* ---- boxed types ---- */

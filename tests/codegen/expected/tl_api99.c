@@ -24,30 +24,34 @@ static const mtp_tl_type_t ty_true = { MTP_TL_TRUE, sizeof(bool), "true", NULL, 
 static const mtp_tl_type_t ty_InputPeer = { MTP_TL_OBJECT, sizeof(mtp_tl_object_t *), "InputPeer", NULL, &mtp_tlt_l99_InputPeer, NULL };
 static const mtp_tl_type_t ty_sample_Thing = { MTP_TL_OBJECT, sizeof(mtp_tl_object_t *), "sample.Thing", NULL, &mtp_tlt_l99_sample_Thing, NULL };
 /* ---- combinators: id, is_method, id_mismatch, nparams, size, name, line, cname,
- *      tname, result, params, layer, decode, measure, encode ---- */
+ *      tname, result, params, layer, decode, measure, encode, write ---- */
 const mtp_tl_comb_t mtp_tlc_l99_boolFalse = {
     0xbc799737u, 0, 0, 0, sizeof(mtp_l99_boolFalse_t), "boolFalse",
     "boolFalse#bc799737 = Bool",
     "l99_boolFalse", &mtp_tlt_l99_Bool, NULL, NULL, &mtp_tl_layer_99,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 const mtp_tl_comb_t mtp_tlc_l99_boolTrue = {
     0x997275b5u, 0, 0, 0, sizeof(mtp_l99_boolTrue_t), "boolTrue",
     "boolTrue#997275b5 = Bool",
     "l99_boolTrue", &mtp_tlt_l99_Bool, NULL, NULL, &mtp_tl_layer_99,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 const mtp_tl_comb_t mtp_tlc_l99_true = {
     0x3fedd339u, 0, 0, 0, sizeof(mtp_l99_true_t), "true",
     "true#3fedd339 = True",
     "l99_true", &mtp_tlt_l99_True, NULL, NULL, &mtp_tl_layer_99,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 const mtp_tl_comb_t mtp_tlc_l99_inputPeerEmpty = {
     0x7f3b18eau, 0, 0, 0, sizeof(mtp_l99_inputPeerEmpty_t), "inputPeerEmpty",
     "inputPeerEmpty#7f3b18ea = InputPeer",
     "l99_inputPeerEmpty", &mtp_tlt_l99_InputPeer, NULL, NULL, &mtp_tl_layer_99,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 static const mtp_tl_param_t p_l99_sample_thing[] = {
     { "flags", &ty_nat, -1, -1, offsetof(mtp_l99_sample_thing_t, flags), MTP_TL_NO_OFFSET },
@@ -58,7 +62,8 @@ const mtp_tl_comb_t mtp_tlc_l99_sample_thing = {
     0x6cbce98fu, 0, 0, 3, sizeof(mtp_l99_sample_thing_t), "sample.thing",
     "sample.thing flags:# pinned:flags.0?true peer:flags.5?InputPeer = sample.Thing",
     "l99_sample_thing", &mtp_tlt_l99_sample_Thing, NULL, p_l99_sample_thing, &mtp_tl_layer_99,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 static const mtp_tl_param_t p_l99_sample_getThing[] = {
     { "peer", &ty_InputPeer, -1, -1, offsetof(mtp_l99_sample_getThing_t, peer), MTP_TL_NO_OFFSET },
@@ -67,7 +72,8 @@ const mtp_tl_comb_t mtp_tlc_l99_sample_getThing = {
     0x058f270du, 1, 0, 1, sizeof(mtp_l99_sample_getThing_t), "sample.getThing",
     "sample.getThing peer:InputPeer = sample.Thing",
     "l99_sample_getThing", NULL, &ty_sample_Thing, p_l99_sample_getThing, &mtp_tl_layer_99,
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields,
+    mtp_tl_write_fields_generic
 };
 
 /* ---- boxed types ---- */

@@ -38,9 +38,12 @@ static const mtp_tl_type_t ty_Vector_Vector_TlsBlock = { MTP_TL_VECTOR, sizeof(m
 
 /* ---- codecs ----
  * Build with -DMTP_TL_COMPACT_CODECS to use the descriptor-driven codecs instead
- * (same wire behaviour; much faster to compile, e.g. for sanitizer builds). */
+ * (same wire behaviour; much faster to compile, e.g. for sanitizer builds).
+ * dec_<c> decodes the fields; rd_<T> reads a boxed T, dispatching the constructor
+ * ids it may pick itself straight to their dec_ (anything else goes to the
+ * runtime); wr_<c> writes the fields in one pass, validating as size_<c> does. */
 #ifndef MTP_TL_COMPACT_CODECS
-#define MTP_GEN_CODEC(dec, size, enc) dec, size, enc
+#define MTP_GEN_CODEC(dec, size, enc, wr) dec, size, enc, wr
 
 static int szc_16(const void *obj, size_t *acc)
 {
@@ -56,12 +59,15 @@ static int szc_8(const void *obj, size_t *acc)
     return 0;
 }
 
+/* readers of the boxed types used by fields */
+MTP_GEN_NOINLINE static mtp_tl_object_t *rd_mt_TlsBlock(mtp_tl_reader_t *r);
+
 static int dec_mt_resPQ(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_resPQ_t *o = obj;
     mtp_tl_read_raw(r, o->nonce, 16);
     mtp_tl_read_raw(r, o->server_nonce, 16);
-    o->pq = mtp_tl_read_bytes(r);
+    o->pq = mtp_gen_rd_bytes(r);
     mtp_tl_read_vector(r, &ty_Vector_long, &o->server_public_key_fingerprints);
     return r->err;
 }
@@ -79,26 +85,37 @@ static int size_mt_resPQ(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_resPQ(const void *obj, uint8_t *p)
+static int wr_mt_resPQ(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_resPQ_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 32 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 32)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_wraw(p, o->nonce, 16);
     p = mtp_gen_wraw(p, o->server_nonce, 16);
-    p = mtp_gen_wbytes(p, &o->pq);
-    p = mtp_tl_write_value(&ty_Vector_long, &o->server_public_key_fingerprints, p);
-    return p;
+    w->p = p;
+    if ((e = mtp_gen_wr_bytes(w, &o->pq)) != 0)
+        return e;
+    if ((e = mtp_gen_wr_vec_long(w, &o->server_public_key_fingerprints, true)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_mt_p_q_inner_data_dc(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_p_q_inner_data_dc_t *o = obj;
-    o->pq = mtp_tl_read_bytes(r);
-    o->p = mtp_tl_read_bytes(r);
-    o->q = mtp_tl_read_bytes(r);
+    o->pq = mtp_gen_rd_bytes(r);
+    o->p = mtp_gen_rd_bytes(r);
+    o->q = mtp_gen_rd_bytes(r);
     mtp_tl_read_raw(r, o->nonce, 16);
     mtp_tl_read_raw(r, o->server_nonce, 16);
     mtp_tl_read_raw(r, o->new_nonce, 32);
-    o->dc = mtp_tl_read_int(r);
+    o->dc = (int32_t)mtp_gen_rd32(r);
     return r->err;
 }
 
@@ -117,17 +134,31 @@ static int size_mt_p_q_inner_data_dc(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_p_q_inner_data_dc(const void *obj, uint8_t *p)
+static int wr_mt_p_q_inner_data_dc(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_p_q_inner_data_dc_t *o = obj;
-    p = mtp_gen_wbytes(p, &o->pq);
-    p = mtp_gen_wbytes(p, &o->p);
-    p = mtp_gen_wbytes(p, &o->q);
+    int e;
+    uint8_t *p = w->p;
+    w->p = p;
+    if ((e = mtp_gen_wr_bytes(w, &o->pq)) != 0)
+        return e;
+    if ((e = mtp_gen_wr_bytes(w, &o->p)) != 0)
+        return e;
+    if ((e = mtp_gen_wr_bytes(w, &o->q)) != 0)
+        return e;
+    p = w->p;
+    if ((uintptr_t)p + 68 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 68)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_wraw(p, o->nonce, 16);
     p = mtp_gen_wraw(p, o->server_nonce, 16);
     p = mtp_gen_wraw(p, o->new_nonce, 32);
     p = mtp_gen_w32(p, (uint32_t)o->dc);
-    return p;
+    w->p = p;
+    return 0;
 }
 
 static int dec_mt_req_pq_multi(mtp_tl_reader_t *r, void *obj)
@@ -137,25 +168,43 @@ static int dec_mt_req_pq_multi(mtp_tl_reader_t *r, void *obj)
     return r->err;
 }
 
-static uint8_t *enc_mt_req_pq_multi(const void *obj, uint8_t *p)
+static int wr_mt_req_pq_multi(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_req_pq_multi_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 16 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 16)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_wraw(p, o->nonce, 16);
-    return p;
+    w->p = p;
+    return 0;
 }
 
 static int dec_mt_ping(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_ping_t *o = obj;
-    o->ping_id = mtp_tl_read_long(r);
+    o->ping_id = (int64_t)mtp_gen_rd64(r);
     return r->err;
 }
 
-static uint8_t *enc_mt_ping(const void *obj, uint8_t *p)
+static int wr_mt_ping(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_ping_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 8 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 8)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w64(p, (uint64_t)o->ping_id);
-    return p;
+    w->p = p;
+    return 0;
 }
 
 static int dec_mt_msgs_ack(mtp_tl_reader_t *r, void *obj)
@@ -176,36 +225,49 @@ static int size_mt_msgs_ack(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_msgs_ack(const void *obj, uint8_t *p)
+static int wr_mt_msgs_ack(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_msgs_ack_t *o = obj;
-    p = mtp_tl_write_value(&ty_Vector_long, &o->msg_ids, p);
-    return p;
+    int e;
+    uint8_t *p = w->p;
+    w->p = p;
+    if ((e = mtp_gen_wr_vec_long(w, &o->msg_ids, true)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_mt_future_salt(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_future_salt_t *o = obj;
-    o->valid_since = mtp_tl_read_int(r);
-    o->valid_until = mtp_tl_read_int(r);
-    o->salt = mtp_tl_read_long(r);
+    o->valid_since = (int32_t)mtp_gen_rd32(r);
+    o->valid_until = (int32_t)mtp_gen_rd32(r);
+    o->salt = (int64_t)mtp_gen_rd64(r);
     return r->err;
 }
 
-static uint8_t *enc_mt_future_salt(const void *obj, uint8_t *p)
+static int wr_mt_future_salt(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_future_salt_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 16 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 16)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w32(p, (uint32_t)o->valid_since);
     p = mtp_gen_w32(p, (uint32_t)o->valid_until);
     p = mtp_gen_w64(p, (uint64_t)o->salt);
-    return p;
+    w->p = p;
+    return 0;
 }
 
 static int dec_mt_future_salts(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_future_salts_t *o = obj;
-    o->req_msg_id = mtp_tl_read_long(r);
-    o->now = mtp_tl_read_int(r);
+    o->req_msg_id = (int64_t)mtp_gen_rd64(r);
+    o->now = (int32_t)mtp_gen_rd32(r);
     mtp_tl_read_vector(r, &ty_vector_future_salt, &o->salts);
     return r->err;
 }
@@ -221,13 +283,23 @@ static int size_mt_future_salts(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_future_salts(const void *obj, uint8_t *p)
+static int wr_mt_future_salts(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_future_salts_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 12 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 12)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w64(p, (uint64_t)o->req_msg_id);
     p = mtp_gen_w32(p, (uint32_t)o->now);
-    p = mtp_tl_write_value(&ty_vector_future_salt, &o->salts, p);
-    return p;
+    w->p = p;
+    if ((e = mtp_tl_write_value_w(w, &ty_vector_future_salt, &o->salts)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_mt_msg_container(mtp_tl_reader_t *r, void *obj)
@@ -248,19 +320,23 @@ static int size_mt_msg_container(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_msg_container(const void *obj, uint8_t *p)
+static int wr_mt_msg_container(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_msg_container_t *o = obj;
-    p = mtp_tl_write_value(&ty_vector_BMessage, &o->messages, p);
-    return p;
+    int e;
+    uint8_t *p = w->p;
+    w->p = p;
+    if ((e = mtp_tl_write_value_w(w, &ty_vector_BMessage, &o->messages)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_mt_message(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_message_t *o = obj;
-    o->msg_id = mtp_tl_read_long(r);
-    o->seqno = mtp_tl_read_int(r);
-    o->bytes = mtp_tl_read_int(r);
+    o->msg_id = (int64_t)mtp_gen_rd64(r);
+    o->seqno = (int32_t)mtp_gen_rd32(r);
+    o->bytes = (int32_t)mtp_gen_rd32(r);
     o->body = mtp_tl_read_object(r, NULL);
     return r->err;
 }
@@ -276,20 +352,30 @@ static int size_mt_message(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_message(const void *obj, uint8_t *p)
+static int wr_mt_message(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_message_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 16 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 16)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w64(p, (uint64_t)o->msg_id);
     p = mtp_gen_w32(p, (uint32_t)o->seqno);
     p = mtp_gen_w32(p, (uint32_t)o->bytes);
-    p = mtp_gen_wobj(p, o->body);
-    return p;
+    w->p = p;
+    if ((e = mtp_gen_wr_obj(w, o->body, NULL)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_mt_gzip_packed(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_gzip_packed_t *o = obj;
-    o->packed_data = mtp_tl_read_bytes(r);
+    o->packed_data = mtp_gen_rd_bytes(r);
     return r->err;
 }
 
@@ -304,17 +390,21 @@ static int size_mt_gzip_packed(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_gzip_packed(const void *obj, uint8_t *p)
+static int wr_mt_gzip_packed(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_gzip_packed_t *o = obj;
-    p = mtp_gen_wbytes(p, &o->packed_data);
-    return p;
+    int e;
+    uint8_t *p = w->p;
+    w->p = p;
+    if ((e = mtp_gen_wr_bytes(w, &o->packed_data)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_mt_rpc_result(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_rpc_result_t *o = obj;
-    o->req_msg_id = mtp_tl_read_long(r);
+    o->req_msg_id = (int64_t)mtp_gen_rd64(r);
     o->result = mtp_tl_read_object(r, NULL);
     return r->err;
 }
@@ -330,34 +420,53 @@ static int size_mt_rpc_result(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_rpc_result(const void *obj, uint8_t *p)
+static int wr_mt_rpc_result(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_rpc_result_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 8 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 8)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w64(p, (uint64_t)o->req_msg_id);
-    p = mtp_gen_wobj(p, o->result);
-    return p;
+    w->p = p;
+    if ((e = mtp_gen_wr_obj(w, o->result, NULL)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_mt_pong(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_pong_t *o = obj;
-    o->msg_id = mtp_tl_read_long(r);
-    o->ping_id = mtp_tl_read_long(r);
+    o->msg_id = (int64_t)mtp_gen_rd64(r);
+    o->ping_id = (int64_t)mtp_gen_rd64(r);
     return r->err;
 }
 
-static uint8_t *enc_mt_pong(const void *obj, uint8_t *p)
+static int wr_mt_pong(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_pong_t *o = obj;
+    int e;
+    uint8_t *p = w->p;
+    if ((uintptr_t)p + 16 > w->lim) {
+        w->p = p;
+        if ((e = mtp_tl_writer_grow(w, 16)) != 0)
+            return e;
+        p = w->p;
+    }
     p = mtp_gen_w64(p, (uint64_t)o->msg_id);
     p = mtp_gen_w64(p, (uint64_t)o->ping_id);
-    return p;
+    w->p = p;
+    return 0;
 }
 
 static int dec_mt_tlsBlockString(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_tlsBlockString_t *o = obj;
-    o->data = mtp_tl_read_bytes(r);
+    o->data = mtp_gen_rd_bytes(r);
     return r->err;
 }
 
@@ -372,17 +481,21 @@ static int size_mt_tlsBlockString(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_tlsBlockString(const void *obj, uint8_t *p)
+static int wr_mt_tlsBlockString(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_tlsBlockString_t *o = obj;
-    p = mtp_gen_wbytes(p, &o->data);
-    return p;
+    int e;
+    uint8_t *p = w->p;
+    w->p = p;
+    if ((e = mtp_gen_wr_bytes(w, &o->data)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_mt_tlsBlockScope(mtp_tl_reader_t *r, void *obj)
 {
     mtp_mt_tlsBlockScope_t *o = obj;
-    mtp_tl_read_vector(r, &ty_Vector_TlsBlock, &o->entries);
+    mtp_gen_rd_vec_obj(r, &ty_Vector_TlsBlock, &o->entries, rd_mt_TlsBlock);
     return r->err;
 }
 
@@ -397,11 +510,15 @@ static int size_mt_tlsBlockScope(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_tlsBlockScope(const void *obj, uint8_t *p)
+static int wr_mt_tlsBlockScope(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_tlsBlockScope_t *o = obj;
-    p = mtp_tl_write_value(&ty_Vector_TlsBlock, &o->entries, p);
-    return p;
+    int e;
+    uint8_t *p = w->p;
+    w->p = p;
+    if ((e = mtp_gen_wr_vec_obj(w, &o->entries, true, &mtp_tlt_mt_TlsBlock)) != 0)
+        return e;
+    return 0;
 }
 
 static int dec_mt_tlsBlockPermutation(mtp_tl_reader_t *r, void *obj)
@@ -422,20 +539,42 @@ static int size_mt_tlsBlockPermutation(const void *obj, size_t *acc)
     return 0;
 }
 
-static uint8_t *enc_mt_tlsBlockPermutation(const void *obj, uint8_t *p)
+static int wr_mt_tlsBlockPermutation(const void *obj, mtp_tl_writer_t *w)
 {
     const mtp_mt_tlsBlockPermutation_t *o = obj;
-    p = mtp_tl_write_value(&ty_Vector_Vector_TlsBlock, &o->entries, p);
-    return p;
+    int e;
+    uint8_t *p = w->p;
+    w->p = p;
+    if ((e = mtp_tl_write_value_w(w, &ty_Vector_Vector_TlsBlock, &o->entries)) != 0)
+        return e;
+    return 0;
+}
+
+MTP_GEN_NOINLINE static mtp_tl_object_t *rd_mt_TlsBlock(mtp_tl_reader_t *r)
+{
+    if (mtp_gen_can_box(r)) {
+        switch (mtp_gen_ld32(r->p)) {
+        case 0x4218a164u:
+            return mtp_gen_box(r, &mtp_tlc_mt_tlsBlockString, sizeof(mtp_mt_tlsBlockString_t), dec_mt_tlsBlockString);
+        case 0xe725d44fu:
+            return mtp_gen_box(r, &mtp_tlc_mt_tlsBlockScope, sizeof(mtp_mt_tlsBlockScope_t), dec_mt_tlsBlockScope);
+        case 0x0d02385fu:
+            return mtp_gen_box(r, &mtp_tlc_mt_tlsBlockPermutation, sizeof(mtp_mt_tlsBlockPermutation_t), dec_mt_tlsBlockPermutation);
+        default:
+            break;
+        }
+    }
+    return mtp_tl_read_object(r, &mtp_tlt_mt_TlsBlock);
 }
 
 #else
-#define MTP_GEN_CODEC(dec, size, enc) \
-    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields
+#define MTP_GEN_CODEC(dec, size, enc, wr) \
+    mtp_gen_decode_fields, mtp_gen_size_fields, mtp_gen_encode_fields, \
+    mtp_tl_write_fields_generic
 #endif /* MTP_TL_COMPACT_CODECS */
 
 /* ---- combinators: id, is_method, id_mismatch, nparams, size, name, line, cname,
- *      tname, result, params, layer, decode, measure, encode ---- */
+ *      tname, result, params, layer, decode, measure, encode, write ---- */
 static const mtp_tl_param_t p_mt_resPQ[] = {
     { "nonce", &ty_int128, -1, -1, offsetof(mtp_mt_resPQ_t, nonce), MTP_TL_NO_OFFSET },
     { "server_nonce", &ty_int128, -1, -1, offsetof(mtp_mt_resPQ_t, server_nonce), MTP_TL_NO_OFFSET },
@@ -446,7 +585,7 @@ const mtp_tl_comb_t mtp_tlc_mt_resPQ = {
     0x05162463u, 0, 0, 4, sizeof(mtp_mt_resPQ_t), "resPQ",
     "resPQ#05162463 nonce:int128 server_nonce:int128 pq:string server_public_key_fingerprints:Vector<long> = ResPQ",
     "mt_resPQ", &mtp_tlt_mt_ResPQ, NULL, p_mt_resPQ, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_resPQ, size_mt_resPQ, enc_mt_resPQ)
+    MTP_GEN_CODEC(dec_mt_resPQ, size_mt_resPQ, mtp_tl_encode_fields_via_write, wr_mt_resPQ)
 };
 static const mtp_tl_param_t p_mt_p_q_inner_data_dc[] = {
     { "pq", &ty_string, -1, -1, offsetof(mtp_mt_p_q_inner_data_dc_t, pq), MTP_TL_NO_OFFSET },
@@ -461,7 +600,7 @@ const mtp_tl_comb_t mtp_tlc_mt_p_q_inner_data_dc = {
     0xa9f55f95u, 0, 0, 7, sizeof(mtp_mt_p_q_inner_data_dc_t), "p_q_inner_data_dc",
     "p_q_inner_data_dc#a9f55f95 pq:string p:string q:string nonce:int128 server_nonce:int128 new_nonce:int256 dc:int = P_Q_inner_data",
     "mt_p_q_inner_data_dc", &mtp_tlt_mt_P_Q_inner_data, NULL, p_mt_p_q_inner_data_dc, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_p_q_inner_data_dc, size_mt_p_q_inner_data_dc, enc_mt_p_q_inner_data_dc)
+    MTP_GEN_CODEC(dec_mt_p_q_inner_data_dc, size_mt_p_q_inner_data_dc, mtp_tl_encode_fields_via_write, wr_mt_p_q_inner_data_dc)
 };
 static const mtp_tl_param_t p_mt_req_pq_multi[] = {
     { "nonce", &ty_int128, -1, -1, offsetof(mtp_mt_req_pq_multi_t, nonce), MTP_TL_NO_OFFSET },
@@ -470,7 +609,7 @@ const mtp_tl_comb_t mtp_tlc_mt_req_pq_multi = {
     0xbe7e8ef1u, 1, 0, 1, sizeof(mtp_mt_req_pq_multi_t), "req_pq_multi",
     "req_pq_multi#be7e8ef1 nonce:int128 = ResPQ",
     "mt_req_pq_multi", NULL, &ty_ResPQ, p_mt_req_pq_multi, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_req_pq_multi, szc_16, enc_mt_req_pq_multi)
+    MTP_GEN_CODEC(dec_mt_req_pq_multi, szc_16, mtp_tl_encode_fields_via_write, wr_mt_req_pq_multi)
 };
 static const mtp_tl_param_t p_mt_ping[] = {
     { "ping_id", &ty_long, -1, -1, offsetof(mtp_mt_ping_t, ping_id), MTP_TL_NO_OFFSET },
@@ -479,7 +618,7 @@ const mtp_tl_comb_t mtp_tlc_mt_ping = {
     0x7abe77ecu, 1, 0, 1, sizeof(mtp_mt_ping_t), "ping",
     "ping#7abe77ec ping_id:long = Pong",
     "mt_ping", NULL, &ty_Pong, p_mt_ping, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_ping, szc_8, enc_mt_ping)
+    MTP_GEN_CODEC(dec_mt_ping, szc_8, mtp_tl_encode_fields_via_write, wr_mt_ping)
 };
 static const mtp_tl_param_t p_mt_msgs_ack[] = {
     { "msg_ids", &ty_Vector_long, -1, -1, offsetof(mtp_mt_msgs_ack_t, msg_ids), MTP_TL_NO_OFFSET },
@@ -488,7 +627,7 @@ const mtp_tl_comb_t mtp_tlc_mt_msgs_ack = {
     0x62d6b459u, 0, 0, 1, sizeof(mtp_mt_msgs_ack_t), "msgs_ack",
     "msgs_ack#62d6b459 msg_ids:Vector<long> = MsgsAck",
     "mt_msgs_ack", &mtp_tlt_mt_MsgsAck, NULL, p_mt_msgs_ack, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_msgs_ack, size_mt_msgs_ack, enc_mt_msgs_ack)
+    MTP_GEN_CODEC(dec_mt_msgs_ack, size_mt_msgs_ack, mtp_tl_encode_fields_via_write, wr_mt_msgs_ack)
 };
 static const mtp_tl_param_t p_mt_future_salt[] = {
     { "valid_since", &ty_int, -1, -1, offsetof(mtp_mt_future_salt_t, valid_since), MTP_TL_NO_OFFSET },
@@ -499,7 +638,7 @@ const mtp_tl_comb_t mtp_tlc_mt_future_salt = {
     0x0949d9dcu, 0, 0, 3, sizeof(mtp_mt_future_salt_t), "future_salt",
     "future_salt#0949d9dc valid_since:int valid_until:int salt:long = FutureSalt",
     "mt_future_salt", &mtp_tlt_mt_FutureSalt, NULL, p_mt_future_salt, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_future_salt, szc_16, enc_mt_future_salt)
+    MTP_GEN_CODEC(dec_mt_future_salt, szc_16, mtp_tl_encode_fields_via_write, wr_mt_future_salt)
 };
 static const mtp_tl_param_t p_mt_future_salts[] = {
     { "req_msg_id", &ty_long, -1, -1, offsetof(mtp_mt_future_salts_t, req_msg_id), MTP_TL_NO_OFFSET },
@@ -510,7 +649,7 @@ const mtp_tl_comb_t mtp_tlc_mt_future_salts = {
     0xae500895u, 0, 0, 3, sizeof(mtp_mt_future_salts_t), "future_salts",
     "future_salts#ae500895 req_msg_id:long now:int salts:vector<future_salt> = FutureSalts",
     "mt_future_salts", &mtp_tlt_mt_FutureSalts, NULL, p_mt_future_salts, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_future_salts, size_mt_future_salts, enc_mt_future_salts)
+    MTP_GEN_CODEC(dec_mt_future_salts, size_mt_future_salts, mtp_tl_encode_fields_via_write, wr_mt_future_salts)
 };
 static const mtp_tl_param_t p_mt_msg_container[] = {
     { "messages", &ty_vector_BMessage, -1, -1, offsetof(mtp_mt_msg_container_t, messages), MTP_TL_NO_OFFSET },
@@ -519,7 +658,7 @@ const mtp_tl_comb_t mtp_tlc_mt_msg_container = {
     0x73f1f8dcu, 0, 1, 1, sizeof(mtp_mt_msg_container_t), "msg_container",
     "msg_container#73f1f8dc messages:vector<%Message> = MessageContainer",
     "mt_msg_container", &mtp_tlt_mt_MessageContainer, NULL, p_mt_msg_container, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_msg_container, size_mt_msg_container, enc_mt_msg_container)
+    MTP_GEN_CODEC(dec_mt_msg_container, size_mt_msg_container, mtp_tl_encode_fields_via_write, wr_mt_msg_container)
 };
 static const mtp_tl_param_t p_mt_message[] = {
     { "msg_id", &ty_long, -1, -1, offsetof(mtp_mt_message_t, msg_id), MTP_TL_NO_OFFSET },
@@ -531,7 +670,7 @@ const mtp_tl_comb_t mtp_tlc_mt_message = {
     0x5bb8e511u, 0, 0, 4, sizeof(mtp_mt_message_t), "message",
     "message msg_id:long seqno:int bytes:int body:Object = Message",
     "mt_message", &mtp_tlt_mt_Message, NULL, p_mt_message, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_message, size_mt_message, enc_mt_message)
+    MTP_GEN_CODEC(dec_mt_message, size_mt_message, mtp_tl_encode_fields_via_write, wr_mt_message)
 };
 static const mtp_tl_param_t p_mt_gzip_packed[] = {
     { "packed_data", &ty_bytes, -1, -1, offsetof(mtp_mt_gzip_packed_t, packed_data), MTP_TL_NO_OFFSET },
@@ -540,7 +679,7 @@ const mtp_tl_comb_t mtp_tlc_mt_gzip_packed = {
     0x3072cfa1u, 0, 0, 1, sizeof(mtp_mt_gzip_packed_t), "gzip_packed",
     "gzip_packed#3072cfa1 packed_data:bytes = Object",
     "mt_gzip_packed", &mtp_tlt_mt_Object, NULL, p_mt_gzip_packed, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_gzip_packed, size_mt_gzip_packed, enc_mt_gzip_packed)
+    MTP_GEN_CODEC(dec_mt_gzip_packed, size_mt_gzip_packed, mtp_tl_encode_fields_via_write, wr_mt_gzip_packed)
 };
 static const mtp_tl_param_t p_mt_rpc_result[] = {
     { "req_msg_id", &ty_long, -1, -1, offsetof(mtp_mt_rpc_result_t, req_msg_id), MTP_TL_NO_OFFSET },
@@ -550,7 +689,7 @@ const mtp_tl_comb_t mtp_tlc_mt_rpc_result = {
     0xf35c6d01u, 0, 0, 2, sizeof(mtp_mt_rpc_result_t), "rpc_result",
     "rpc_result#f35c6d01 req_msg_id:long result:Object = RpcResult",
     "mt_rpc_result", &mtp_tlt_mt_RpcResult, NULL, p_mt_rpc_result, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_rpc_result, size_mt_rpc_result, enc_mt_rpc_result)
+    MTP_GEN_CODEC(dec_mt_rpc_result, size_mt_rpc_result, mtp_tl_encode_fields_via_write, wr_mt_rpc_result)
 };
 static const mtp_tl_param_t p_mt_pong[] = {
     { "msg_id", &ty_long, -1, -1, offsetof(mtp_mt_pong_t, msg_id), MTP_TL_NO_OFFSET },
@@ -560,7 +699,7 @@ const mtp_tl_comb_t mtp_tlc_mt_pong = {
     0x347773c5u, 0, 0, 2, sizeof(mtp_mt_pong_t), "pong",
     "pong#347773c5 msg_id:long ping_id:long = Pong",
     "mt_pong", &mtp_tlt_mt_Pong, NULL, p_mt_pong, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_pong, szc_16, enc_mt_pong)
+    MTP_GEN_CODEC(dec_mt_pong, szc_16, mtp_tl_encode_fields_via_write, wr_mt_pong)
 };
 static const mtp_tl_param_t p_mt_tlsBlockString[] = {
     { "data", &ty_string, -1, -1, offsetof(mtp_mt_tlsBlockString_t, data), MTP_TL_NO_OFFSET },
@@ -569,7 +708,7 @@ const mtp_tl_comb_t mtp_tlc_mt_tlsBlockString = {
     0x4218a164u, 0, 0, 1, sizeof(mtp_mt_tlsBlockString_t), "tlsBlockString",
     "tlsBlockString data:string = TlsBlock",
     "mt_tlsBlockString", &mtp_tlt_mt_TlsBlock, NULL, p_mt_tlsBlockString, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_tlsBlockString, size_mt_tlsBlockString, enc_mt_tlsBlockString)
+    MTP_GEN_CODEC(dec_mt_tlsBlockString, size_mt_tlsBlockString, mtp_tl_encode_fields_via_write, wr_mt_tlsBlockString)
 };
 static const mtp_tl_param_t p_mt_tlsBlockScope[] = {
     { "entries", &ty_Vector_TlsBlock, -1, -1, offsetof(mtp_mt_tlsBlockScope_t, entries), MTP_TL_NO_OFFSET },
@@ -578,7 +717,7 @@ const mtp_tl_comb_t mtp_tlc_mt_tlsBlockScope = {
     0xe725d44fu, 0, 0, 1, sizeof(mtp_mt_tlsBlockScope_t), "tlsBlockScope",
     "tlsBlockScope entries:Vector<TlsBlock> = TlsBlock",
     "mt_tlsBlockScope", &mtp_tlt_mt_TlsBlock, NULL, p_mt_tlsBlockScope, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_tlsBlockScope, size_mt_tlsBlockScope, enc_mt_tlsBlockScope)
+    MTP_GEN_CODEC(dec_mt_tlsBlockScope, size_mt_tlsBlockScope, mtp_tl_encode_fields_via_write, wr_mt_tlsBlockScope)
 };
 static const mtp_tl_param_t p_mt_tlsBlockPermutation[] = {
     { "entries", &ty_Vector_Vector_TlsBlock, -1, -1, offsetof(mtp_mt_tlsBlockPermutation_t, entries), MTP_TL_NO_OFFSET },
@@ -587,7 +726,7 @@ const mtp_tl_comb_t mtp_tlc_mt_tlsBlockPermutation = {
     0x0d02385fu, 0, 0, 1, sizeof(mtp_mt_tlsBlockPermutation_t), "tlsBlockPermutation",
     "tlsBlockPermutation entries:Vector<Vector<TlsBlock>> = TlsBlock",
     "mt_tlsBlockPermutation", &mtp_tlt_mt_TlsBlock, NULL, p_mt_tlsBlockPermutation, &mtp_tl_layer_mtproto,
-    MTP_GEN_CODEC(dec_mt_tlsBlockPermutation, size_mt_tlsBlockPermutation, enc_mt_tlsBlockPermutation)
+    MTP_GEN_CODEC(dec_mt_tlsBlockPermutation, size_mt_tlsBlockPermutation, mtp_tl_encode_fields_via_write, wr_mt_tlsBlockPermutation)
 };
 
 /* ---- boxed types ---- */
