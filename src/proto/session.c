@@ -87,9 +87,10 @@ typedef struct out_msg {
 /* Large records and event buffers are kept for reuse: a file transfer moves 1 MiB parts
  * through them, and fresh allocations of that size cost a page fault per 4 KiB. */
 #define OM_SPARE_MIN    (64u << 10)
-#define OM_SPARE_MAX    4
+#define OM_SPARE_CAP    ((size_t)3 << 19)   /* 1.5 MiB: a 1 MiB part and its headers */
+#define OM_SPARE_MAX    2
 #define EV_SPARE_MAX    8
-#define EV_SPARE_BYTES  (8u << 20)
+#define EV_SPARE_BYTES  ((size_t)4 << 20)   /* buffer memory kept by recycled events */
 
 typedef struct ev_node {
     struct ev_node *next;
@@ -157,6 +158,7 @@ struct mtp_session {
     ev_node_t *ev_head, *ev_tail, *ev_cur;
     ev_node_t *ev_spare;        /* recycled nodes (buffers kept) */
     unsigned ev_nspare;
+    size_t ev_spare_bytes;      /* their buffers' capacity */
     out_msg_t *om_spare[OM_SPARE_MAX];   /* recycled large records */
 
     mtp_buf_t gz1, gz2, tmp;
@@ -269,6 +271,7 @@ static ev_node_t *ev_push(mtp_session_t *s, mtp_session_event_type_t type)
     if (n) {
         s->ev_spare = n->next;
         s->ev_nspare--;
+        s->ev_spare_bytes -= n->a.cap + n->b.cap;
         mtp_buf_t a = n->a, b = n->b;
         memset(n, 0, sizeof *n);
         n->a = a;
@@ -306,13 +309,15 @@ static void ev_recycle(mtp_session_t *s, ev_node_t *n)
 {
     if (!n)
         return;
-    if (s->ev_nspare >= EV_SPARE_MAX || n->a.cap + n->b.cap > EV_SPARE_BYTES) {
+    size_t bytes = n->a.cap + n->b.cap;
+    if (s->ev_nspare >= EV_SPARE_MAX || bytes > EV_SPARE_BYTES - s->ev_spare_bytes) {
         ev_free(n);
         return;
     }
     n->next = s->ev_spare;
     s->ev_spare = n;
     s->ev_nspare++;
+    s->ev_spare_bytes += bytes;
 }
 
 /* ---- out messages ---- */
@@ -343,11 +348,10 @@ static out_msg_t *om_new2(mtp_session_t *s, const uint8_t *head, size_t hn, cons
     return m;
 }
 
-
 /* Free a record that is off every list and map, or keep it when it is large. */
 static void om_release(mtp_session_t *s, out_msg_t *m)
 {
-    if (m->cap >= OM_SPARE_MIN)
+    if (m->cap >= OM_SPARE_MIN && m->cap <= OM_SPARE_CAP)
         for (int i = 0; i < OM_SPARE_MAX; i++)
             if (!s->om_spare[i]) {
                 s->om_spare[i] = m;
