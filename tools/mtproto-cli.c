@@ -49,6 +49,14 @@ static const char usage[] =
     "  call METHOD [JSON]           call any API method of layer 228 with arguments in\n"
     "                               canonical JSON (fields of METHOD, \"_\" optional);\n"
     "                               prints the result as canonical JSON\n"
+    "  updates [--timeout S] [--limit N]\n"
+    "                               receive updates: one canonical JSON line per update\n"
+    "                               (layer-228 TL, e.g. {\"_\":\"updateNewMessage\",...}),\n"
+    "                               until S seconds pass or N updates came (default: no\n"
+    "                               limit, 0 = none). Starts with the updates missed since\n"
+    "                               the session's saved state (updates.getDifference), or\n"
+    "                               fetches the state (updates.getState) the first time;\n"
+    "                               the state is kept in the session file\n"
     "  session export               print the session as one string\n"
     "  session import STRING        replace the session with an exported one (STRING -:\n"
     "                               read it from stdin; large peer caches exceed argv)\n"
@@ -301,6 +309,56 @@ static int cmd_history(mtp_client_t *c, mtp_arena_t *a, const char *peer, int li
     return 0;
 }
 
+typedef struct upd_ctx {
+    long n, limit;
+    bool done;
+} upd_ctx_t;
+
+static void on_update(mtp_client_t *c, void *user, const mtp_tl_object_t *u,
+                      const mtp_vec_obj_t *users, const mtp_vec_obj_t *chats)
+{
+    (void)c;
+    (void)users;
+    (void)chats;
+    upd_ctx_t *x = user;
+    if (x->done)
+        return;
+    mtp_buf_t b;
+    mtp_buf_init(&b);
+    if (!mtp_tl_to_json(u, &b) && !b.err) {
+        fwrite(b.data, 1, b.len, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+    mtp_buf_free(&b);
+    if (x->limit > 0 && ++x->n >= x->limit)
+        x->done = true;
+}
+
+static int cmd_updates(mtp_client_t *c, long timeout, long limit)
+{
+    upd_ctx_t x = { 0, limit, false };
+    mtp_call_error_t e;
+    mtp_client_on_update(c, on_update, &x);
+    int rc = mtp_client_updates_start(c, &e);
+    if (rc)
+        return fail("updates.getState", rc, &e);
+    mtp_usec_t until = timeout > 0 ? mtp_now_usec() + (mtp_usec_t)timeout * MTP_USEC_PER_SEC
+                                   : MTP_TIME_NEVER;
+    while (!x.done) {
+        mtp_usec_t now = mtp_now_usec();
+        if (now >= until)
+            break;
+        mtp_usec_t left = until == MTP_TIME_NEVER ? 1000000 : until - now;
+        rc = mtp_client_run(c, &x.done, (int)((left > 1000000 ? 1000000 : left) / 1000 + 1));
+        if (rc && rc != MTP_ETIMEDOUT)
+            return fail("updates", rc, NULL);
+    }
+    mtp_client_on_update(c, NULL, NULL);
+    mtp_client_save(c);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *server = NULL, *rsa_path = NULL, *transport = NULL;
@@ -392,7 +450,15 @@ int main(int argc, char **argv)
         ok_usage = nargs == 2 || (nargs == 4 && !strcmp(args[2], "-o"));
     else if (!strcmp(cmd, "call"))
         ok_usage = nargs == 1 || nargs == 2;
-    else if (!strcmp(cmd, "session"))
+    else if (!strcmp(cmd, "updates")) {
+        ok_usage = nargs % 2 == 0;
+        for (int k = 0; ok_usage && k < nargs; k += 2) {
+            char *end;
+            long v = strtol(args[k + 1], &end, 10);
+            ok_usage = (!strcmp(args[k], "--timeout") || !strcmp(args[k], "--limit")) &&
+                       args[k + 1][0] && !*end && v >= 0 && v <= 100000000;
+        }
+    } else if (!strcmp(cmd, "session"))
         ok_usage = (nargs == 1 && !strcmp(args[0], "export")) ||
                    (nargs == 2 && !strcmp(args[0], "import"));
     else
@@ -617,6 +683,11 @@ int main(int argc, char **argv)
         }
         (void)o;
         ret = raw_call(c, q, method);
+    } else if (!strcmp(cmd, "updates")) {
+        long timeout = 0, limit = 0;
+        for (int k = 0; k + 1 < nargs; k += 2)
+            *(!strcmp(args[k], "--timeout") ? &timeout : &limit) = strtol(args[k + 1], NULL, 10);
+        ret = cmd_updates(c, timeout, limit);
     } else if (!strcmp(cmd, "session")) {
         if (!strcmp(args[0], "export")) {
             char *s = mtp_client_session_export(c);

@@ -161,11 +161,12 @@ int64_t mtp_client_user_id(const mtp_client_t *c);     /* 0 = not logged in */
 bool mtp_client_authorized(const mtp_client_t *c);
 /* Write the session file now (done automatically on changes). */
 int mtp_client_save(mtp_client_t *c);
-/* Session as one text string (base64 of a versioned binary with a CRC; the peer cache
- * included). malloc'd. */
+/* Session as one text string (base64 of a versioned binary with a CRC; the peer cache and
+ * the updates state included). malloc'd. */
 char *mtp_client_session_export(mtp_client_t *c);
-/* Replace the session (keys, home DC, user, peer cache) with an exported one. Strings and
- * files of the older format without a peer cache still load (with an empty cache). */
+/* Replace the session (keys, home DC, user, peer cache, updates state) with an exported
+ * one. Strings and files of the older formats still load: version 2 (no updates state:
+ * mtp_client_updates_start calls getState) and version 1 (no peer cache either). */
 int mtp_client_session_import(mtp_client_t *c, const char *text);
 
 typedef struct mtp_client_stats {
@@ -278,6 +279,72 @@ int mtp_client_input_user(mtp_client_t *c, const char *spec, mtp_arena_t *a,
                           mtp_tl_object_t **out, mtp_call_error_t *err);
 int mtp_client_input_channel(mtp_client_t *c, const char *spec, mtp_arena_t *a,
                              mtp_tl_object_t **out, mtp_call_error_t *err);
+
+/* ---- updates ----
+ *
+ * The server pushes updates (new messages, read receipts ...) to a logged-in session, and
+ * some calls answer with Updates (messages.sendMessage -> updateShortSentMessage,
+ * messages.sendMedia -> updates). The client keeps the state of the common message box
+ * (pts, qts, date, seq) and hands every update to one callback, in order, at most once:
+ *
+ *  - Subscribe: mtp_client_on_update(), then mtp_client_updates_start() (not automatic
+ *    after login). Before start nothing is delivered or tracked. start calls
+ *    updates.getState when the session holds no state, else updates.getDifference from
+ *    the saved state, so the updates missed while the program was not running are
+ *    delivered by start itself (before it returns). Then the event loop (mtp_client_run,
+ *    mtp_client_step, mtp_client_process, or any sync call) delivers them as they come.
+ *  - Containers: updates / updatesCombined (each inner update, with the container's users
+ *    and chats), updateShort (its update), updateShortMessage / updateShortChatMessage
+ *    (converted to updateNewMessage{message} with from_id / peer_id filled in from the
+ *    short form), updateShortSentMessage (delivered as is: the answer to your own send,
+ *    id/date/pts only; it moves pts), updatesTooLong (not delivered: getDifference runs).
+ *    users and chats of a container and of a difference feed the peer cache first.
+ *  - pts rules for every update carrying pts/pts_count: local_pts + pts_count == pts:
+ *    applied and delivered; local_pts + pts_count > pts: already applied, skipped (so an
+ *    RPC result and a push of the same event are delivered once); otherwise a gap: the
+ *    container is held (nothing of it delivered) for up to 0.5 s waiting for the missing
+ *    ones, then updates.getDifference runs, following updates.differenceSlice until
+ *    difference / differenceEmpty / differenceTooLong. seq of updates/updatesCombined is
+ *    checked the same way when non-zero. qts is taken from updates that carry it.
+ *  - getDifference also runs on updatesTooLong and on new_session_created. Its messages
+ *    arrive as updateNewMessage objects (pts/pts_count 0: the difference's state is
+ *    applied after them), its other_updates as they are. differenceTooLong sets pts and
+ *    delivers an `updatesTooLong` object: refetch what you display (dialogs, history).
+ *  - Per-channel pts (updateNewChannelMessage, updateChannelTooLong, getChannelDifference)
+ *    is NOT handled: channel updates are delivered as they arrive, without gap checks.
+ *  - The state is saved in the session file (format version 3) at most once a second
+ *    while it changes, on mtp_client_save() and on mtp_client_free(). A crash between a
+ *    delivery and the next save may deliver those updates again after a restart
+ *    (at-least-once across crashes; exactly once within a run and across clean exits).
+ *    The state is dropped when the logged-in user changes.
+ *
+ * The callback runs inside the event loop; update, users and chats are valid only during
+ * it (copy, or encode with mtp_tl_encode, what you keep). It may make calls (async ones,
+ * or sync ones: other updates may then be delivered from inside it).
+ */
+
+typedef void (*mtp_update_cb)(mtp_client_t *c, void *user, const mtp_tl_object_t *update,
+                              const mtp_vec_obj_t *users, const mtp_vec_obj_t *chats);
+
+/* Set (or with NULL remove) the update callback. 0 or MTP_EINVAL. */
+int mtp_client_on_update(mtp_client_t *c, mtp_update_cb cb, void *user);
+/* Start receiving updates (see above): getState, or getDifference from the saved state,
+ * waited for. 0 (err->err may still report a failed getDifference, retried in the
+ * background), MTP_EAUTH (not logged in) or the error of getState. */
+int mtp_client_updates_start(mtp_client_t *c, mtp_call_error_t *err);
+
+typedef struct mtp_client_updates_info {
+    bool started, have_state;
+    int32_t pts, qts, date, seq;
+    uint64_t delivered;         /* updates handed to the callback */
+    uint64_t duplicates;        /* skipped as already applied */
+    uint64_t gaps;              /* gaps detected */
+    uint64_t differences;       /* updates.getDifference calls made */
+    uint64_t held;              /* containers held now, waiting for a gap to close */
+    uint64_t held_total;        /* containers held so far */
+} mtp_client_updates_info_t;
+
+void mtp_client_updates_info(mtp_client_t *c, mtp_client_updates_info_t *out);
 
 /* ---- login ---- */
 

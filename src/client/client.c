@@ -88,6 +88,7 @@ struct mtp_client {
     mtp_backoff_t backoff;
     bool in_process;
     mtp_peers_t *peers;         /* peers.c: id -> access_hash, username */
+    mtp_upd_t *upd;             /* updates.c: pts/qts/date/seq, held updates, callback */
 };
 
 static const mtp_client_dc_t prod_dcs[] = {
@@ -166,8 +167,10 @@ static mtp_usec_t now_us(void)
 /* ------------------------------------------------------------------ session store */
 
 #define SESS_MAGIC 0x5350544du   /* "MTPS" */
-/* 1: header + DC keys; 2: the same followed by the peer cache (peers.c). 1 still loads. */
-#define SESS_VERSION 2u
+/* 1: header + DC keys; 2: the same followed by the peer cache (peers.c); 3: the same
+ * followed by the updates state (updates.c: have_state, pts, qts, date, seq; 20 bytes).
+ * 1 and 2 still load. */
+#define SESS_VERSION 3u
 #define SESS_MAX_BYTES (128u << 20)
 
 static void put32(mtp_buf_t *b, uint32_t v)
@@ -212,6 +215,7 @@ static void session_serialize(const mtp_client_t *c, mtp_buf_t *b)
         put64(b, (uint64_t)d->time_offset);
     }
     mtp_peers__serialize(c->peers, b);
+    mtp_upd__serialize(c->upd, b);
     put32(b, (uint32_t)crc32(0, b->data, (uInt)b->len));
 }
 
@@ -224,13 +228,14 @@ static int session_parse(mtp_client_t *c, const uint8_t *p, size_t n)
         return MTP_EINVAL;
     uint32_t cnt = get32(p + 16 + 4);
     size_t rec = 4 + MTP_AUTH_KEY_LEN + 16, end = 24 + cnt * rec;
-    if (cnt > MTP_CLIENT_MAX_DCS || (ver == 1 ? n != end + 4 : n < end + 8))
+    size_t updsz = ver >= 3 ? MTP_UPD_SECTION : 0;
+    if (cnt > MTP_CLIENT_MAX_DCS || (ver == 1 ? n != end + 4 : n < end + 8 + updsz))
         return MTP_EINVAL;
     int home = (int)get32(p + 8);
     if (home < 1 || home > MTP_CLIENT_MAX_DCS)
         return MTP_EINVAL;
     mtp_peers_t *peers = NULL;      /* version 1: none (the cache is emptied) */
-    if (ver >= 2 && mtp_peers__parse(c->peers, p + end, n - 4 - end, &peers))
+    if (ver >= 2 && mtp_peers__parse(c->peers, p + end, n - 4 - updsz - end, &peers))
         return MTP_EINVAL;
     for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++) {
         c->dc[i].has_key = false;
@@ -258,13 +263,19 @@ static int session_parse(mtp_client_t *c, const uint8_t *p, size_t n)
     } else {
         mtp_peers__clear(c->peers);
     }
+    if (updsz)
+        mtp_upd__parse(c->upd, p + n - 4 - updsz);
+    else
+        mtp_upd__reset(c->upd);     /* no state: updates_start calls getState */
     return 0;
 }
 
 int mtp_client_save(mtp_client_t *c)
 {
-    if (!c->session_path[0])
+    if (!c->session_path[0]) {
+        mtp_upd__saved(c->upd, now_us());   /* memory only: nothing to write */
         return 0;
+    }
     mtp_buf_t b;
     mtp_buf_init(&b);
     session_serialize(c, &b);
@@ -286,8 +297,10 @@ int mtp_client_save(mtp_client_t *c)
         else
             unlink(tmp);
     }
-    if (!rc)
+    if (!rc) {
         mtp_peers__saved(c->peers, now_us());
+        mtp_upd__saved(c->upd, now_us());
+    }
     if (b.data)
         memset(b.data, 0, b.len);
     mtp_buf_free(&b);
@@ -403,7 +416,7 @@ mtp_client_t *mtp_client_new(const mtp_client_config_t *cfg, int *err)
     if (e)
         goto fail;
     c->rsa_keys[0] = c->rsa;
-    if (!(c->peers = mtp_peers__new(cfg->peer_cache_max))) {
+    if (!(c->peers = mtp_peers__new(cfg->peer_cache_max)) || !(c->upd = mtp_upd__new())) {
         e = MTP_ENOMEM;
         goto fail;
     }
@@ -425,6 +438,7 @@ fail:
     if (c->rsa)
         mtp_rsa_free(c->rsa);
     mtp_peers__free(c->peers);
+    mtp_upd__free(c->upd);
     free(c);
     if (err)
         *err = e ? e : MTP_EINVAL;
@@ -439,8 +453,8 @@ void mtp_client_free(mtp_client_t *c)
 {
     if (!c)
         return;
-    if (mtp_peers__dirty(c->peers))
-        mtp_client_save(c);     /* peers learned since the last save */
+    if (mtp_peers__dirty(c->peers) || mtp_upd__dirty(c->upd))
+        mtp_client_save(c);     /* peers learned / updates state moved since the last save */
     for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++)
         for (int k = 0; k < MAX_CONNS_PER_DC; k++)
             if (c->dc[i].conns[k].fd >= 0 || c->dc[i].conns[k].mc || c->dc[i].conns[k].saved)
@@ -451,6 +465,7 @@ void mtp_client_free(mtp_client_t *c)
         deliver(c, c->calls, NULL, 0, &e);
     mtp_rsa_free(c->rsa);
     mtp_peers__free(c->peers);
+    mtp_upd__free(c->upd);
     for (int i = 0; i <= MTP_CLIENT_MAX_DCS; i++)
         memset(&c->dc[i].key, 0, sizeof c->dc[i].key);
     memset(c->api_hash, 0, sizeof c->api_hash);
@@ -654,6 +669,8 @@ static void deliver(mtp_client_t *c, call_t *x, const uint8_t *res, size_t len,
     else if (!e->err)
         c->st.results++;
     c->answered_dc = x->on_dc;
+    if (!e->err && res && mtp_upd__is_updates(res, len))
+        mtp_upd__feed(c, res, len, false);  /* e.g. sendMessage: moves pts, no false gap */
     if (x->cb)
         x->cb(c, x->user, res, len, e);
     free(x->body);
@@ -1026,10 +1043,16 @@ static void conn_events(mtp_client_t *c, int dc, cconn_t *k)
             memset(&ev.key, 0, sizeof ev.key);
             break;
         case MTP_CONN_EV_SESSION:
-            if (ev.sev.type == MTP_SESSION_EV_RESULT)
+            if (ev.sev.type == MTP_SESSION_EV_RESULT) {
                 on_result(c, k, &ev.sev);
-            else if (ev.sev.type == MTP_SESSION_EV_NEW_SESSION && ev.sev.server_salt)
-                d->salt = ev.sev.server_salt;
+            } else if (ev.sev.type == MTP_SESSION_EV_UPDATE) {
+                mtp_upd__feed(c, ev.sev.body.ptr, ev.sev.body.len, true);
+            } else if (ev.sev.type == MTP_SESSION_EV_NEW_SESSION) {
+                if (ev.sev.server_salt)
+                    d->salt = ev.sev.server_salt;
+                if (dc == c->home && k == &d->conns[0])
+                    mtp_upd__new_session(c);    /* pushes may have been lost */
+            }
             break;
         case MTP_CONN_EV_TRANSPORT_ERROR:
             if (ev.code == -404 && d->has_key) {
@@ -1142,6 +1165,9 @@ int mtp_client_timeout(mtp_client_t *c)
                 if (t < next)
                     next = t;
             }
+    mtp_usec_t ud = mtp_upd__deadline(c);
+    if (ud < next)
+        next = ud;
     for (call_t *x = c->calls; x; x = x->next) {
         if (!x->on) {
             mtp_usec_t t = x->not_before > now ? x->not_before : now + 20000;
@@ -1185,6 +1211,7 @@ static int process_fds(mtp_client_t *c, const struct pollfd *pf, int npf)
             conn_io(c, i, cc, rev);
         }
     check_timeouts(c);
+    mtp_upd__tick(c);
     dispatch(c);
     /* flush what dispatch queued */
     for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++)
@@ -1314,6 +1341,8 @@ void mtp_client__set_user(mtp_client_t *c, int64_t user_id)
 {
     if (c->user_id && c->user_id != user_id)
         mtp_peers__clear(c->peers);     /* access hashes belong to the old account */
+    if (c->user_id != user_id)
+        mtp_upd__reset(c->upd);         /* so does the updates state */
     c->user_id = user_id;
     c->dc[c->home].authorized = user_id != 0;
     if (!user_id)
@@ -1325,6 +1354,11 @@ void mtp_client__set_user(mtp_client_t *c, int64_t user_id)
 mtp_peers_t *mtp_client__peers(mtp_client_t *c)
 {
     return c->peers;
+}
+
+mtp_upd_t *mtp_client__upd(mtp_client_t *c)
+{
+    return c->upd;
 }
 
 const char *mtp_client__api_hash(const mtp_client_t *c);

@@ -28,7 +28,37 @@ bool mtp_peers__dirty(const mtp_peers_t *p);
 bool mtp_peers__want_save(const mtp_peers_t *p, mtp_usec_t now);
 void mtp_peers__saved(mtp_peers_t *p, mtp_usec_t now);
 
+/* ---- updates state (updates.c); the client owns one ---- */
+typedef struct mtp_upd mtp_upd_t;
+
+mtp_upd_t *mtp_upd__new(void);
+void mtp_upd__free(mtp_upd_t *u);
+/* Forget the state (another account); the callback stays. */
+void mtp_upd__reset(mtp_upd_t *u);
+/* Is body (boxed) of type Updates? */
+bool mtp_upd__is_updates(const uint8_t *body, size_t len);
+/* A pushed body (pushed) or the result of a call; ignored unless it is Updates. */
+void mtp_upd__feed(mtp_client_t *c, const uint8_t *body, size_t len, bool pushed);
+/* new_session_created: updates may have been lost. */
+void mtp_upd__new_session(mtp_client_t *c);
+/* Timers (hold expiry, getDifference retries, periodic save) and their next deadline. */
+void mtp_upd__tick(mtp_client_t *c);
+mtp_usec_t mtp_upd__deadline(mtp_client_t *c);
+/* Session store section: MTP_UPD_SECTION bytes. */
+#define MTP_UPD_SECTION 20u
+void mtp_upd__serialize(const mtp_upd_t *u, mtp_buf_t *b);
+void mtp_upd__parse(mtp_upd_t *u, const uint8_t *p);
+bool mtp_upd__dirty(const mtp_upd_t *u);
+void mtp_upd__saved(mtp_upd_t *u, mtp_usec_t now);
+
 /* client.c */
 mtp_peers_t *mtp_client__peers(mtp_client_t *c);
+mtp_upd_t *mtp_client__upd(mtp_client_t *c);
+/* Test hook: drop the next n pushed bodies (a lost push). */
+void mtp_client__updates_drop_pushes(mtp_client_t *c, int n);
+/* Test hook: ask getDifference for at most n pts per answer (differenceSlice). */
+void mtp_client__updates_pts_limit(mtp_client_t *c, int n);
+/* Test hook: handle body as if the server had pushed it. */
+void mtp_client__updates_inject(mtp_client_t *c, const uint8_t *body, size_t len);
 
 #endif

@@ -1504,8 +1504,10 @@ static void h_getDifference(srv_req_t *r, const void *qv)
         reply_obj(r, &t->_);
         return;
     }
+    /* pts_limit: at most that many messages, as updates.differenceSlice */
+    bool slice = q->has_pts_limit && q->pts_limit > 0 && gap > q->pts_limit;
     mtp_updates_difference_t *d = MTP_NEW(r->arena, updates_difference);
-    size_t n = (size_t)gap;
+    size_t n = (size_t)(slice ? q->pts_limit : gap);
     int64_t *seen = mtp_arena_alloc(r->arena, (2 * n + 2) * sizeof *seen);
     size_t ns = 0;
     if (!d || !seen || !vec_new(r->arena, &d->new_messages, n) ||
@@ -1514,14 +1516,30 @@ static void h_getDifference(srv_req_t *r, const void *qv)
         return;
     }
     add_user_once(r, &d->users, seen, &ns, me->id);
+    int32_t last = q->pts;
     for (size_t i = 0; i < me->n_msgs; i++) {
         const srv_msg_t *m = &me->msgs[i];
         if (m->pts <= q->pts || d->new_messages.n >= n)
             continue;
         vec_push(&d->new_messages, msg_obj(r, m));
         add_user_once(r, &d->users, seen, &ns, m->peer);
+        if (m->pts > last)
+            last = m->pts;
     }
     d->state = state_obj(r, me);
+    if (slice && d->state) {
+        mtp_updates_differenceSlice_t *sl = MTP_NEW(r->arena, updates_differenceSlice);
+        if (!sl) {
+            reply_err(r, 500, "INTERNAL");
+            return;
+        }
+        sl->new_messages = d->new_messages;
+        sl->users = d->users;
+        ((mtp_updates_state_t *)d->state)->pts = last;
+        sl->intermediate_state = d->state;
+        reply_obj(r, &sl->_);
+        return;
+    }
     reply_obj(r, &d->_);
 }
 
