@@ -219,6 +219,30 @@ static void touch(mtp_upd_t *u)
     u->dirty = true;
 }
 
+/* The fields updateShortMessage and updateShortChatMessage share with message and
+ * updateNewMessage (same names in both short constructors). */
+#define SHORT_TO_MESSAGE(m, nm, s, peer)                                                    \
+    do {                                                                                    \
+        (m)->out = (s)->out;                                                                \
+        (m)->mentioned = (s)->mentioned;                                                    \
+        (m)->media_unread = (s)->media_unread;                                              \
+        (m)->silent = (s)->silent;                                                          \
+        (m)->id = (s)->id;                                                                  \
+        (m)->peer_id = &(peer)->_;                                                          \
+        (m)->fwd_from = (s)->fwd_from;                                                      \
+        (m)->has_via_bot_id = (s)->has_via_bot_id;                                          \
+        (m)->via_bot_id = (s)->via_bot_id;                                                  \
+        (m)->reply_to = (s)->reply_to;                                                      \
+        (m)->date = (s)->date;                                                              \
+        (m)->message = (s)->message;                                                        \
+        (m)->has_entities = (s)->has_entities;                                              \
+        (m)->entities = (s)->entities;                                                      \
+        (m)->has_ttl_period = (s)->has_ttl_period;                                          \
+        (m)->ttl_period = (s)->ttl_period;                                                  \
+        (nm)->pts = (s)->pts;                                                               \
+        (nm)->pts_count = (s)->pts_count;                                                   \
+    } while (0)
+
 /* updateShortMessage / updateShortChatMessage as updateNewMessage{message}. */
 static mtp_tl_object_t *short_to_new(mtp_client_t *c, mtp_arena_t *a, const mtp_tl_object_t *o)
 {
@@ -234,24 +258,7 @@ static mtp_tl_object_t *short_to_new(mtp_client_t *c, mtp_arena_t *a, const mtp_
             return NULL;
         peer->user_id = s->user_id;
         from->user_id = s->out ? mtp_client_user_id(c) : s->user_id;
-        m->out = s->out;
-        m->mentioned = s->mentioned;
-        m->media_unread = s->media_unread;
-        m->silent = s->silent;
-        m->id = s->id;
-        m->peer_id = &peer->_;
-        m->fwd_from = s->fwd_from;
-        m->has_via_bot_id = s->has_via_bot_id;
-        m->via_bot_id = s->via_bot_id;
-        m->reply_to = s->reply_to;
-        m->date = s->date;
-        m->message = s->message;
-        m->has_entities = s->has_entities;
-        m->entities = s->entities;
-        m->has_ttl_period = s->has_ttl_period;
-        m->ttl_period = s->ttl_period;
-        nm->pts = s->pts;
-        nm->pts_count = s->pts_count;
+        SHORT_TO_MESSAGE(m, nm, s, peer);
     } else {
         const mtp_updateShortChatMessage_t *s = (const void *)o;
         mtp_peerChat_t *peer = MTP_NEW(a, peerChat);
@@ -259,24 +266,7 @@ static mtp_tl_object_t *short_to_new(mtp_client_t *c, mtp_arena_t *a, const mtp_
             return NULL;
         peer->chat_id = s->chat_id;
         from->user_id = s->from_id;
-        m->out = s->out;
-        m->mentioned = s->mentioned;
-        m->media_unread = s->media_unread;
-        m->silent = s->silent;
-        m->id = s->id;
-        m->peer_id = &peer->_;
-        m->fwd_from = s->fwd_from;
-        m->has_via_bot_id = s->has_via_bot_id;
-        m->via_bot_id = s->via_bot_id;
-        m->reply_to = s->reply_to;
-        m->date = s->date;
-        m->message = s->message;
-        m->has_entities = s->has_entities;
-        m->entities = s->entities;
-        m->has_ttl_period = s->has_ttl_period;
-        m->ttl_period = s->ttl_period;
-        nm->pts = s->pts;
-        nm->pts_count = s->pts_count;
+        SHORT_TO_MESSAGE(m, nm, s, peer);
     }
     m->from_id = &from->_;
     nm->message = &m->_;
