@@ -122,7 +122,9 @@ int mtp_call(mtp_client_t *c, const mtp_tl_object_t *obj, mtp_call_cb cb, void *
 int mtp_call_ex(mtp_client_t *c, int dc, unsigned flags, const uint8_t *body, size_t len,
                 mtp_call_cb cb, void *user);
 /* Blocking call (runs the built-in loop; other calls progress meanwhile). The result is
- * decoded into arena. Returns 0 or the error (details in *err if given). */
+ * decoded into arena. Returns 0 or the error (details in *err if given). A result that is
+ * a bare Vector<T> (users.getUsers, …) is no object: it fails with MTP_EUNKNOWN_ID; take
+ * those with mtp_call_sync_raw() and mtp_result_format() or a reader. */
 int mtp_call_sync(mtp_client_t *c, const mtp_tl_object_t *obj, mtp_arena_t *arena,
                   mtp_tl_object_t **result, mtp_call_error_t *err);
 int mtp_call_sync_ex(mtp_client_t *c, int dc, unsigned flags, const mtp_tl_object_t *obj,
