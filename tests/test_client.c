@@ -269,6 +269,42 @@ int main(int argc, char **argv)
     IS_INT(mtp_client_user_id(c), 9996621234LL, "own user id");
     IS_INT(self_id(c), 9996621234LL, "users.getUsers(self) after login");
 
+    /* users.getUsers through mtp_call_sync: the Vector<User> result is an mtp_tl_vector_t */
+    {
+        mtp_arena_t *va = mtp_arena_new(0);
+        mtp_users_getUsers_t *g = MTP_NEW(va, users_getUsers);
+        mtp_inputUser_t *iu = MTP_NEW(va, inputUser);
+        iu->user_id = 4242;
+        g->id.n = 2;
+        g->id.v = mtp_arena_alloc(va, 2 * sizeof(mtp_tl_object_t *));
+        g->id.v[0] = (mtp_tl_object_t *)MTP_NEW(va, inputUserSelf);
+        g->id.v[1] = &iu->_;
+        mtp_tl_object_t *o = NULL;
+        rc = mtp_call_sync(c, &g->_, va, &o, &e);
+        const mtp_tl_vector_t *v = mtp_tl_as_vector(o);
+        OK(rc == 0 && v && v->n == 2 && v->type == mtp_tlc_users_getUsers.result,
+           "mtp_call_sync(users.getUsers): Vector<User> of 2 (%d %s)", rc, e.message);
+        const mtp_user_t *u0 = v && v->n == 2 && v->v.obj[0]->tl->id == MTP_ID_user
+                                   ? (const mtp_user_t *)v->v.obj[0] : NULL;
+        OK(u0 && u0->id == 9996621234LL && u0->self, "item 0: the own user");
+        OK(v && v->n == 2 && v->v.obj[1]->tl->id == MTP_ID_userEmpty &&
+               ((const mtp_userEmpty_t *)v->v.obj[1])->id == 4242, "item 1: userEmpty for an unknown id");
+        mtp_buf_t js;
+        mtp_buf_init(&js);
+        rc = v ? mtp_tl_to_json(o, &js) : -1;
+        mtp_buf_append(&js, "", 1);
+        OK(rc == 0 && js.data[0] == '[' && strstr((const char *)js.data, "\"id\":\"9996621234\"") &&
+               strstr((const char *)js.data, "{\"_\":\"userEmpty\",\"id\":\"4242\"}]"),
+           "mtp_tl_to_json: a JSON array");
+        mtp_buf_free(&js);
+        mtp_invokeWithoutUpdates_t *w = MTP_NEW(va, invokeWithoutUpdates);
+        w->query = &g->_;
+        rc = mtp_call_sync(c, &w->_, va, &o, &e);
+        v = mtp_tl_as_vector(o);
+        OK(rc == 0 && v && v->n == 2, "wrapped in invokeWithoutUpdates: the inner result type (%d)", rc);
+        mtp_arena_free(va);
+    }
+
     /* session file: 0600, no temp file left */
     struct stat st;
     OK(stat(sess, &st) == 0 && (st.st_mode & 0777) == 0600, "session file mode 0600");
@@ -488,7 +524,7 @@ int main(int argc, char **argv)
     if (slash)
         strcpy(slash, "/bin/mtproto-cli");
     if (access(cli, X_OK) != 0) {
-        tap_skip("mtproto-cli not built", 5);
+        tap_skip("mtproto-cli not built", 6);
     } else {
         char out[65536], hp[64], csess[300];
         snprintf(hp, sizeof hp, "127.0.0.1:%u", ports[0]);
@@ -508,6 +544,12 @@ int main(int argc, char **argv)
                              "{}", NULL };
         x = run_cli(cli, cl, out, sizeof out);
         OK(x == 0 && strstr(out, "\"_\":\"nearestDc\""), "cli call help.getNearestDc");
+        const char *cu[] = { cli, "--server", hp, "--rsa-key", pem_path, "--session", csess,
+                             "--api-id", "1", "--api-hash", "x", "call", "users.getUsers",
+                             "{\"id\":[{\"_\":\"inputUserSelf\"}]}", NULL };
+        x = run_cli(cli, cu, out, sizeof out);
+        OK(x == 0 && out[0] == '[' && strstr(out, "\"id\":\"9996621234\""),
+           "cli call users.getUsers: a JSON array (%d)", x);
     }
 
     mtp_server_stop(srv);

@@ -565,6 +565,25 @@ static void test_harness(const char *argv0)
         mtp_buf_free(&body);
         mtp_buf_free(&res);
     }
+    /* and mtp_call_sync's Vector<User> result (an mtp_tl_vector_t) */
+    mtp_client_peers_clear(ca);
+    {
+        mtp_users_getUsers_t *g = MTP_NEW(a, users_getUsers);
+        mtp_inputUser_t *iu = MTP_NEW(a, inputUser);
+        iu->user_id = B_ID;
+        iu->access_hash = b_hash;
+        mtp_tl_object_t **one = mtp_arena_alloc(a, sizeof *one);
+        one[0] = &iu->_;
+        g->id = (mtp_vec_obj_t){ 1, one };
+        rc = mtp_call_sync(ca, &g->_, a, &o, &e);
+        const mtp_tl_vector_t *v = mtp_tl_as_vector(o);
+        const mtp_user_t *u = v && v->n == 1 && v->v.obj[0]->tl->id == MTP_ID_user
+                                  ? (const mtp_user_t *)v->v.obj[0] : NULL;
+        OK(rc == 0 && u && u->id == B_ID && u->has_access_hash && u->access_hash == b_hash,
+           "mtp_call_sync(users.getUsers): B in the vector (%d %s)", rc, e.message);
+        OK(mtp_client_peer_get(ca, MTP_PEER_USER, B_ID, &p) == 0 && p.access_hash == b_hash,
+           "mtp_call_sync(users.getUsers) fed the cache");
+    }
     mtp_arena_free(a);
     mtp_client_free(ca);
 

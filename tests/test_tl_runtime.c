@@ -290,6 +290,168 @@ static void test_tables(void)
     OK(t && t->ncons >= 7, "type InputPeer with its constructors");
 }
 
+/* Results of methods declared Vector<T>: mtp_tl_decode_result() and the vector object. */
+static int dres(const mtp_tl_object_t *m, const char *hex, mtp_arena_t *a, mtp_tl_object_t **o)
+{
+    char h[256];
+    size_t k = 0;
+    for (; *hex && k + 1 < sizeof h; hex++)
+        if (*hex != ' ')
+            h[k++] = *hex;
+    h[k] = 0;
+    uint8_t *b;
+    size_t n = tu_unhex(h, &b);
+    if (n == (size_t)-1)
+        tap_bail("bad hex in a test");
+    *o = (mtp_tl_object_t *)(uintptr_t)1;   /* must be reset on errors */
+    int rc = mtp_tl_decode_result(L, m, b, n, a, o);
+    free(b);
+    return rc;
+}
+
+static void test_vector_results(void)
+{
+    mtp_arena_t *a = mtp_arena_new(0);
+    mtp_users_getUsers_t *gu = MTP_NEW(a, users_getUsers);
+    const mtp_tl_type_t *t = mtp_tl_method_result(&gu->_);
+    OK(t && t->kind == MTP_TL_VECTOR && t->elem && t->elem->kind == MTP_TL_OBJECT &&
+           !strcmp(t->text, "Vector<User>"), "users.getUsers declares Vector<User>");
+    mtp_invokeWithLayer_t *iw = MTP_NEW(a, invokeWithLayer);
+    iw->layer = 228;
+    iw->query = &gu->_;
+    OK(mtp_tl_method_result(&iw->_) == t, "invokeWithLayer(users.getUsers): the wrapped result type");
+    OK(!mtp_tl_method_result(NULL) && !mtp_tl_method_result((mtp_tl_object_t *)MTP_NEW(a, userEmpty)),
+       "no result type for NULL or a constructor");
+
+    /* [user(id 77, first_name "Ann", access_hash 5), userEmpty(78)] */
+    mtp_user_t *u = MTP_NEW(a, user);
+    u->id = 77;
+    u->first_name = (mtp_bytes_t){ (const uint8_t *)"Ann", 3 };
+    u->has_first_name = true;
+    u->access_hash = 5;
+    u->has_access_hash = true;
+    mtp_userEmpty_t *ue = MTP_NEW(a, userEmpty);
+    ue->id = 78;
+    mtp_tl_object_t *items[2] = { &u->_, &ue->_ };
+    mtp_vec_obj_t vin = { 2, items };
+    mtp_buf_t wire;
+    mtp_buf_init(&wire);
+    int rc = mtp_tl_encode_value(t, &vin, &wire);
+    OK(rc == 0 && wire.len > 12, "Vector<User> encoded (%zu bytes)", wire.len);
+    mtp_tl_object_t *o = NULL;
+    IS_INT(mtp_tl_decode(L, wire.data, wire.len, a, &o), MTP_EUNKNOWN_ID,
+           "mtp_tl_decode: a bare vector is no object");
+    rc = mtp_tl_decode_result(L, &gu->_, wire.data, wire.len, a, &o);
+    const mtp_tl_vector_t *v = mtp_tl_as_vector(o);
+    OK(rc == 0 && v && v->type == t && v->n == 2 && o->tl == &mtp_tl_vector_comb &&
+           o->tl->id == MTP_TL_ID_VECTOR, "decode_result(users.getUsers): vector of 2 (%d)", rc);
+    if (v && v->n == 2) {
+        const mtp_user_t *u0 = (const mtp_user_t *)v->v.obj[0];
+        OK(u0->_.tl->id == MTP_ID_user && u0->id == 77 && u0->has_access_hash &&
+               u0->access_hash == 5 && u0->first_name.len == 3 && !memcmp(u0->first_name.ptr, "Ann", 3),
+           "item 0: user 77 Ann");
+        OK(v->v.obj[1]->tl->id == MTP_ID_userEmpty && ((const mtp_userEmpty_t *)v->v.obj[1])->id == 78,
+           "item 1: userEmpty 78");
+    } else {
+        tap_skip("no vector", 2);
+    }
+    mtp_tl_object_t *o2 = NULL;
+    rc = mtp_tl_decode_result(L, &iw->_, wire.data, wire.len, a, &o2);
+    OK(rc == 0 && mtp_tl_as_vector(o2) && mtp_tl_as_vector(o2)->n == 2,
+       "decode_result through invokeWithLayer");
+
+    /* the generic functions on the vector object */
+    mtp_buf_t js, js2, txt, enc;
+    mtp_buf_init(&js);
+    mtp_buf_init(&js2);
+    mtp_buf_init(&txt);
+    mtp_buf_init(&enc);
+    OK(v && mtp_tl_to_json(o, &js) == 0 && mtp_tl_value_to_json(t, &vin, &js2) == 0 &&
+           js.len == js2.len && !memcmp(js.data, js2.data, js.len) && js.data[0] == '[',
+       "mtp_tl_to_json: the JSON array of the items");
+    mtp_buf_append(&js, "", 1);
+    OK(strstr((const char *)js.data, "{\"_\":\"user\",") && strstr((const char *)js.data, "\"id\":\"78\""),
+       "JSON: %.80s", (const char *)js.data);
+    OK(v && mtp_tl_print(o, &txt) == 0 && txt.len > 14 && !memcmp(txt.data, "Vector<User> [\n", 15),
+       "mtp_tl_print: Vector<User> [ ... ]");
+    size_t sz = 0;
+    rc = v ? mtp_tl_size(o, &sz) : -1;
+    OK(rc == 0 && sz == wire.len, "mtp_tl_size: the Vector encoding (%zu)", sz);
+    OK(v && mtp_tl_encode(o, &enc) == 0 && enc.len == wire.len && !memcmp(enc.data, wire.data, wire.len),
+       "mtp_tl_encode: round trip to the same bytes");
+    mtp_tl_object_t *cv = NULL;
+    IS_INT(mtp_tl_convert(o, mtp_tl_layer(198), a, &cv), MTP_ENOTFOUND, "convert: no vector in a layer");
+    mtp_buf_free(&js);
+    mtp_buf_free(&js2);
+    mtp_buf_free(&txt);
+    mtp_buf_free(&enc);
+
+    /* Vector<int>, Vector<long>, empty */
+    mtp_contacts_getContactIDs_t *gc = MTP_NEW(a, contacts_getContactIDs);
+    rc = dres(&gc->_, "15c4b51c 03000000 01000000 feffffff 05000000", a, &o);
+    v = mtp_tl_as_vector(o);
+    OK(rc == 0 && v && v->type->elem->kind == MTP_TL_INT && v->n == 3 && v->v.i32[0] == 1 &&
+           v->v.i32[1] == -2 && v->v.i32[2] == 5, "Vector<int> (contacts.getContactIDs)");
+    mtp_buf_init(&js);
+    OK(v && mtp_tl_to_json(o, &js) == 0 && js.len == 8 && !memcmp(js.data, "[1,-2,5]", 8), "as JSON [1,-2,5]");
+    mtp_buf_free(&js);
+    mtp_messages_receivedQueue_t *rq = MTP_NEW(a, messages_receivedQueue);
+    rc = dres(&rq->_, "15c4b51c 01000000 0000000000000080", a, &o);
+    v = mtp_tl_as_vector(o);
+    OK(rc == 0 && v && v->n == 1 && v->v.i64[0] == INT64_MIN, "Vector<long> (messages.receivedQueue)");
+    mtp_buf_init(&js);
+    OK(v && mtp_tl_to_json(o, &js) == 0 && js.len == 24 &&
+           !memcmp(js.data, "[\"-9223372036854775808\"]", 24), "long items as JSON strings");
+    mtp_buf_free(&js);
+    rc = dres(&gu->_, "15c4b51c 00000000", a, &o);
+    v = mtp_tl_as_vector(o);
+    OK(rc == 0 && v && v->n == 0 && v->v.any == NULL, "empty Vector<User>");
+
+    /* malformed bytes: clean errors, nothing returned */
+    size_t used0 = mtp_arena_used(a);
+    IS_INT(dres(&gu->_, "", a, &o), MTP_ETRUNC, "empty input: MTP_ETRUNC");
+    OK(o == NULL, "no object on error");
+    IS_INT(dres(&gu->_, "15c4b51c", a, &o), MTP_ETRUNC, "id without count: MTP_ETRUNC");
+    IS_INT(dres(&gu->_, "15c4b51c 010000", a, &o), MTP_ETRUNC, "short count: MTP_ETRUNC");
+    IS_INT(dres(&gc->_, "15c4b51c 03000000 01000000 02000000", a, &o), MTP_ERANGE,
+           "count above the bytes left: MTP_ERANGE");
+    IS_INT(dres(&gc->_, "15c4b51c ffffff7f 01000000", a, &o), MTP_ERANGE, "count 2^31-1: MTP_ERANGE");
+    IS_INT(dres(&gc->_, "15c4b51c ffffffff", a, &o), MTP_ERANGE, "negative count: MTP_ERANGE");
+    OK(mtp_arena_used(a) - used0 < 4096, "no allocation sized by a bad count (%zu bytes)",
+       mtp_arena_used(a) - used0);
+    IS_INT(dres(&gu->_, "15c4b51c 01000000 7a4bbcd3 4e000000", a, &o), MTP_ETRUNC,
+           "truncated item: MTP_ETRUNC");
+    IS_INT(dres(&gu->_, "15c4b51c 01000000 65285629 4e00000000000000", a, &o), MTP_ETYPE,
+           "item of another type (chatEmpty in Vector<User>): MTP_ETYPE");
+    IS_INT(dres(&gu->_, "7a4bbcd3 4e00000000000000", a, &o), MTP_ETYPE,
+           "an object where the vector is declared: MTP_ETYPE");
+    IS_INT(dres(&gc->_, "15c4b51c 01000000 01000000 00000000", a, &o), MTP_EBADTL,
+           "trailing bytes: MTP_EBADTL");
+    OK(o == NULL, "still no object");
+    mtp_tl_reader_t r;
+    static const uint8_t bad_id[] = { 0x15, 0xc4, 0xb5, 0x1c, 0x01, 0, 0, 0, 0xef, 0xbe, 0xad, 0xde };
+    mtp_tl_reader_init(&r, L, bad_id, sizeof bad_id, a);
+    OK(mtp_tl_decode_result_reader(&r, &gu->_, &o) == MTP_EUNKNOWN_ID && r.err_id == 0xdeadbeef &&
+           r.err_off == 8, "unknown item id: MTP_EUNKNOWN_ID with id and offset");
+
+    /* other result types decode as before */
+    mtp_help_getNearestDc_t *nd = MTP_NEW(a, help_getNearestDc);
+    rc = dres(&nd->_, "75171a8e 02555300 01000000 03000000", a, &o);
+    OK(rc == 0 && o && o->tl->id == MTP_ID_nearestDc, "an object result decodes as with mtp_tl_decode");
+    mtp_account_updateStatus_t *us = MTP_NEW(a, account_updateStatus);
+    rc = dres(&us->_, "b5757299", a, &o);
+    OK(rc == 0 && o && o->tl->id == MTP_ID_boolTrue, "Bool result: boolTrue object");
+    rc = dres(NULL, "7a4bbcd3 4e00000000000000", a, &o);
+    OK(rc == 0 && o && o->tl->id == MTP_ID_userEmpty, "no method: any boxed object");
+    OK(!mtp_tl_as_vector(o) && !mtp_tl_as_vector(NULL), "mtp_tl_as_vector: NULL for others");
+    OK(!mtp_tl_vector_new(a, t->elem) && !mtp_tl_vector_new(a, NULL), "vector_new rejects non-vector types");
+    mtp_tl_vector_t *nv = mtp_tl_vector_new(a, t);
+    size_t nsz = 0;
+    OK(nv && nv->n == 0 && mtp_tl_size(&nv->_, &nsz) == 0 && nsz == 8, "a new vector is empty (8 bytes)");
+    mtp_buf_free(&wire);
+    mtp_arena_free(a);
+}
+
 int main(void)
 {
     L = mtp_tl_layer(228);
@@ -299,5 +461,6 @@ int main(void)
     test_objects();
     test_gzip();
     test_tables();
+    test_vector_results();
     return tap_done();
 }

@@ -108,7 +108,9 @@ struct mtp_call_error {
 };
 
 /* Completion: result is the boxed answer (valid only during the callback; decode it with
- * mtp_tl_decode into your arena), or err->err != 0. Called exactly once per call. */
+ * mtp_tl_decode_result(layer, method, ...) into your arena, which also takes the bare
+ * Vector<T> results that mtp_tl_decode rejects), or err->err != 0. Called exactly once per
+ * call. */
 typedef void (*mtp_call_cb)(mtp_client_t *c, void *user, const uint8_t *result, size_t len,
                             const mtp_call_error_t *err);
 
@@ -122,9 +124,14 @@ int mtp_call(mtp_client_t *c, const mtp_tl_object_t *obj, mtp_call_cb cb, void *
 int mtp_call_ex(mtp_client_t *c, int dc, unsigned flags, const uint8_t *body, size_t len,
                 mtp_call_cb cb, void *user);
 /* Blocking call (runs the built-in loop; other calls progress meanwhile). The result is
- * decoded into arena. Returns 0 or the error (details in *err if given). A result that is
- * a bare Vector<T> (users.getUsers, …) is no object: it fails with MTP_EUNKNOWN_ID; take
- * those with mtp_call_sync_raw() and mtp_result_format() or a reader. */
+ * decoded into arena by the method's declared result type (mtp_tl_decode_result(); for a
+ * wrapper such as invokeWithLayer, that of the call it carries). Returns 0 or the error
+ * (details in *err if given). A method whose result is a bare Vector<T> (users.getUsers ->
+ * Vector<User>, Vector<int>, Vector<long> …) gives an mtp_tl_vector_t (<mtproto/tl.h>):
+ *     const mtp_tl_vector_t *v = mtp_tl_as_vector(res);
+ *     for (uint32_t i = 0; v && i < v->n; i++) use(v->v.obj[i]);   (v->v.i32 for int …)
+ * which mtp_tl_to_json() prints as a JSON array and mtp_tl_print() as TL text. With arena
+ * NULL the result is not decoded (*result stays NULL). */
 int mtp_call_sync(mtp_client_t *c, const mtp_tl_object_t *obj, mtp_arena_t *arena,
                   mtp_tl_object_t **result, mtp_call_error_t *err);
 int mtp_call_sync_ex(mtp_client_t *c, int dc, unsigned flags, const mtp_tl_object_t *obj,

@@ -269,6 +269,64 @@ int mtp_tl_decode(const mtp_tl_layer_t *layer, const uint8_t *p, size_t n,
 /* Same with a caller-prepared reader (for options and error details). */
 int mtp_tl_decode_reader(mtp_tl_reader_t *r, mtp_tl_object_t **out);
 
+/* ---- method results; Vector<T> as an object ---- */
+
+/* A method whose result type is Vector<T> (users.getUsers -> Vector<User>, Vector<int>,
+ * Vector<long> ...) answers with 0x1cb5c415, count, items: no constructor of any layer, so
+ * mtp_tl_decode() rejects it (MTP_EUNKNOWN_ID). Decoded by the method's declared result type
+ * (mtp_tl_decode_result()) it becomes an mtp_tl_vector_t:
+ *   - _.tl == &mtp_tl_vector_comb (id 0x1cb5c415, name "vector"; in no layer's tables, so
+ *     mtp_tl_find_id() never returns it); test with mtp_tl_as_vector();
+ *   - type is the method's result type (kind MTP_TL_VECTOR), type->elem the item type T;
+ *   - n items in v, stored as in generated structs: v.obj for boxed/bare objects,
+ *     v.i32 for int, v.i64 for long, v.f64 double, v.b Bool, v.bytes string/bytes,
+ *     v.i128/v.i256, v.vec for nested vectors (v.any = the same pointer, untyped).
+ * It works with the generic functions: mtp_tl_size()/mtp_tl_encode() give the Vector
+ * encoding (id, count, items), mtp_tl_to_json() a JSON array ([{"_":"user",...}],
+ * like mtp_result_format()), mtp_tl_print() "Vector<User> [ ... ]". mtp_tl_convert()
+ * answers MTP_ENOTFOUND (no namesake in any layer); mtp_tl_from_json() never builds one
+ * (an array does not say its item type). */
+#define MTP_TL_ID_VECTOR 0x1cb5c415u
+
+typedef struct mtp_tl_vector {
+    mtp_tl_object_t _;
+    const mtp_tl_type_t *type;          /* Vector<T>; must outlive the object (descriptors do) */
+    uint32_t n;
+    union {
+        void *any;
+        mtp_tl_object_t **obj;
+        int32_t *i32;
+        int64_t *i64;
+        double *f64;
+        bool *b;
+        mtp_bytes_t *bytes;
+        uint8_t (*i128)[16];
+        uint8_t (*i256)[32];
+        mtp_vec_t *vec;
+    } v;
+} mtp_tl_vector_t;
+
+extern const mtp_tl_comb_t mtp_tl_vector_comb;
+/* obj as a vector, or NULL if it is something else (or NULL). */
+const mtp_tl_vector_t *mtp_tl_as_vector(const mtp_tl_object_t *obj);
+/* An empty vector object of type (kind MTP_TL_VECTOR) in the arena; NULL on a bad type or
+ * no memory. Fill n and v yourself (items in the arena too, for one owner). */
+mtp_tl_vector_t *mtp_tl_vector_new(mtp_arena_t *a, const mtp_tl_type_t *type);
+
+/* The declared result type of a method call: method->tl->result, or for a wrapper whose
+ * result is the generic X (invokeWithLayer, initConnection, invokeAfterMsg ...) that of the
+ * call in its !X field, followed down. NULL if method is no method call or has no query. */
+const mtp_tl_type_t *mtp_tl_method_result(const mtp_tl_object_t *method);
+/* Decode the answer to method (rpc_result.result, n bytes exactly) by its declared result
+ * type: Vector<T> as an mtp_tl_vector_t (the vector id is required; the count is checked
+ * against the bytes left before anything is allocated: MTP_ERANGE; short input MTP_ETRUNC;
+ * another id MTP_ETYPE; trailing bytes MTP_EBADTL); everything else (objects, Bool) as
+ * mtp_tl_decode() would, also when method is NULL or its result type cannot be told. */
+int mtp_tl_decode_result(const mtp_tl_layer_t *layer, const mtp_tl_object_t *method,
+                         const uint8_t *p, size_t n, mtp_arena_t *arena, mtp_tl_object_t **out);
+int mtp_tl_decode_result_reader(mtp_tl_reader_t *r, const mtp_tl_object_t *method,
+                                mtp_tl_object_t **out);
+
 /* ---- construction ---- */
 
 /* A zeroed object of combinator c in the arena with its header set. */

@@ -1269,6 +1269,7 @@ int mtp_client_run(mtp_client_t *c, const volatile bool *done, int ms)
 typedef struct sync_ctx {
     bool done;
     mtp_arena_t *arena;
+    const mtp_tl_object_t *method;  /* its declared result type decides how to decode */
     mtp_tl_object_t *result;
     mtp_call_error_t err;
 } sync_ctx_t;
@@ -1279,8 +1280,8 @@ static void sync_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
     sync_ctx_t *s = user;
     s->err = *e;
     if (!e->err && s->arena) {
-        int rc = mtp_tl_decode(mtp_tl_layer(MTP_TL_DEFAULT_LAYER), res, len, s->arena,
-                               &s->result);
+        int rc = mtp_tl_decode_result(mtp_tl_layer(MTP_TL_DEFAULT_LAYER), s->method, res, len,
+                                      s->arena, &s->result);
         if (rc) {
             s->err.err = rc;
             s->err.number = -1;
@@ -1298,6 +1299,7 @@ int mtp_call_sync_ex(mtp_client_t *c, int dc, unsigned flags, const mtp_tl_objec
     sync_ctx_t s;
     memset(&s, 0, sizeof s);
     s.arena = arena;
+    s.method = obj;
     mtp_buf_t b;
     int rc = encode_obj(obj, &b);
     if (!rc) {
@@ -1477,7 +1479,7 @@ int mtp_result_format(const mtp_tl_object_t *method, const uint8_t *res, size_t 
     if (!a)
         return MTP_ENOMEM;
     const mtp_tl_layer_t *L = mtp_tl_layer(MTP_TL_DEFAULT_LAYER);
-    const mtp_tl_type_t *t = method && method->tl ? method->tl->result : NULL;
+    const mtp_tl_type_t *t = mtp_tl_method_result(method);
     int rc;
     if (!t) {
         mtp_tl_object_t *o = NULL;

@@ -608,6 +608,13 @@ static int walk_obj(mtp_peers_t *p, const mtp_tl_object_t *o, int depth)
 {
     if (!o || !o->tl || depth > WALK_DEPTH)
         return 0;
+    const mtp_tl_vector_t *vec = mtp_tl_as_vector(o);
+    if (vec) {   /* a Vector<T> result (users.getUsers ...) */
+        if (!vec->type || vec->type->kind != MTP_TL_VECTOR)
+            return 0;
+        mtp_vec_t items = { vec->n, vec->v.any };
+        return walk_value(p, vec->type, &items, depth);
+    }
     const mtp_tl_comb_t *c = o->tl;
     int n = 0, kind = comb_kind(c);
     if (kind)

@@ -148,6 +148,13 @@ static int pr_object(mtp_buf_t *b, const mtp_tl_object_t *obj, int ind, int dept
     }
     if (depth > PR_MAX_DEPTH)
         return MTP_EDEPTH;
+    const mtp_tl_vector_t *vec = mtp_tl_as_vector(obj);
+    if (vec) {   /* a Vector<T> result: printed as the value it holds */
+        if (!vec->type || vec->type->kind != MTP_TL_VECTOR)
+            return MTP_EINVAL;
+        mtp_vec_t items = { vec->n, vec->v.any };
+        return pr_value(b, vec->type, &items, ind, depth);
+    }
     const mtp_tl_comb_t *c = obj->tl;
     if (!c || !c->name)
         return MTP_EINVAL;
