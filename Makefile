@@ -42,7 +42,10 @@ TOOL_NAMES := $(sort $(basename $(notdir $(wildcard tools/*.c))) $(notdir $(pats
 TEST_SRC  := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
-TESTUTIL  := tests/testutil.c
+# test support, linked as an archive so that a test takes only the parts it uses (the
+# harness helpers pull in the server and the client)
+TESTUTIL_SRC := tests/testutil.c tests/testharness.c
+TESTUTIL_HDR := tests/testutil.h tests/testharness.h
 
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(GEN_SRC))
 CODEGEN   := $(BUILD)/codegen/mtp-codegen
@@ -108,13 +111,20 @@ $(BUILD)/bin/%: tools/%/main.c $(wildcard tools/*/*.c) $(LIBA)
 	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -o $@ $(wildcard tools/$*/*.c) $(LIBA) $(LDFLAGS_ALL) $(LIBS)
 
 # ---- tests ----
-$(BUILD)/obj/testutil.o: $(TESTUTIL) tests/testutil.h
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -c -o $@ $<
+TESTLIB := $(BUILD)/obj/libtestutil.a
+TESTUTIL_OBJ := $(patsubst tests/%.c,$(BUILD)/obj/tests/%.o,$(TESTUTIL_SRC))
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/obj/testutil.o $(LIBA) tests/testutil.h
+$(BUILD)/obj/tests/%.o: tests/%.c $(TESTUTIL_HDR) | $(GEN)/.stamp
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(BUILD)/obj/testutil.o $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
+
+$(TESTLIB): $(TESTUTIL_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/%.c $(TESTLIB) $(LIBA) $(TESTUTIL_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(TESTLIB) $(LIBA) $(LDFLAGS_ALL) $(LIBS)
 
 PROVE := prove -j2 -e '' --timer
 
@@ -137,9 +147,9 @@ test:
 	$(MAKE) --no-print-directory test-asan
 
 # ---- benchmarks ----
-$(BUILD)/bench/%: bench/%.c $(BUILD)/obj/testutil.o $(LIBA)
+$(BUILD)/bench/%: bench/%.c $(TESTLIB) $(LIBA) $(TESTUTIL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(BUILD)/obj/testutil.o $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(TESTLIB) $(LIBA) $(LDFLAGS_ALL) $(LIBS)
 
 bench: all $(BENCHES)
 	@sh tests/interop/setup.sh || true
@@ -177,4 +187,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TESTUTIL_OBJ:.o=.d)

@@ -13,6 +13,7 @@
 #include <mtproto/crypto.h>
 #include <mtproto/server.h>
 #include <mtproto/tl_schema.h>
+#include "testharness.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -89,26 +90,15 @@ int main(int argc, char **argv)
     mtp_server_config_t sc;
     mtp_server_config_init(&sc);
     sc.n_dcs = 2;
-    mtp_server_t *srv = mtp_server_new(&sc);
-    if (!srv || mtp_server_start_thread(srv)) {
+    tu_harness_t h;
+    if (tu_harness_start(&h, "bench_client", &sc)) {
         fprintf(stderr, "harness did not start\n");
         return 1;
     }
-    uint16_t ports[2];
-    mtp_server_ports(srv, ports, 2);
     mtp_client_config_t cfg;
-    mtp_client_config_init(&cfg);
-    cfg.api_id = 1;
+    tu_harness_client_config(&h, &cfg);
     cfg.api_hash = "bench";
-    cfg.dcs_kind = MTP_CLIENT_DCS_CUSTOM;
-    cfg.n_dcs = 2;
-    for (int i = 0; i < 2; i++) {
-        cfg.dcs[i].id = i + 1;
-        strcpy(cfg.dcs[i].host, "127.0.0.1");
-        cfg.dcs[i].port = ports[i];
-    }
-    cfg.rsa_pem = mtp_server_public_pem(srv);
-    cfg.first_dc = 1;
+    cfg.call_timeout = 0;   /* the library's default */
     const char *fp = getenv("MTP_BENCH_FILE_PARALLEL"), *fc = getenv("MTP_BENCH_FILE_CONNS");
     if (fp)
         cfg.file_parallel = atoi(fp);
@@ -119,6 +109,7 @@ int main(int argc, char **argv)
     mtp_call_error_t e;
     if (!c || mtp_login_phone(c, "9996611234", "11111", NULL, NULL, &e)) {
         fprintf(stderr, "login failed\n");
+        tu_harness_stop(&h);
         return 1;
     }
     mtp_arena_t *a = mtp_arena_new(0);
@@ -141,17 +132,12 @@ int main(int argc, char **argv)
                answered, dt, ours);
         mtp_buf_free(&body);
         /* the npm peers against the same harness, same method, same in-flight count */
-        char ready[2048], pem[128], why[2][400];
-        snprintf(pem, sizeof pem, "/tmp/bench_client.%ld.pem", (long)getpid());
-        FILE *pf = fopen(pem, "w");
-        if (pf) {
-            fputs(mtp_server_public_pem(srv), pf);
-            fclose(pf);
-        }
+        char ready[2048], why[2][400];
+        const char *pem = h.pem_path;
         double peer[2] = { 0, 0 };
         snprintf(why[0], sizeof why[0], "no ready line");
         snprintf(why[1], sizeof why[1], "no ready line");
-        int rl = mtp_server_ready_json(srv, ready, sizeof ready);
+        int rl = mtp_server_ready_json(h.srv, ready, sizeof ready);
         const char *np = getenv("MTP_BENCH_PEERS");
         if (np && !strcmp(np, "0")) {
             snprintf(why[0], sizeof why[0], "skipped (MTP_BENCH_PEERS=0)");
@@ -160,7 +146,6 @@ int main(int argc, char **argv)
             peer[0] = peer_rpc_s("tests/interop/peers/gramjs.mjs", ready, pem, why[0], sizeof why[0]);
             peer[1] = peer_rpc_s("tests/interop/peers/mtcute.mjs", ready, pem, why[1], sizeof why[1]);
         }
-        unlink(pem);
         const char *names[2] = { "GramJS 2.26.22", "@mtcute/node 0.30.3" };
         double best = 0;
         for (int k = 0; k < 2; k++) {
@@ -180,11 +165,9 @@ int main(int argc, char **argv)
         /* download throughput */
         const char *env = getenv("MTP_BENCH_DOWNLOAD_MIB");
         size_t mib = env ? (size_t)atoi(env) : 256;
-        char dir[128], f1[200], f2[200];
-        snprintf(dir, sizeof dir, "/tmp/bench_client.%ld", (long)getpid());
-        mkdir(dir, 0700);
-        snprintf(f1, sizeof f1, "%s/up", dir);
-        snprintf(f2, sizeof f2, "%s/down", dir);
+        char f1[300], f2[300];
+        snprintf(f1, sizeof f1, "%s/up", h.dir);
+        snprintf(f2, sizeof f2, "%s/down", h.dir);
         FILE *f = fopen(f1, "wb");
         uint8_t *chunk = malloc(1 << 20);
         for (size_t i = 0; i < (1u << 20); i++)
@@ -229,6 +212,7 @@ int main(int argc, char **argv)
         }
         if (!d) {
             fprintf(stderr, "upload failed (%d %s)\n", rc, e.message);
+            tu_harness_stop(&h);
             return 1;
         }
         t0 = tu_now();
@@ -248,11 +232,9 @@ int main(int argc, char **argv)
                cpu, down_s, cpu / down_s);
         unlink(f1);
         unlink(f2);
-        rmdir(dir);
     }
     mtp_arena_free(a);
     mtp_client_free(c);
-    mtp_server_stop(srv);
-    mtp_server_free(srv);
+    tu_harness_stop(&h);
     return rc ? 1 : 0;
 }

@@ -5,6 +5,7 @@
 #include <mtproto/client.h>
 #include <mtproto/server.h>
 #include <mtproto/tl_schema.h>
+#include "testharness.h"
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -15,27 +16,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static mtp_server_t *srv;
-static uint16_t ports[3];
-static char dir[256];
-static char pem_path[300];
+static tu_harness_t H;
 
 static void cfg_for(mtp_client_config_t *cfg, const char *session, int first_dc)
 {
-    mtp_client_config_init(cfg);
-    cfg->api_id = 1;
-    cfg->api_hash = "0123456789abcdef";
-    cfg->dcs_kind = MTP_CLIENT_DCS_CUSTOM;
-    cfg->n_dcs = 3;
-    for (int i = 0; i < 3; i++) {
-        cfg->dcs[i].id = i + 1;
-        strcpy(cfg->dcs[i].host, "127.0.0.1");
-        cfg->dcs[i].port = ports[i];
-    }
-    cfg->rsa_pem = mtp_server_public_pem(srv);
+    tu_harness_client_config(&H, cfg);
     cfg->first_dc = first_dc;
     cfg->session_path = session;
-    cfg->call_timeout = 20 * MTP_USEC_PER_SEC;
 }
 
 static mtp_client_t *mk(const char *session, int first_dc)
@@ -240,25 +227,17 @@ static int run_cli(const char *cli, const char *const *args, char *out, size_t c
 int main(int argc, char **argv)
 {
     (void)argc;
-    snprintf(dir, sizeof dir, "/tmp/test_client.%ld", (long)getpid());
-    mkdir(dir, 0700);
     mtp_server_config_t sc;
     mtp_server_config_init(&sc);
     sc.n_dcs = 3;
     mtp_server_password_t pw = { "9996631234", "hunter2" };
     sc.passwords = &pw;
     sc.n_passwords = 1;
-    srv = mtp_server_new(&sc);
-    if (!srv || mtp_server_start_thread(srv))
+    if (tu_harness_start(&H, "test_client", &sc))
         tap_bail("harness did not start");
-    mtp_server_ports(srv, ports, 3);
-    snprintf(pem_path, sizeof pem_path, "%s/pub.pem", dir);
-    FILE *pf = fopen(pem_path, "w");
-    fputs(mtp_server_public_pem(srv), pf);
-    fclose(pf);
 
     char sess[300];
-    snprintf(sess, sizeof sess, "%s/a.session", dir);
+    snprintf(sess, sizeof sess, "%s/a.session", H.dir);
     mtp_call_error_t e;
 
     /* login with migration: DC 1 first, the phone lives on DC 2 */
@@ -358,24 +337,24 @@ int main(int argc, char **argv)
     }
 
     /* FLOOD_WAIT below the threshold: waited out */
-    mtp_server_fault_rpc(srv, "help.getNearestDc", 1, 420, "FLOOD_WAIT_1");
+    mtp_server_fault_rpc(H.srv, "help.getNearestDc", 1, 420, "FLOOD_WAIT_1");
     t0 = tu_now();
     rc = nearest(c, &e);
     IS_INT(rc, 0, "FLOOD_WAIT_1 retried automatically");
     OK(tu_now() - t0 >= 0.9, "it waited (%.2f s)", tu_now() - t0);
     /* above: typed error */
-    mtp_server_fault_rpc(srv, "help.getNearestDc", 1, 420, "FLOOD_WAIT_120");
+    mtp_server_fault_rpc(H.srv, "help.getNearestDc", 1, 420, "FLOOD_WAIT_120");
     rc = nearest(c, &e);
     OK(rc == MTP_EFLOOD && e.number == 120 && e.code == 420, "FLOOD_WAIT_120 > 60: MTP_EFLOOD with 120 (%d %lld)", rc, (long long)e.number);
     /* an ordinary rpc error passes through typed */
-    mtp_server_fault_rpc(srv, "help.getNearestDc", 1, 500, "INTERNAL");
+    mtp_server_fault_rpc(H.srv, "help.getNearestDc", 1, 500, "INTERNAL");
     rc = nearest(c, &e);
     OK(rc == MTP_ERPC && e.code == 500 && !strcmp(e.message, "INTERNAL"), "rpc_error 500 INTERNAL typed");
 
     /* upload + download with checksum */
     char f1[300], f2[300];
-    snprintf(f1, sizeof f1, "%s/up.bin", dir);
-    snprintf(f2, sizeof f2, "%s/down.bin", dir);
+    snprintf(f1, sizeof f1, "%s/up.bin", H.dir);
+    snprintf(f2, sizeof f2, "%s/down.bin", H.dir);
     write_random(f1, 3 * 1024 * 1024 + 12345);
     doc_t d;
     memset(&d, 0, sizeof d);
@@ -400,7 +379,7 @@ int main(int argc, char **argv)
     /* reconnect in the middle of a download */
     unlink(f2);
     uint64_t rec0 = cst.reconnects;
-    mtp_server_fault_drop(srv, 2, 1500000, 1);
+    mtp_server_fault_drop(H.srv, 2, 1500000, 1);
     rc = mtp_download_document(c, d.dc, d.id, d.hash, d.ref, d.ref_len, d.size, f2, 0, NULL,
                                NULL, &e);
     mtp_client_stats(c, &cst);
@@ -409,13 +388,13 @@ int main(int argc, char **argv)
     OK(cst.reconnects > rec0, "a reconnect happened (%llu)", (unsigned long long)(cst.reconnects - rec0));
     tap_diag("calls re-sent from scratch after the drop: %llu (0 = the session was continued)",
              (unsigned long long)cst.resent);
-    mtp_server_fault_clear(srv);
+    mtp_server_fault_clear(H.srv);
 
     /* non-idempotent calls across a dropped connection: each executed once */
     {
         mtp_arena_t *b = mtp_arena_new(0);
         memset(answers, 0, sizeof answers);
-        mtp_server_fault_drop(srv, 2, 1200, 1);   /* mid-burst: the 30 answers leave in a few packets */
+        mtp_server_fault_drop(H.srv, 2, 1200, 1);   /* mid-burst: the 30 answers leave in a few packets */
         for (intptr_t i = 0; i < 30; i++) {
             mtp_messages_sendMessage_t *sm = MTP_NEW(b, messages_sendMessage);
             sm->peer = (mtp_tl_object_t *)MTP_NEW(b, inputPeerSelf);
@@ -458,7 +437,7 @@ int main(int argc, char **argv)
                     n++;
         }
         IS_INT(n, 30, "history holds each message exactly once");
-        mtp_server_fault_clear(srv);
+        mtp_server_fault_clear(H.srv);
         mtp_arena_free(b);
     }
 
@@ -527,24 +506,24 @@ int main(int argc, char **argv)
         tap_skip("mtproto-cli not built", 6);
     } else {
         char out[65536], hp[64], csess[300];
-        snprintf(hp, sizeof hp, "127.0.0.1:%u", ports[0]);
-        snprintf(csess, sizeof csess, "%s/cli.session", dir);
+        snprintf(hp, sizeof hp, "127.0.0.1:%u", H.ports[0]);
+        snprintf(csess, sizeof csess, "%s/cli.session", H.dir);
         const char *h[] = { cli, "--help", NULL };
         IS_INT(run_cli(cli, h, out, sizeof out), 0, "cli --help");
         OK(strstr(out, "session import") && strstr(out, "download PEER MSG_ID"), "--help documents the commands");
         const char *bad[] = { cli, "frobnicate", NULL };
         IS_INT(run_cli(cli, bad, out, sizeof out), 2, "cli: unknown command exits 2");
-        const char *lg[] = { cli, "--server", hp, "--rsa-key", pem_path, "--session", csess,
+        const char *lg[] = { cli, "--server", hp, "--rsa-key", H.pem_path, "--session", csess,
                              "--api-id", "1", "--api-hash", "x", "--json", "login", "--phone",
                              "9996621234", "--code", "22222", NULL };
         int x = run_cli(cli, lg, out, sizeof out);
         OK(x == 0 && strstr(out, "\"user_id\":\"9996621234\""), "cli login --json (%d)", x);
-        const char *cl[] = { cli, "--server", hp, "--rsa-key", pem_path, "--session", csess,
+        const char *cl[] = { cli, "--server", hp, "--rsa-key", H.pem_path, "--session", csess,
                              "--api-id", "1", "--api-hash", "x", "call", "help.getNearestDc",
                              "{}", NULL };
         x = run_cli(cli, cl, out, sizeof out);
         OK(x == 0 && strstr(out, "\"_\":\"nearestDc\""), "cli call help.getNearestDc");
-        const char *cu[] = { cli, "--server", hp, "--rsa-key", pem_path, "--session", csess,
+        const char *cu[] = { cli, "--server", hp, "--rsa-key", H.pem_path, "--session", csess,
                              "--api-id", "1", "--api-hash", "x", "call", "users.getUsers",
                              "{\"id\":[{\"_\":\"inputUserSelf\"}]}", NULL };
         x = run_cli(cli, cu, out, sizeof out);
@@ -552,11 +531,6 @@ int main(int argc, char **argv)
            "cli call users.getUsers: a JSON array (%d)", x);
     }
 
-    mtp_server_stop(srv);
-    mtp_server_free(srv);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) {
-    }
+    tu_harness_stop(&H);
     return tap_done();
 }

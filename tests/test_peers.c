@@ -8,6 +8,7 @@
 #include <mtproto/client.h>
 #include <mtproto/server.h>
 #include <mtproto/tl_schema.h>
+#include "testharness.h"
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -27,28 +28,13 @@
 #define B_ID 9996611111LL
 #define C_ID 9996631234LL
 
-static mtp_server_t *srv;
-static uint16_t ports[3];
-static char dir[256];
-static char pem_path[300];
+static tu_harness_t H;
 
 static mtp_client_t *mk(const char *session, int max)
 {
     mtp_client_config_t cfg;
-    mtp_client_config_init(&cfg);
-    cfg.api_id = 1;
-    cfg.api_hash = "0123456789abcdef";
-    cfg.dcs_kind = MTP_CLIENT_DCS_CUSTOM;
-    cfg.n_dcs = 3;
-    for (int i = 0; i < 3; i++) {
-        cfg.dcs[i].id = i + 1;
-        strcpy(cfg.dcs[i].host, "127.0.0.1");
-        cfg.dcs[i].port = ports[i];
-    }
-    cfg.rsa_pem = mtp_server_public_pem(srv);
-    cfg.first_dc = 1;
+    tu_harness_client_config(&H, &cfg);
     cfg.session_path = session;
-    cfg.call_timeout = 20 * MTP_USEC_PER_SEC;
     cfg.peer_cache_max = max;
     int err = 0;
     mtp_client_t *c = mtp_client_new(&cfg, &err);
@@ -489,8 +475,8 @@ static int run_cli(const char *cli, const char *const *args, char *out, size_t c
 static void test_harness(const char *argv0)
 {
     char sa[300], sb[300];
-    snprintf(sa, sizeof sa, "%s/a.session", dir);
-    snprintf(sb, sizeof sb, "%s/b.session", dir);
+    snprintf(sa, sizeof sa, "%s/a.session", H.dir);
+    snprintf(sb, sizeof sb, "%s/b.session", H.dir);
     mtp_call_error_t e;
     mtp_peer_t p;
 
@@ -614,7 +600,7 @@ static void test_harness(const char *argv0)
            mtp_client_user_id(cm) == A_ID, "a version-1 export imports (keys, user; empty cache)");
     IS_INT(send_text(cm, "me", "v1 session works", &e), 0, "and is authorized (%s)", e.message);
     char v1path[300];
-    snprintf(v1path, sizeof v1path, "%s/v1.session", dir);
+    snprintf(v1path, sizeof v1path, "%s/v1.session", H.dir);
     FILE *f = fopen(v1path, "wb");
     fwrite(v1, 1, n1, f);
     fclose(f);
@@ -661,9 +647,9 @@ static void test_harness(const char *argv0)
         return;
     }
     char out[65536], err[8192], hp[64], cs[300];
-    snprintf(hp, sizeof hp, "127.0.0.1:%u", ports[0]);
-    snprintf(cs, sizeof cs, "%s/cli.session", dir);
-#define CLI(...) { cli, "--server", hp, "--rsa-key", pem_path, "--session", cs, "--api-id", "1", \
+    snprintf(hp, sizeof hp, "127.0.0.1:%u", H.ports[0]);
+    snprintf(cs, sizeof cs, "%s/cli.session", H.dir);
+#define CLI(...) { cli, "--server", hp, "--rsa-key", H.pem_path, "--session", cs, "--api-id", "1", \
                    "--api-hash", "x", __VA_ARGS__, NULL }
     const char *h[] = { cli, "--help", NULL };
     int x = run_cli(cli, h, out, sizeof out, err, sizeof err);
@@ -698,11 +684,11 @@ static void test_harness(const char *argv0)
     const char *ex2[] = CLI("session", "export");
     x = run_cli(cli, ex2, out, sizeof out, err, sizeof err);
     char exf[300];
-    snprintf(exf, sizeof exf, "%s/export.txt", dir);
+    snprintf(exf, sizeof exf, "%s/export.txt", H.dir);
     FILE *ef = fopen(exf, "w");
     fputs(out, ef);
     fclose(ef);
-    snprintf(cs, sizeof cs, "%s/cli2.session", dir);
+    snprintf(cs, sizeof cs, "%s/cli2.session", H.dir);
     const char *im[] = CLI("session", "import", "-");
     cli_stdin = exf;
     int y = run_cli(cli, im, out, sizeof out, err, sizeof err);
@@ -717,19 +703,8 @@ static void test_harness(const char *argv0)
 int main(int argc, char **argv)
 {
     (void)argc;
-    snprintf(dir, sizeof dir, "/tmp/test_peers.%ld", (long)getpid());
-    mkdir(dir, 0700);
-    mtp_server_config_t sc;
-    mtp_server_config_init(&sc);
-    sc.n_dcs = 3;
-    srv = mtp_server_new(&sc);
-    if (!srv || mtp_server_start_thread(srv))
+    if (tu_harness_start(&H, "test_peers", NULL))
         tap_bail("harness did not start");
-    mtp_server_ports(srv, ports, 3);
-    snprintf(pem_path, sizeof pem_path, "%s/pub.pem", dir);
-    FILE *pf = fopen(pem_path, "w");
-    fputs(mtp_server_public_pem(srv), pf);
-    fclose(pf);
 
     test_specs();
     test_input_kinds();
@@ -737,11 +712,6 @@ int main(int argc, char **argv)
     test_evict();
     test_harness(argv[0]);
 
-    mtp_server_stop(srv);
-    mtp_server_free(srv);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) {
-    }
+    tu_harness_stop(&H);
     return tap_done();
 }

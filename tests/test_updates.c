@@ -11,6 +11,7 @@
 #include <mtproto/server.h>
 #include <mtproto/tl_schema.h>
 #include "client/client_int.h"
+#include "testharness.h"
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -27,28 +28,13 @@
 #define A_ID 9996621234LL
 #define B_ID 9996611111LL
 
-static mtp_server_t *srv;
-static uint16_t ports[3];
-static char dir[256];
-static char pem_path[300];
+static tu_harness_t H;
 
 static mtp_client_t *mk(const char *session)
 {
     mtp_client_config_t cfg;
-    mtp_client_config_init(&cfg);
-    cfg.api_id = 1;
-    cfg.api_hash = "0123456789abcdef";
-    cfg.dcs_kind = MTP_CLIENT_DCS_CUSTOM;
-    cfg.n_dcs = 3;
-    for (int i = 0; i < 3; i++) {
-        cfg.dcs[i].id = i + 1;
-        strcpy(cfg.dcs[i].host, "127.0.0.1");
-        cfg.dcs[i].port = ports[i];
-    }
-    cfg.rsa_pem = mtp_server_public_pem(srv);
-    cfg.first_dc = 1;
+    tu_harness_client_config(&H, &cfg);
     cfg.session_path = session;
-    cfg.call_timeout = 20 * MTP_USEC_PER_SEC;
     int err = 0;
     mtp_client_t *c = mtp_client_new(&cfg, &err);
     if (!c)
@@ -201,8 +187,8 @@ static int reap(int fd, pid_t pid, char *out, size_t cap)
 static void test_updates(const char *argv0)
 {
     char sa[300], sb[300];
-    snprintf(sa, sizeof sa, "%s/a.session", dir);
-    snprintf(sb, sizeof sb, "%s/b.session", dir);
+    snprintf(sa, sizeof sa, "%s/a.session", H.dir);
+    snprintf(sb, sizeof sb, "%s/b.session", H.dir);
     mtp_call_error_t e;
     mtp_client_updates_info_t ia, ib;
     rec_t *ra = calloc(1, sizeof *ra), *rb = calloc(1, sizeof *rb);
@@ -366,9 +352,9 @@ static void test_updates(const char *argv0)
         return;
     }
     char out[65536], hp[64], cs[300];
-    snprintf(hp, sizeof hp, "127.0.0.1:%u", ports[0]);
-    snprintf(cs, sizeof cs, "%s/cli.session", dir);
-#define CLI(...) { cli, "--server", hp, "--rsa-key", pem_path, "--session", cs, "--api-id", "1", \
+    snprintf(hp, sizeof hp, "127.0.0.1:%u", H.ports[0]);
+    snprintf(cs, sizeof cs, "%s/cli.session", H.dir);
+#define CLI(...) { cli, "--server", hp, "--rsa-key", H.pem_path, "--session", cs, "--api-id", "1", \
                    "--api-hash", "x", __VA_ARGS__, NULL }
     const char *h[] = { cli, "--help", NULL };
     pid_t pid;
@@ -407,27 +393,11 @@ static void test_updates(const char *argv0)
 int main(int argc, char **argv)
 {
     (void)argc;
-    snprintf(dir, sizeof dir, "/tmp/test_updates.%ld", (long)getpid());
-    mkdir(dir, 0700);
-    mtp_server_config_t sc;
-    mtp_server_config_init(&sc);
-    sc.n_dcs = 3;
-    srv = mtp_server_new(&sc);
-    if (!srv || mtp_server_start_thread(srv))
+    if (tu_harness_start(&H, "test_updates", NULL))
         tap_bail("harness did not start");
-    mtp_server_ports(srv, ports, 3);
-    snprintf(pem_path, sizeof pem_path, "%s/pub.pem", dir);
-    FILE *pf = fopen(pem_path, "w");
-    fputs(mtp_server_public_pem(srv), pf);
-    fclose(pf);
 
     test_updates(argv[0]);
 
-    mtp_server_stop(srv);
-    mtp_server_free(srv);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd)) {
-    }
+    tu_harness_stop(&H);
     return tap_done();
 }
