@@ -388,6 +388,106 @@ static void test_transports(void)
     mtp_buf_free(&b);
 }
 
+/* Move everything pending from a to b in one piece through b's zero-copy input, so that
+ * the large packets in it arrive together (and are opened together). flip: corrupt the
+ * ciphertext of that frame (1-based; intermediate transport), 0 = none. */
+static void move_whole(net_t *n, mtp_conn_t *a, mtp_conn_t *b, int flip)
+{
+    mtp_bytes_t o = mtp_conn_pending_output(a);
+    if (!o.len)
+        return;
+    uint8_t *p;
+    size_t cap;
+    if (mtp_conn_rx_space(b, o.len, &p, &cap) || cap < o.len)
+        tap_bail("rx_space");
+    memcpy(p, o.ptr, o.len);
+    if (flip) {
+        size_t off = 0;
+        for (int f = 1; off + 4 <= o.len; f++) {
+            uint32_t len = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 |
+                           (uint32_t)p[off + 2] << 16 | (uint32_t)(p[off + 3] & 0x7f) << 24;
+            if (f == flip) {
+                p[off + 4 + 24 + 100] ^= 0x01;
+                break;
+            }
+            off += 4 + len;
+        }
+    }
+    size_t len = o.len;
+    mtp_conn_consume(a, len);
+    mtp_conn_rx_commit(b, len, n->now);
+    drain(n);
+}
+
+static void test_batches(void)
+{
+    mtp_buf_t b;
+    mtp_buf_init(&b);
+    for (int flip = 0; flip <= 3; flip += 3) {
+        store_t st = { 0 };
+        net_t n;
+        net_init(&n, 555u + (uint32_t)flip);
+        mtp_conn_config_t cc, sc;
+        client_cfg(&cc, MTP_TRANSPORT_INTERMEDIATE, false);
+        cc.session.gzip_min = SIZE_MAX;
+        server_cfg(&sc, &st);
+        sc.session.gzip_min = SIZE_MAX;
+        int err = 0;
+        n.c = mtp_conn_new(&cc, n.now, &err);
+        n.s = mtp_conn_new(&sc, n.now, &err);
+        if (!n.c || !n.s)
+            tap_bail("conn_new: %d", err);
+        make_body(&b, 1, 3, false);
+        mtp_conn_call(n.c, b.data, b.len, 0, NULL, n.now);
+        pump(&n);
+        n.chunky = false;
+        /* six 600 KiB calls: sealed together by the client, opened together by the server;
+         * the six echoes sealed together by the server and opened together by the client */
+        uint8_t sums[16];
+        size_t lens[16];
+        int64_t ids[6];
+        for (int i = 0; i < 6; i++) {
+            make_body(&b, 50u + (uint32_t)i, 150 * 1024 + (size_t)i * 7, false);
+            ids[i] = mtp_conn_call(n.c, b.data, b.len, MTP_CONN_CALL_DEFER, NULL, n.now);
+            sums[ids[i]] = sum8(b.data, b.len);
+            lens[ids[i]] = b.len;
+        }
+        mtp_conn_flush(n.c, n.now);
+        int q0 = n.queries;
+        move_whole(&n, n.c, n.s, 0);
+        mtp_conn_flush(n.s, n.now);
+        if (!flip) {
+            IS_INT(n.queries - q0, 6, "batches: the server got the six queries at once");
+            move_whole(&n, n.s, n.c, 0);
+            int ok = 1;
+            for (int i = 0; i < 6; i++)
+                ok &= n.rec[ids[i]].count == 1 && n.rec[ids[i]].err == 0 &&
+                      n.rec[ids[i]].len == lens[ids[i]] && n.rec[ids[i]].sum == sums[ids[i]];
+            OK(ok, "batches: six large answers arriving together, opened together, each intact once");
+            OK(!mtp_conn_dead(n.c) && !mtp_conn_dead(n.s), "batches: both connections fine");
+            advance(&n, SEC);
+            OK(mtp_session_unacked(mtp_conn_session(n.s)) == 0, "batches: everything acked");
+        } else {
+            move_whole(&n, n.s, n.c, flip);
+            int before = 0, after = 0;
+            for (int i = 0; i < 6; i++) {
+                if (i < flip - 1)
+                    before += n.rec[ids[i]].count;
+                else
+                    after += n.rec[ids[i]].count;
+            }
+            OK(before == flip - 1 && after == 0,
+               "batches: a corrupted packet in the middle of a batch: the ones before it delivered (%d), none after (%d)",
+               before, after);
+            OK(mtp_conn_dead(n.c) && mtp_conn_error(n.c) == MTP_ESECURITY,
+               "batches: ... and the connection fails with MTP_ESECURITY (%d)", mtp_conn_error(n.c));
+        }
+        net_free(&n);
+        store_free(&st);
+    }
+    mtp_buf_free(&b);
+}
+
 static void test_quick_ack_and_reconnect(void)
 {
     store_t st = { 0 };
@@ -721,6 +821,7 @@ int main(void)
     if (mtp_rsa_public_pem(g_priv, pem, sizeof pem, &pl) || mtp_rsa_load_public_pem(pem, pl, &g_pub))
         tap_bail("public pem");
     test_transports();
+    test_batches();
     test_quick_ack_and_reconnect();
     test_unknown_key();
     test_corruption();

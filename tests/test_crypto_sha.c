@@ -317,6 +317,178 @@ static void test_envelope_paths(void)
     mtp_auth_key_wipe(&key);
 }
 
+/* ---- several packets at once: IGE lanes, paired msg_key hashes, seal_many ---- */
+
+static void test_ige_many(void)
+{
+    enum { NJ = 9, MAXLEN = 4096 };
+    static uint8_t keys[NJ][32], ivs[NJ][32], in[NJ][MAXLEN], got[NJ][MAXLEN], want[NJ][MAXLEN];
+    int bad = 0, rounds = 0;
+    for (int round = 0; round < 60; round++) {
+        size_t n = 1 + (size_t)(prng() % NJ);
+        bool inplace = round % 3 == 0;
+        mtp_ige_job_t jobs[NJ];
+        for (size_t i = 0; i < n; i++) {
+            size_t len = 16 * (size_t)(prng() % (MAXLEN / 16 + 1));
+            if (round % 4 == 1)
+                len = 16 * 64;     /* equal lengths: all lanes end together */
+            prng_fill(keys[i], 32);
+            prng_fill(ivs[i], 32);
+            prng_fill(in[i], len);
+            uint8_t iv[32];
+            memcpy(iv, ivs[i], 32);
+            if (mtp_aes_ige_evp_(keys[i], 32, iv, in[i], want[i], len, 1))
+                bad++;
+            if (inplace)
+                memcpy(got[i], in[i], len);
+            jobs[i] = (mtp_ige_job_t){ keys[i], ivs[i], inplace ? got[i] : in[i], got[i], len };
+        }
+        uint8_t ivcopy[NJ][32];
+        memcpy(ivcopy, ivs, sizeof ivcopy);
+        if (mtp_aes256_ige_encrypt_many(jobs, n))
+            bad++;
+        for (size_t i = 0; i < n; i++)
+            bad += memcmp(got[i], want[i], jobs[i].len) != 0 || memcmp(ivs[i], ivcopy[i], 32) != 0;
+        /* and back: decrypt_many (in place or not) gives the plaintexts, as EVP does */
+        static uint8_t back[NJ][MAXLEN], evp[NJ][MAXLEN];
+        for (size_t i = 0; i < n; i++) {
+            uint8_t iv[32];
+            memcpy(iv, ivs[i], 32);
+            if (mtp_aes_ige_evp_(keys[i], 32, iv, got[i], evp[i], jobs[i].len, 0))
+                bad++;
+            if (inplace)
+                memcpy(back[i], got[i], jobs[i].len);
+            jobs[i].in = inplace ? back[i] : got[i];
+            jobs[i].out = back[i];
+        }
+        if (mtp_aes256_ige_decrypt_many(jobs, n))
+            bad++;
+        for (size_t i = 0; i < n; i++)
+            bad += memcmp(back[i], in[i], jobs[i].len) != 0 || memcmp(evp[i], in[i], jobs[i].len) != 0;
+        rounds++;
+    }
+    IS_INT(bad, 0, "ige_{en,de}crypt_many: %d rounds of 1..9 jobs of 0..4096 bytes equal the EVP path (IVs untouched)", rounds);
+
+    /* one bad job: nothing is written */
+    memset(got[0], 0xaa, 64);
+    memset(got[1], 0xaa, 64);
+    mtp_ige_job_t j2[2] = { { keys[0], ivs[0], in[0], got[0], 64 }, { keys[1], ivs[1], in[1], got[1], 40 } };
+    int rc = mtp_aes256_ige_encrypt_many(j2, 2);
+    OK(rc == MTP_EINVAL && got[0][0] == 0xaa && got[0][63] == 0xaa, "ige_encrypt_many: a length not a multiple of 16 -> MTP_EINVAL, nothing written");
+    j2[1].len = 64;
+    j2[1].key = NULL;
+    OK(mtp_aes256_ige_encrypt_many(j2, 2) == MTP_EINVAL, "ige_encrypt_many: NULL key -> MTP_EINVAL");
+    OK(mtp_aes256_ige_encrypt_many(NULL, 0) == 0 && mtp_aes256_ige_encrypt_many(NULL, 1) == MTP_EINVAL,
+       "ige_encrypt_many: n == 0 is a no-op, NULL jobs rejected");
+}
+
+static void test_msg_key_x2(void)
+{
+    uint8_t ka[256], kb[256], a[700], b[700], da[32], db[32], ra[32], rb[32];
+    int bad = 0, n = 0;
+    prng_fill(ka, sizeof ka);
+    prng_fill(kb, sizeof kb);
+    prng_fill(a, sizeof a);
+    prng_fill(b, sizeof b);
+    for (int port = 0; port < 2; port++) {
+        mtp_sha256_force_portable_(port);
+        for (size_t la = 0; la <= 700; la += (la < 140 ? 1 : 37))
+            for (size_t lb = la < 100 ? 0 : la - 100; lb <= la + 70 && lb <= 700; lb += 23) {
+                for (int x = 0; x <= 8; x += 8) {
+                    mtp_msg_key2_large_x2(x, ka, a, la, kb, b, lb, da, db);
+                    mtp_sha256_force_portable_(1);
+                    mtp_msg_key2_large(ka, x, a, la, ra);
+                    mtp_msg_key2_large(kb, x, b, lb, rb);
+                    mtp_sha256_force_portable_(port);
+                    bad += memcmp(da, ra, 32) != 0 || memcmp(db, rb, 32) != 0;
+                    n++;
+                }
+            }
+    }
+    mtp_sha256_force_portable_(0);
+    IS_INT(bad, 0, "msg_key2_large_x2: %d length pairs (0..700 bytes, both x, both paths) equal two single hashes", n);
+}
+
+static void test_seal_many(void)
+{
+    enum { NP = 7 };
+    mtp_auth_key_t keys[2];
+    uint8_t raw[256];
+    for (int k = 0; k < 2; k++) {
+        prng_fill(raw, sizeof raw);
+        mtp_auth_key_init(&keys[k], raw);
+    }
+    static uint8_t one[NP][24 + 8192], many[NP][24 + 8192], plain0[8192];
+    int bad = 0, opened = 0, rounds = 0, total = 0, spoiled = 0;
+    for (int round = 0; round < 40; round++) {
+        size_t n = 1 + (size_t)(prng() % NP);
+        mtp_seal_job_t jobs[NP];
+        uint8_t large[32];
+        for (size_t i = 0; i < n; i++) {
+            size_t plain = 16 * (3 + (size_t)(prng() % 500));
+            const mtp_auth_key_t *k = &keys[prng() % 2];
+            prng_fill(one[i] + 24, plain);
+            /* a well-formed inner header so that the result also opens */
+            size_t body = plain - 32 - 12 - (prng() % 2) * 16;
+            body &= ~(size_t)3;
+            for (int b = 0; b < 4; b++) {
+                one[i][24 + 28 + b] = (uint8_t)(body >> (8 * b));
+            }
+            memcpy(many[i], one[i], 24 + plain);
+            if (mtp_envelope_seal(k, MTP_ROLE_SERVER, one[i], plain, large))
+                bad++;
+            jobs[i] = (mtp_seal_job_t){ .key = k, .buf = many[i], .plain_len = plain };
+        }
+        if (mtp_envelope_seal_many(MTP_ROLE_SERVER, jobs, n))
+            bad++;
+        for (size_t i = 0; i < n; i++) {
+            mtp_envelope_seal(jobs[i].key, MTP_ROLE_SERVER, one[i], 0, large); /* EINVAL, no-op */
+            bad += memcmp(jobs[i].msg_key_large + 8, many[i] + 8, 16) != 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            bad += memcmp(one[i], many[i], 24 + jobs[i].plain_len) != 0;
+            total++;
+        }
+        /* open them all at once, one of them tampered with (when there are several) */
+        static uint8_t plain[NP][8192];
+        mtp_open_job_t oj[NP];
+        size_t spoil = n > 1 ? (size_t)(prng() % n) : NP;
+        if (spoil < n)
+            many[spoil][24 + 5] ^= 1;
+        for (size_t i = 0; i < n; i++)
+            oj[i] = (mtp_open_job_t){ .key = jobs[i].key, .pkt = many[i],
+                                      .len = 24 + jobs[i].plain_len, .plain = plain[i] };
+        if (mtp_envelope_decrypt_many(MTP_ROLE_CLIENT, oj, n))
+            bad++;
+        for (size_t i = 0; i < n; i++) {
+            mtp_envelope_msg_t m;
+            if (i == spoil) {
+                bad += oj[i].rc != MTP_ESECURITY;
+                spoiled++;
+                continue;
+            }
+            int rc = mtp_envelope_decrypt(jobs[i].key, MTP_ROLE_CLIENT, one[i], 24 + jobs[i].plain_len, &m);
+            opened += rc == 0 && oj[i].rc == 0 && oj[i].msg.body.len == m.body.len &&
+                      memcmp(oj[i].msg.body.ptr, m.body.ptr, m.body.len) == 0 &&
+                      oj[i].msg.msg_id == m.msg_id && oj[i].msg.quick_ack == m.quick_ack &&
+                      oj[i].msg.padding_len == m.padding_len;
+        }
+        rounds++;
+    }
+    IS_INT(bad, 0, "seal_many: %d rounds of 1..7 packets under 2 keys give the bytes of single seals", rounds);
+    IS_INT(opened, total - spoiled, "decrypt_many: every intact packet opens, with the fields single decryption gives");
+    OK(spoiled > 10, "decrypt_many: a tampered packet in the batch fails alone (%d)", spoiled);
+    mtp_open_job_t short_job = { .key = &keys[0], .pkt = many[0], .len = 40, .plain = plain0 };
+    OK(mtp_envelope_decrypt_many(MTP_ROLE_CLIENT, &short_job, 1) == 0 && short_job.rc == MTP_ESECURITY,
+       "decrypt_many: a packet too short fails with MTP_ESECURITY");
+    mtp_open_job_t overlap = { .key = &keys[0], .pkt = many[0], .len = 100, .plain = many[0] + 8 };
+    OK(mtp_envelope_decrypt_many(MTP_ROLE_CLIENT, &overlap, 1) == MTP_EINVAL, "decrypt_many: overlapping output rejected");
+    mtp_seal_job_t badjob = { .key = &keys[0], .buf = many[0], .plain_len = 40 };
+    OK(mtp_envelope_seal_many(MTP_ROLE_CLIENT, &badjob, 1) == MTP_EINVAL, "seal_many: plain_len %% 16 != 0 rejected");
+    mtp_auth_key_wipe(&keys[0]);
+    mtp_auth_key_wipe(&keys[1]);
+}
+
 /* ---- padding pool ---- */
 
 static void *pool_thread(void *arg)
@@ -414,6 +586,9 @@ int main(void)
     test_kdf();
     test_fused();
     test_envelope_paths();
+    test_ige_many();
+    test_msg_key_x2();
+    test_seal_many();
     test_pool();
     return tap_done();
 }

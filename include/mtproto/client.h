@@ -391,6 +391,20 @@ int mtp_download_document(mtp_client_t *c, int dc, int64_t id, int64_t access_ha
                           const char *path, uint64_t resume_from, mtp_progress_cb progress,
                           void *puser, mtp_call_error_t *err);
 
+/*
+ * The same download into a callback instead of a file (a player, a socket, memory):
+ * write(wuser, offset, data, len) receives every byte of [resume_from rounded down to
+ * 1 MiB, size) exactly once, part by part (1 MiB, the last one shorter). Parts complete
+ * out of order when several are in flight: use the offset. data is valid only during the
+ * call. Return 0 to go on; anything else stops the download with that error (a positive
+ * value becomes MTP_EIO).
+ */
+typedef int (*mtp_write_cb)(void *user, uint64_t offset, const uint8_t *data, size_t len);
+int mtp_download_document_to(mtp_client_t *c, int dc, int64_t id, int64_t access_hash,
+                             const uint8_t *file_reference, size_t ref_len, int64_t size,
+                             uint64_t resume_from, mtp_write_cb write, void *wuser,
+                             mtp_progress_cb progress, void *puser, mtp_call_error_t *err);
+
 const char *mtp_client_strerror(int err);
 
 #ifdef __cplusplus

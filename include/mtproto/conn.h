@@ -149,6 +149,12 @@ int mtp_conn_next_event(mtp_conn_t *c, mtp_conn_event_t *ev);
 /* Received stream bytes (any split). Returns 0, or the connection's fatal error (also
  * queued as an event) once it is dead. */
 int mtp_conn_feed(mtp_conn_t *c, const uint8_t *data, size_t n, mtp_usec_t now);
+/* Zero-copy input (see mtp_transport_rx_space): room for at least want bytes, written by
+ * the caller (recv straight into it), then handed over with mtp_conn_rx_commit(), which
+ * does what mtp_conn_feed() of those bytes would. Reading everything the socket has
+ * before committing lets large packets that arrived together be opened together. */
+int mtp_conn_rx_space(mtp_conn_t *c, size_t want, uint8_t **ptr, size_t *cap);
+int mtp_conn_rx_commit(mtp_conn_t *c, size_t n, mtp_usec_t now);
 /* Bytes waiting to be written (valid until the next call on the conn). */
 mtp_bytes_t mtp_conn_pending_output(const mtp_conn_t *c);
 /* n of them were written. May pack more session messages (with the last `now` seen). */

@@ -221,6 +221,26 @@ int  mtp_aes256_ige_decrypt(const uint8_t key[32], const uint8_t iv[32],
                             const uint8_t *in, uint8_t *out, size_t len);
 
 /*
+ * Several independent AES-256-IGE encryptions at once (each job its own key, IV and
+ * length). One IGE chain is bound by the latency of an AES block; with AES-NI up to four
+ * chains run interleaved, so n jobs cost about what the longest one costs alone (a server
+ * sealing several 1 MiB file parts, for example). Elsewhere the jobs run one after the
+ * other. Each job: key 32 bytes, iv 32 bytes (read only, layout as above), len a multiple
+ * of 16, in == out allowed. Every job is checked before any is run: MTP_EINVAL leaves all
+ * outputs untouched. Returns 0, MTP_EINVAL, or an OpenSSL failure code.
+ */
+typedef struct mtp_ige_job {
+    const uint8_t *key;
+    const uint8_t *iv;
+    const uint8_t *in;
+    uint8_t *out;
+    size_t len;
+} mtp_ige_job_t;
+int  mtp_aes256_ige_encrypt_many(const mtp_ige_job_t *jobs, size_t n);
+/* The same for decryption (the receive side of several packets at once). */
+int  mtp_aes256_ige_decrypt_many(const mtp_ige_job_t *jobs, size_t n);
+
+/*
  * AES-256-IGE decryption fused with SHA-256 of what it produces:
  *     out    = IGE-decrypt(key, iv, in[0:len])
  *     digest = SHA256(prefix[0:prefix_len] + out[0:len])
@@ -317,6 +337,11 @@ void mtp_msg_key2(const uint8_t auth_key[256], int x, const uint8_t *plain_with_
  * the quick-ack token is LE_uint32(msg_key_large[0:4]) | 0x80000000 (PROTOCOL.md §2.5). */
 void mtp_msg_key2_large(const uint8_t auth_key[256], int x, const uint8_t *plain_with_padding,
                         size_t len, uint8_t msg_key_large[32]);
+/* Two msg_key_large at once (packets a and b, possibly under different keys): with SHA-NI
+ * the two hashes are compressed interleaved, about 1.6x the speed of two calls. */
+void mtp_msg_key2_large_x2(int x, const uint8_t auth_key_a[256], const uint8_t *plain_a,
+                           size_t len_a, const uint8_t auth_key_b[256], const uint8_t *plain_b,
+                           size_t len_b, uint8_t large_a[32], uint8_t large_b[32]);
 /* msg_key (1.0) = SHA1(plaintext_without_padding)[4:20]. */
 void mtp_msg_key1(const uint8_t *plain, size_t len, uint8_t msg_key[16]);
 

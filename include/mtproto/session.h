@@ -250,6 +250,11 @@ typedef struct mtp_session_config {
     /* Server: bytes of unacknowledged answers kept for re-sending (default 16 MiB; the
      * oldest are forgotten beyond it). */
     size_t max_retained_bytes;
+    /* Memory kept in recycled buffers (large records and received-event buffers) for the
+     * next messages, default 4 MiB. A file transfer moves 1 MiB parts through them, and a
+     * fresh allocation of that size costs a page fault per 4 KiB: a session that moves
+     * several parts at once wants a few MiB per part in flight. */
+    size_t reuse_bytes;
     /* Server: send new_session_created with the first message (default true). */
     bool announce_new_session;
     /* Server: destroy_session for another session id; return 1 if it existed and was

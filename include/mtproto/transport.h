@@ -255,7 +255,8 @@ typedef enum mtp_transport_event_type {
 typedef struct mtp_transport_event {
     mtp_transport_event_type_t type;
     const uint8_t *data;   /* PACKET: payload (padding stripped); valid until the next
-                              feed/next/free call on the transport */
+                              feed/rx_space/rx_commit/free call on the transport (the
+                              packets of consecutive next() calls stay valid together) */
     size_t len;
     bool quick_ack;        /* PACKET, server role: the client asked for a quick ack */
     uint32_t token;        /* QUICK_ACK: the token, bit 31 set */
@@ -265,6 +266,16 @@ typedef struct mtp_transport_event {
 /* Append received stream bytes. 0, the sticky error, or MTP_ENOMEM (the bytes were not
  * taken; the transport stays usable). data may be NULL when n == 0. */
 int mtp_transport_feed(mtp_transport_t *t, const uint8_t *data, size_t n);
+/*
+ * Zero-copy input: mtp_transport_rx_space() makes room for at least want bytes at the end
+ * of the transport's input buffer and returns it (*ptr, *cap >= want); read from the
+ * socket straight into it (several reads may fill it bit by bit), then
+ * mtp_transport_rx_commit(t, n) takes the n bytes written there, exactly as
+ * mtp_transport_feed() of them would. Errors as for mtp_transport_feed (MTP_EINVAL: n
+ * beyond the space).
+ */
+int mtp_transport_rx_space(mtp_transport_t *t, size_t want, uint8_t **ptr, size_t *cap);
+int mtp_transport_rx_commit(mtp_transport_t *t, size_t n);
 
 /* Produce the next event: 1 = *ev filled, 0 = need more bytes (ev->type = NONE),
  * negative = receive error (sticky; MTP_ETRANSPORT for framing violations). */
@@ -289,6 +300,27 @@ size_t mtp_transport_pending(const mtp_transport_t *t);
  */
 int mtp_transport_frame(mtp_transport_t *t, const uint8_t *payload, size_t len,
                         unsigned flags, mtp_buf_t *out);
+
+/*
+ * The same framing in two steps, for a payload produced in place (no copy):
+ * mtp_transport_frame_begin() appends a frame for a payload of len bytes (same checks,
+ * flags and errors as mtp_transport_frame) and fills *slot; the caller then writes the len
+ * payload bytes at out->data + slot->payload, and mtp_transport_frame_end() finishes the
+ * frame (CRC for full, obfuscation). Several frames may be begun before the first is
+ * ended (sealing several packets at once), but they must be ended in the order they were
+ * begun, and every begun frame must be ended (or the connection abandoned). Offsets, not
+ * pointers: out may move while later frames are begun.
+ */
+typedef struct mtp_transport_slot {
+    size_t from;       /* first byte of the frame (after a one-time prefix) */
+    size_t payload;    /* where the payload goes */
+    size_t len;        /* payload length */
+    size_t end;        /* one past the frame */
+} mtp_transport_slot_t;
+int mtp_transport_frame_begin(mtp_transport_t *t, size_t len, unsigned flags, mtp_buf_t *out,
+                              mtp_transport_slot_t *slot);
+int mtp_transport_frame_end(mtp_transport_t *t, mtp_buf_t *out,
+                            const mtp_transport_slot_t *slot);
 
 /* Client: append the tag / obfuscated init now if it has not been sent yet (no-op
  * otherwise, and for the server role). */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -549,6 +550,8 @@ static cconn_t *conn_get(mtp_client_t *c, int dc, int kind)
     cc.hs_client.dc_id = dc;
     cc.session.ping_interval = 0;
     cc.session.future_salts = 0;
+    if (kind)   /* file connections: room to recycle the buffers of the parts in flight */
+        cc.session.reuse_bytes = (size_t)(2 * c->cfg.file_parallel + 2) << 20;
     cc.out_limit = 8u << 20;
     if (d->has_key) {
         cc.auth_key = &d->key;
@@ -854,6 +857,14 @@ static cconn_t *pick_conn(mtp_client_t *c, int dc, unsigned flags)
     if (!d->has_key)        /* the main connection makes the key */
         return conn_get(c, dc, 0) ? NULL : NULL;
     cconn_t *best = NULL;
+    /* parts queued in the same dispatch stay on one connection: they leave in one packet
+     * and the server can answer (and seal) them together */
+    for (int i = 1; i <= c->cfg.file_conns; i++) {
+        cconn_t *k = &d->conns[i];
+        if (k->dirty && k->mc && mtp_conn_has_key(k->mc) && !k->connecting &&
+            k->inflight < 2 * c->cfg.file_parallel)
+            return k;
+    }
     for (int i = 1; i <= c->cfg.file_conns; i++) {
         cconn_t *k = d->conns[i].mc ? &d->conns[i] : NULL;
         if (!k) {
@@ -1069,6 +1080,10 @@ static void conn_events(mtp_client_t *c, int dc, cconn_t *k)
     }
 }
 
+#define EARLY_YIELD_BYTES ((size_t)256 << 10)
+#define RX_CHUNK ((size_t)64 << 10)     /* read room when the socket says little */
+#define RX_MAX ((size_t)8 << 20)        /* most read at once (a few file parts) */
+
 static void conn_io(mtp_client_t *c, int dc, cconn_t *k, short revents)
 {
     mtp_usec_t now = now_us();
@@ -1086,16 +1101,48 @@ static void conn_io(mtp_client_t *c, int dc, cconn_t *k, short revents)
         k->connecting = false;
     }
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
-        uint8_t buf[65536];
-        for (int i = 0; i < 64; i++) {
-            ssize_t r = recv(k->fd, buf, sizeof buf, 0);
-            if (r > 0) {
-                mtp_conn_feed(k->mc, buf, (size_t)r, now);
-                continue;
-            }
-            if (r == 0 || (errno != EAGAIN && errno != EINTR))
+        /* Read straight into the transport's buffer, everything the socket has (up to a
+         * bound), then hand it over at once: large packets that arrived together are then
+         * opened together (mtp_envelope_decrypt_many). */
+        uint64_t pk0 = mtp_conn_stats(k->mc)->packets_in;
+        size_t fed = 0;
+        for (int i = 0; i < 16 && !dead; i++) {
+            int avail = 0;
+            if (ioctl(k->fd, FIONREAD, &avail) < 0 || avail < 0)
+                avail = 0;
+            size_t want = (size_t)avail < RX_CHUNK ? RX_CHUNK
+                          : (size_t)avail > RX_MAX ? RX_MAX : (size_t)avail;
+            uint8_t *p;
+            size_t cap, got = 0;
+            if (mtp_conn_rx_space(k->mc, want, &p, &cap)) {
                 dead = true;
-            break;
+                break;
+            }
+            if (cap > RX_MAX)
+                cap = RX_MAX;
+            bool more = false;
+            while (got < cap) {
+                ssize_t r = recv(k->fd, p + got, cap - got, 0);
+                if (r > 0) {
+                    got += (size_t)r;
+                    more = got == cap;
+                    continue;
+                }
+                if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                    dead = true;
+                break;
+            }
+            if (got)
+                mtp_conn_rx_commit(k->mc, got, now);
+            fed += got;
+            if (!more)
+                break;
+            /* A large packet (a file part) was completed: hand it over and let the
+             * calls it triggers (the next parts) leave before reading more, so the
+             * server is never left without work while we are busy. The socket is
+             * still readable; the next step continues. */
+            if (fed >= EARLY_YIELD_BYTES && mtp_conn_stats(k->mc)->packets_in != pk0)
+                break;
         }
     }
     mtp_conn_tick(k->mc, now_us());

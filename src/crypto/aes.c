@@ -172,6 +172,35 @@ int mtp_aes256_ige_encrypt(const uint8_t key[32], const uint8_t iv[32],
     return ige256(key, iv, in, out, len, 1);
 }
 
+static int ige_many(const mtp_ige_job_t *jobs, size_t n, int encrypt)
+{
+    if (n && !jobs)
+        return MTP_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const mtp_ige_job_t *j = &jobs[i];
+        if (!j->key || !j->iv || j->len % 16 || (j->len && (!j->in || !j->out)))
+            return MTP_EINVAL;
+    }
+    if (mtp_crypto_have_aesni())
+        return mtp_aes256_ige_many_aesni_(jobs, n, encrypt);
+    for (size_t i = 0; i < n; i++) {
+        int rc = ige256(jobs[i].key, jobs[i].iv, jobs[i].in, jobs[i].out, jobs[i].len, encrypt);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int mtp_aes256_ige_encrypt_many(const mtp_ige_job_t *jobs, size_t n)
+{
+    return ige_many(jobs, n, 1);
+}
+
+int mtp_aes256_ige_decrypt_many(const mtp_ige_job_t *jobs, size_t n)
+{
+    return ige_many(jobs, n, 0);
+}
+
 int mtp_aes256_ige_decrypt(const uint8_t key[32], const uint8_t iv[32],
                            const uint8_t *in, uint8_t *out, size_t len)
 {

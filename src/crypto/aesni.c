@@ -376,6 +376,176 @@ AESNI_FN void mtp_aesni_enc256_block_(const uint8_t *rkb, const uint8_t in[16], 
     STORE(out, s);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Several independent AES-256-IGE encryptions in lock step                             */
+/* ------------------------------------------------------------------------------------ */
+
+/*
+ * One IGE chain is bound by the latency of a block (the next block needs this one), but
+ * the AES unit accepts a new round every cycle or two. Chains of different messages do
+ * not depend on each other, so running 2-4 of them round by round fills the pipeline:
+ * four chains cost about what one costs. Each lane has its own key schedule and IV.
+ */
+typedef struct ige_lane {
+    __m128i k[15];
+    __m128i c, p;              /* c_{i-1}, p_{i-1} */
+    const uint8_t *in;
+    uint8_t *out;
+    size_t len;
+} ige_lane_t;
+
+#define IGE_LANES_MAX 4
+
+/* Blocks [from, to) of lanes L[0..n-1] (all of which have at least `to` bytes). Every
+ * lane's state lives in named registers (s, v, c, p per lane; REPn repeats a step for
+ * lanes 0..n-1); only the round keys are read from memory. */
+#define REP2(M) M(0) M(1)
+#define REP3(M) M(0) M(1) M(2)
+#define REP4(M) M(0) M(1) M(2) M(3)
+#define LANE_DECL(j) __m128i s##j, v##j, c##j = L[j].c, p##j = L[j].p;
+#define LANE_IN(j)                                                                          \
+    v##j = LOAD(L[j].in + off);                                                             \
+    s##j = _mm_xor_si128(v##j, L[j].k[0]);                                                  \
+    OFF_CHAIN(s##j);                                                                        \
+    s##j = _mm_xor_si128(s##j, c##j);
+#define LANE_ROUND(j) s##j = _mm_aesenc_si128(s##j, L[j].k[r]);
+#define LANE_OUT(j)                                                                         \
+    c##j = _mm_aesenclast_si128(s##j, _mm_xor_si128(L[j].k[14], p##j));                    \
+    STORE(L[j].out + off, c##j);                                                            \
+    p##j = v##j;
+#define LANE_SAVE(j) L[j].c = c##j; L[j].p = p##j;
+#define IGE_ENC_LANES(REP)                                                                  \
+    do {                                                                                    \
+        REP(LANE_DECL)                                                                      \
+        for (size_t off = from; off < to; off += 16) {                                      \
+            REP(LANE_IN)                                                                    \
+            for (int r = 1; r < 14; r++) {                                                  \
+                REP(LANE_ROUND)                                                             \
+            }                                                                               \
+            REP(LANE_OUT)                                                                   \
+        }                                                                                   \
+        REP(LANE_SAVE)                                                                      \
+    } while (0)
+
+/* Decryption: p_i = D(c_i ^ p_{i-1}) ^ c_{i-1}; in the lane, "c" holds p_{i-1} (XORed
+ * before the cipher) and "p" holds c_{i-1} (XORed after), k[] is the decryption schedule. */
+#define LANE_DROUND(j) s##j = _mm_aesdec_si128(s##j, L[j].k[r]);
+#define LANE_DOUT(j)                                                                        \
+    c##j = _mm_aesdeclast_si128(s##j, _mm_xor_si128(L[j].k[14], p##j));                    \
+    STORE(L[j].out + off, c##j);                                                            \
+    p##j = v##j;
+#define IGE_DEC_LANES(REP)                                                                  \
+    do {                                                                                    \
+        REP(LANE_DECL)                                                                      \
+        for (size_t off = from; off < to; off += 16) {                                      \
+            REP(LANE_IN)                                                                    \
+            for (int r = 1; r < 14; r++) {                                                  \
+                REP(LANE_DROUND)                                                            \
+            }                                                                               \
+            REP(LANE_DOUT)                                                                  \
+        }                                                                                   \
+        REP(LANE_SAVE)                                                                      \
+    } while (0)
+
+AESNI_FN static void ige_dec_lanes2(ige_lane_t *L, size_t from, size_t to)
+{
+    IGE_DEC_LANES(REP2);
+}
+AESNI_FN static void ige_dec_lanes3(ige_lane_t *L, size_t from, size_t to)
+{
+    IGE_DEC_LANES(REP3);
+}
+AESNI_FN static void ige_dec_lanes4(ige_lane_t *L, size_t from, size_t to)
+{
+    IGE_DEC_LANES(REP4);
+}
+
+AESNI_FN static void ige_enc_lanes2(ige_lane_t *L, size_t from, size_t to)
+{
+    IGE_ENC_LANES(REP2);
+}
+AESNI_FN static void ige_enc_lanes3(ige_lane_t *L, size_t from, size_t to)
+{
+    IGE_ENC_LANES(REP3);
+}
+AESNI_FN static void ige_enc_lanes4(ige_lane_t *L, size_t from, size_t to)
+{
+    IGE_ENC_LANES(REP4);
+}
+
+/* Up to IGE_LANES_MAX jobs; arguments already checked by the caller. */
+AESNI_FN static void ige256_group(const mtp_ige_job_t *jobs, size_t n, int encrypt)
+{
+    ige_lane_t L[IGE_LANES_MAX];
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!jobs[i].len)
+            continue;
+        ige_lane_t *l = &L[live++];
+        if (encrypt) {
+            expand256(jobs[i].key, l->k);
+            l->c = LOAD(jobs[i].iv);
+            l->p = LOAD(jobs[i].iv + 16);
+        } else {
+            __m128i ek[15];
+            expand256(jobs[i].key, ek);
+            make_dec(ek, 14, l->k);
+            mtp_secure_zero(ek, sizeof ek);
+            l->c = LOAD(jobs[i].iv + 16);    /* p_{-1} goes in before the cipher */
+            l->p = LOAD(jobs[i].iv);         /* c_{-1} after it */
+        }
+        l->in = jobs[i].in;
+        l->out = jobs[i].out;
+        l->len = jobs[i].len;
+    }
+    size_t pos = 0;
+    while (live) {
+        size_t to = L[0].len;
+        for (size_t j = 1; j < live; j++)
+            if (L[j].len < to)
+                to = L[j].len;
+        switch (live) {
+        case 4: encrypt ? ige_enc_lanes4(L, pos, to) : ige_dec_lanes4(L, pos, to); break;
+        case 3: encrypt ? ige_enc_lanes3(L, pos, to) : ige_dec_lanes3(L, pos, to); break;
+        case 2: encrypt ? ige_enc_lanes2(L, pos, to) : ige_dec_lanes2(L, pos, to); break;
+        default: {
+            /* the last one alone: the single-chain loop, its IV (in the loop's own order,
+             * "before" then "after") from the lane state */
+            uint8_t iv[32];
+            STORE(iv, L[0].c);
+            STORE(iv + 16, L[0].p);
+            if (!encrypt) {          /* ige256() swaps the halves back for decryption */
+                STORE(iv, L[0].p);
+                STORE(iv + 16, L[0].c);
+            }
+            ige256(L[0].k, iv, L[0].in + pos, L[0].out + pos, (to - pos) / 16, encrypt);
+            mtp_secure_zero(iv, sizeof iv);
+            break;
+        }
+        }
+        pos = to;
+        /* drop the lanes that are done */
+        for (size_t j = 0; j < live;) {
+            if (L[j].len == pos) {
+                L[j] = L[live - 1];
+                live--;
+            } else {
+                j++;
+            }
+        }
+    }
+    mtp_secure_zero(L, sizeof L);
+}
+
+int mtp_aes256_ige_many_aesni_(const mtp_ige_job_t *jobs, size_t n, int encrypt)
+{
+    if (!mtp_crypto_have_aesni())
+        return MTP_EINVAL;
+    for (size_t i = 0; i < n; i += IGE_LANES_MAX)
+        ige256_group(jobs + i, n - i < IGE_LANES_MAX ? n - i : IGE_LANES_MAX, encrypt);
+    return 0;
+}
+
 #else /* no AES-NI code on this platform */
 
 int mtp_crypto_have_aesni(void)
@@ -404,6 +574,12 @@ void mtp_aesni_ctr256_blocks_(const uint8_t *rk, uint8_t ctr[16], const uint8_t 
 void mtp_aesni_enc256_block_(const uint8_t *rk, const uint8_t in[16], uint8_t out[16])
 {
     (void)rk; (void)in; (void)out;
+}
+
+int mtp_aes256_ige_many_aesni_(const mtp_ige_job_t *jobs, size_t n, int encrypt)
+{
+    (void)jobs; (void)n; (void)encrypt;
+    return MTP_EINVAL;
 }
 
 #endif

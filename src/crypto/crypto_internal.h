@@ -55,6 +55,12 @@ void mtp_sha256_ni_v_(const mtp_bytes_t *parts, size_t n, uint8_t out[32]);
 /* Two single-block digests computed together: two complete padded blocks a and b. */
 void mtp_sha256_ni_2x1_(const uint8_t a[64], const uint8_t b[64], uint8_t da[32],
                         uint8_t db[32]);
+/* da = SHA256(pa[0:32] + a[0:la]), db = SHA256(pb[0:32] + b[0:lb]), the two streams
+ * compressed together (two MTProto 2.0 msg_key_large at once). Returns 1 if done, 0 if
+ * SHA-NI is not usable and nothing was written. */
+int  mtp_sha256_ni_x2_pre32_(const uint8_t pa[32], const uint8_t *a, size_t la,
+                             const uint8_t pb[32], const uint8_t *b, size_t lb,
+                             uint8_t da[32], uint8_t db[32]);
 /* da = SHA256(a1 + a2), db = SHA256(b1 + b2) for messages of at most 55 bytes each (one
  * block), the two computed together. Returns 1 if done, 0 if SHA-NI is not usable (or a
  * message is too long) and nothing was written. */
@@ -80,6 +86,9 @@ int mtp_aes_ige_evp_(const uint8_t *key, size_t key_len, uint8_t iv[32],
 int mtp_aes_ctr_init_evp_(mtp_aes_ctr_t *c, const uint8_t key[32], const uint8_t iv[16]);
 
 /* ---- AES-NI primitives (aesni.c); only valid when mtp_crypto_have_aesni() ---- */
+/* mtp_aes256_ige_{en,de}crypt_many on AES-NI (jobs already checked); MTP_EINVAL without
+ * it. */
+int mtp_aes256_ige_many_aesni_(const mtp_ige_job_t *jobs, size_t n, int encrypt);
 /* Expand an AES-128 or AES-256 encryption key into nr+1 round keys (16 bytes each). */
 void mtp_aesni_expand_enc_(const uint8_t *key, size_t key_len, uint8_t *rk /* 240 */);
 /* AES-256 CTR keystream XOR: blocks = len/16 full blocks; ctr (BE) advanced. */

@@ -71,6 +71,17 @@ void mtp_msg_key2_large(const uint8_t auth_key[256], int x, const uint8_t *plain
     mtp_sha256_v_must_(p, 2, msg_key_large);
 }
 
+void mtp_msg_key2_large_x2(int x, const uint8_t auth_key_a[256], const uint8_t *plain_a,
+                           size_t len_a, const uint8_t auth_key_b[256], const uint8_t *plain_b,
+                           size_t len_b, uint8_t large_a[32], uint8_t large_b[32])
+{
+    if (mtp_sha256_ni_x2_pre32_(auth_key_a + 88 + xoff(x), plain_a, len_a,
+                                auth_key_b + 88 + xoff(x), plain_b, len_b, large_a, large_b))
+        return;
+    mtp_msg_key2_large(auth_key_a, x, plain_a, len_a, large_a);
+    mtp_msg_key2_large(auth_key_b, x, plain_b, len_b, large_b);
+}
+
 void mtp_msg_key2(const uint8_t auth_key[256], int x, const uint8_t *plain_with_padding,
                   size_t len, uint8_t msg_key[16])
 {

@@ -73,6 +73,36 @@ SHANI_FN void mtp_sha256_ni_blocks_(uint32_t s[8], const uint8_t *p, size_t nblo
     SHANI_STATE_STORE(s, abef, cdgh);
 }
 
+/* nblocks blocks of each of two independent streams: the two sha256rnds2 chains overlap
+ * (one stream alone is bound by the instruction's latency). */
+SHANI_FN static void blocks2(uint32_t sa[8], const uint8_t *pa, uint32_t sb[8],
+                             const uint8_t *pb, size_t nblocks)
+{
+    const __m128i mask = SHANI_BSWAP_MASK();
+    __m128i abef0, cdgh0, abef1, cdgh1, x0, x1, x2, x3, y0, y1, y2, y3;
+    SHANI_STATE_LOAD(sa, abef0, cdgh0);
+    SHANI_STATE_LOAD(sb, abef1, cdgh1);
+    for (size_t i = 0; i < nblocks; i++, pa += 64, pb += 64) {
+        __m128i a0 = abef0, c0 = cdgh0, a1 = abef1, c1 = cdgh1;
+        SHANI_BLOCK_BEGIN(pa, mask, x0, x1, x2, x3);
+        SHANI_BLOCK_BEGIN(pb, mask, y0, y1, y2, y3);
+        SHANI_QUARTER(0, abef0, cdgh0, x0, x1, x2, x3);
+        SHANI_QUARTER(0, abef1, cdgh1, y0, y1, y2, y3);
+        SHANI_QUARTER(1, abef0, cdgh0, x0, x1, x2, x3);
+        SHANI_QUARTER(1, abef1, cdgh1, y0, y1, y2, y3);
+        SHANI_QUARTER(2, abef0, cdgh0, x0, x1, x2, x3);
+        SHANI_QUARTER(2, abef1, cdgh1, y0, y1, y2, y3);
+        SHANI_QUARTER(3, abef0, cdgh0, x0, x1, x2, x3);
+        SHANI_QUARTER(3, abef1, cdgh1, y0, y1, y2, y3);
+        abef0 = _mm_add_epi32(abef0, a0);
+        cdgh0 = _mm_add_epi32(cdgh0, c0);
+        abef1 = _mm_add_epi32(abef1, a1);
+        cdgh1 = _mm_add_epi32(cdgh1, c1);
+    }
+    SHANI_STATE_STORE(sa, abef0, cdgh0);
+    SHANI_STATE_STORE(sb, abef1, cdgh1);
+}
+
 SHANI_FN void mtp_sha256_ni_2x1_(const uint8_t a[64], const uint8_t b[64], uint8_t da[32],
                                  uint8_t db[32])
 {
@@ -124,6 +154,12 @@ void mtp_sha256_ni_2x1_(const uint8_t a[64], const uint8_t b[64], uint8_t da[32]
                         uint8_t db[32])
 {
     (void)a; (void)b; (void)da; (void)db;
+}
+
+static void blocks2(uint32_t sa[8], const uint8_t *pa, uint32_t sb[8], const uint8_t *pb,
+                    size_t nblocks)
+{
+    (void)sa; (void)pa; (void)sb; (void)pb; (void)nblocks;
 }
 
 #endif
@@ -199,6 +235,41 @@ void mtp_sha256_ni_v_(const mtp_bytes_t *parts, size_t n, uint8_t out[32])
         if (parts[i].len)
             mtp_sha256_ni_update_(&c, parts[i].ptr, parts[i].len);
     mtp_sha256_ni_final_(&c, out);
+}
+
+int mtp_sha256_ni_x2_pre32_(const uint8_t pa[32], const uint8_t *a, size_t la,
+                            const uint8_t pb[32], const uint8_t *b, size_t lb,
+                            uint8_t da[32], uint8_t db[32])
+{
+    if (!mtp_sha256_ni_ok_())
+        return 0;
+    mtp_sha256_ctx_ ca, cb;
+    mtp_sha256_ni_init_(&ca);
+    mtp_sha256_ni_init_(&cb);
+    if (la >= 32 && lb >= 32) {
+        /* first block: the 32-byte prefix and the first 32 message bytes; then both
+         * streams are block aligned at message offset 32 */
+        uint8_t blk[128];
+        memcpy(blk, pa, 32);
+        memcpy(blk + 32, a, 32);
+        memcpy(blk + 64, pb, 32);
+        memcpy(blk + 96, b, 32);
+        size_t n = (la - 32) / 64 < (lb - 32) / 64 ? (la - 32) / 64 : (lb - 32) / 64;
+        blocks2(ca.s, blk, cb.s, blk + 64, 1);
+        blocks2(ca.s, a + 32, cb.s, b + 32, n);
+        mtp_secure_zero(blk, sizeof blk);
+        ca.total = cb.total = 64 + 64 * (uint64_t)n;
+        mtp_sha256_ni_update_(&ca, a + 32 + 64 * n, la - 32 - 64 * n);
+        mtp_sha256_ni_update_(&cb, b + 32 + 64 * n, lb - 32 - 64 * n);
+    } else {
+        mtp_sha256_ni_update_(&ca, pa, 32);
+        mtp_sha256_ni_update_(&ca, a, la);
+        mtp_sha256_ni_update_(&cb, pb, 32);
+        mtp_sha256_ni_update_(&cb, b, lb);
+    }
+    mtp_sha256_ni_final_(&ca, da);
+    mtp_sha256_ni_final_(&cb, db);
+    return 1;
 }
 
 /* One padded block for a message of len <= 55 bytes made of two parts. */

@@ -134,31 +134,68 @@ static size_t out_limit(const mtp_conn_t *c)
     return c->cfg.out_limit ? c->cfg.out_limit : OUT_LIMIT;
 }
 
+/*
+ * Packets go straight into their transport frames in c->out (no intermediate copy), and
+ * up to SEAL_BATCH of them are sealed together: with several large answers waiting (file
+ * parts) their msg_key hashes and IGE chains run interleaved (mtp_envelope_seal_many).
+ */
+#define SEAL_BATCH 4
+
 static int flush_session(mtp_conn_t *c, mtp_session_t *s, mtp_usec_t now)
 {
     bool qa = c->role == MTP_ROLE_CLIENT && c->cfg.quick_ack &&
               mtp_transport_quick_ack_supported(&c->tr);
+    unsigned fflags = qa ? MTP_TRANSPORT_QUICK_ACK : 0;
     while (!c->dead && out_pending(c) < out_limit(c)) {
-        mtp_session_msg_t m;
-        int r = mtp_session_pack(s, now, &m);
-        if (r <= 0)
-            return r;
-        mtp_buf_clear(&c->scratch);
-        uint32_t token = 0;
-        int rc = mtp_envelope_encrypt(&c->key, c->role, m.salt, m.session_id, m.msg_id,
-                                      m.seq_no, m.body, m.len, c->cfg.rng, &c->scratch,
-                                      qa ? &token : NULL);
+        mtp_transport_slot_t slot[SEAL_BATCH];
+        mtp_seal_job_t job[SEAL_BATCH];
+        int64_t ids[SEAL_BATCH];
+        size_t n = 0, before = c->out.len;
+        int r = 0, rc = 0;
+        while (n < SEAL_BATCH && out_pending(c) < out_limit(c)) {
+            mtp_session_msg_t m;
+            size_t plen;
+            r = mtp_session_pack(s, now, &m);
+            if (r <= 0)
+                break;
+            rc = mtp_envelope_plan(m.len, c->cfg.rng, &plen);
+            if (!rc)
+                rc = mtp_transport_frame_begin(&c->tr, plen, fflags, &c->out, &slot[n]);
+            if (!rc)
+                rc = mtp_envelope_fill(c->out.data + slot[n].payload, plen, m.salt,
+                                       m.session_id, m.msg_id, m.seq_no, m.body, m.len,
+                                       c->cfg.rng);
+            if (rc)
+                break;
+            ids[n++] = m.msg_id;
+        }
+        if (!rc && n) {
+            for (size_t i = 0; i < n; i++)
+                job[i] = (mtp_seal_job_t){ .key = &c->key, .buf = c->out.data + slot[i].payload,
+                                           .plain_len = slot[i].len - MTP_ENC_OUTER_LEN };
+            rc = mtp_envelope_seal_many(c->role, job, n);
+            for (size_t i = 0; i < n && !rc; i++) {
+                rc = mtp_transport_frame_end(&c->tr, &c->out, &slot[i]);
+                c->st.packets_out++;
+                if (qa) {
+                    c->qa[c->qa_pos].token = mtp_quick_ack_token(job[i].msg_key_large);
+                    c->qa[c->qa_pos].msg_id = ids[i];
+                    c->qa_pos = (c->qa_pos + 1) % QA_RING;
+                }
+            }
+            mtp_secure_zero(job, sizeof job);
+        }
         if (rc) {
+            /* a begun frame cannot be taken back from the stream: the connection is over */
+            if (c->out.len > before)
+                mtp_secure_zero(c->out.data + before, c->out.len - before);
+            c->out.len = before;
             fail(c, rc);
             return rc;
         }
-        if (frame(c, c->scratch.data, c->scratch.len, qa ? MTP_TRANSPORT_QUICK_ACK : 0))
-            return c->dead;
-        if (qa) {
-            c->qa[c->qa_pos].token = token;
-            c->qa[c->qa_pos].msg_id = m.msg_id;
-            c->qa_pos = (c->qa_pos + 1) % QA_RING;
-        }
+        c->st.bytes_out += c->out.len - before;
+        if (r <= 0)
+            return r;
     }
     return 0;
 }
@@ -209,7 +246,9 @@ void mtp_conn_consume(mtp_conn_t *c, size_t n)
         c->out.len -= c->out_off;
         c->out_off = 0;
     }
-    if (n)
+    /* refill only once half the limit has drained, so that large answers are packed (and
+     * sealed) several at a time rather than one per freed megabyte */
+    if (n && out_pending(c) <= out_limit(c) / 2)
         mtp_conn_flush(c, c->last_now);
 }
 
@@ -328,6 +367,16 @@ static void client_key_done(mtp_conn_t *c)
     c->hsc = NULL;
 }
 
+/* A decrypted and verified message: to the session. */
+static void client_msg(mtp_conn_t *c, const mtp_envelope_msg_t *msg, mtp_usec_t now)
+{
+    mtp_session_msg_t m = { msg->salt, msg->session_id, msg->msg_id, msg->seq_no,
+                            msg->body.ptr, msg->body.len };
+    /* Session-level rejections (old session, parity, time window) drop the message but
+     * keep the connection: a server clock jump must not turn into a reconnect loop. */
+    (void)mtp_session_feed(c->sess[0].s, &m, now);
+}
+
 static void client_packet(mtp_conn_t *c, const uint8_t *pkt, size_t len, mtp_usec_t now)
 {
     int64_t kid;
@@ -360,11 +409,27 @@ static void client_packet(mtp_conn_t *c, const uint8_t *pkt, size_t len, mtp_use
         fail(c, rc == MTP_ENOMEM ? rc : MTP_ESECURITY);
         return;
     }
-    mtp_session_msg_t m = { msg.salt, msg.session_id, msg.msg_id, msg.seq_no,
-                            msg.body.ptr, msg.body.len };
-    /* Session-level rejections (old session, parity, time window) drop the message but
-     * keep the connection: a server clock jump must not turn into a reconnect loop. */
-    (void)mtp_session_feed(c->sess[0].s, &m, now);
+    client_msg(c, &msg, now);
+}
+
+static void server_msg(mtp_conn_t *c, const mtp_envelope_msg_t *msg, bool want_qa,
+                       mtp_usec_t now)
+{
+    if (want_qa && mtp_transport_quick_ack_supported(&c->tr)) {
+        size_t before = c->out.len;
+        if (!mtp_transport_frame_quick_ack(&c->tr, msg->quick_ack, &c->out)) {
+            c->st.bytes_out += c->out.len - before;
+            c->st.quick_acks++;
+        }
+    }
+    mtp_session_t *s = server_session(c, msg->session_id, now);
+    if (!s)
+        return;
+    mtp_session_msg_t m = { msg->salt, msg->session_id, msg->msg_id, msg->seq_no,
+                            msg->body.ptr, msg->body.len };
+    c->feeding = s;
+    (void)mtp_session_feed(s, &m, now);
+    c->feeding = NULL;
 }
 
 static void server_packet(mtp_conn_t *c, const uint8_t *pkt, size_t len, bool want_qa,
@@ -443,48 +508,104 @@ static void server_packet(mtp_conn_t *c, const uint8_t *pkt, size_t len, bool wa
         fail(c, rc == MTP_ENOMEM ? rc : MTP_ESECURITY);
         return;
     }
-    if (want_qa && mtp_transport_quick_ack_supported(&c->tr)) {
-        size_t before = c->out.len;
-        if (!mtp_transport_frame_quick_ack(&c->tr, msg.quick_ack, &c->out)) {
-            c->st.bytes_out += c->out.len - before;
-            c->st.quick_acks++;
-        }
-    }
-    mtp_session_t *s = server_session(c, msg.session_id, now);
-    if (!s)
-        return;
-    mtp_session_msg_t m = { msg.salt, msg.session_id, msg.msg_id, msg.seq_no,
-                            msg.body.ptr, msg.body.len };
-    c->feeding = s;
-    (void)mtp_session_feed(s, &m, now);
-    c->feeding = NULL;
+    server_msg(c, &msg, want_qa, now);
 }
 
-int mtp_conn_feed(mtp_conn_t *c, const uint8_t *data, size_t n, mtp_usec_t now)
+/*
+ * Large packets that arrive together (file parts) are opened together: their IGE chains
+ * and hashes run side by side (mtp_envelope_decrypt_many). The transport keeps the
+ * packets of consecutive mtp_transport_next() calls valid until the next input, so up to
+ * OPEN_BATCH of them are held and then decrypted and delivered in order. Small packets,
+ * unencrypted ones and other keys take the one-by-one path (after the held ones).
+ */
+#define OPEN_BATCH 4
+#define OPEN_BATCH_MIN ((size_t)16 << 10)
+
+typedef struct held {
+    const uint8_t *pkt;
+    size_t len;
+    bool qa;
+} held_t;
+
+static bool batchable(const mtp_conn_t *c, const uint8_t *pkt, size_t len)
 {
-    if (!c || (!data && n))
-        return MTP_EINVAL;
-    c->last_now = now;
-    if (c->dead)
-        return c->dead;
-    c->st.bytes_in += n;
-    int rc = mtp_transport_feed(&c->tr, data, n);
-    if (rc) {
-        fail(c, rc);
-        return c->dead;
+    int64_t kid;
+    if (len < OPEN_BATCH_MIN || !c->has_key || c->poisoned || mtp_envelope_key_id(pkt, len, &kid))
+        return false;
+    return kid != 0 && kid == c->key.id64;
+}
+
+static void open_held(mtp_conn_t *c, const held_t *h, size_t n, mtp_usec_t now)
+{
+    if (n == 0 || c->dead)
+        return;
+    if (n == 1) {
+        if (c->role == MTP_ROLE_CLIENT)
+            client_packet(c, h[0].pkt, h[0].len, now);
+        else
+            server_packet(c, h[0].pkt, h[0].len, h[0].qa, now);
+        return;
     }
+    mtp_open_job_t job[OPEN_BATCH];
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += h[i].len - MTP_ENC_OUTER_LEN;
+    mtp_buf_clear(&c->plain);
+    if (mtp_buf_reserve(&c->plain, total)) {
+        fail(c, MTP_ENOMEM);
+        return;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        job[i] = (mtp_open_job_t){ .key = &c->key, .pkt = h[i].pkt, .len = h[i].len,
+                                   .plain = c->plain.data + off };
+        off += h[i].len - MTP_ENC_OUTER_LEN;
+    }
+    if (mtp_envelope_decrypt_many(c->role, job, n)) {
+        fail(c, MTP_ESECURITY);
+        return;
+    }
+    for (size_t i = 0; i < n && !c->dead; i++) {
+        if (job[i].rc) {
+            fail(c, MTP_ESECURITY);
+            break;
+        }
+        if (c->role == MTP_ROLE_CLIENT)
+            client_msg(c, &job[i].msg, now);
+        else
+            server_msg(c, &job[i].msg, h[i].qa, now);
+    }
+}
+
+/* Everything the transport has complete, in order. */
+static void feed_frames(mtp_conn_t *c, mtp_usec_t now)
+{
+    held_t held[OPEN_BATCH];
+    size_t nh = 0;
     while (!c->dead) {
         mtp_transport_event_t ev;
-        rc = mtp_transport_next(&c->tr, &ev);
+        int rc = mtp_transport_next(&c->tr, &ev);
         if (rc < 0) {
             fail(c, rc);
             break;
         }
         if (rc == 0)
             break;
+        if (ev.type == MTP_TRANSPORT_EV_PACKET) {
+            c->st.packets_in++;
+            if (batchable(c, ev.data, ev.len)) {
+                held[nh++] = (held_t){ ev.data, ev.len, ev.quick_ack };
+                if (nh == OPEN_BATCH) {
+                    open_held(c, held, nh, now);
+                    nh = 0;
+                }
+                continue;
+            }
+        }
+        open_held(c, held, nh, now);
+        nh = 0;
         switch (ev.type) {
         case MTP_TRANSPORT_EV_PACKET:
-            c->st.packets_in++;
             if (c->role == MTP_ROLE_CLIENT)
                 client_packet(c, ev.data, ev.len, now);
             else
@@ -515,13 +636,57 @@ int mtp_conn_feed(mtp_conn_t *c, const uint8_t *data, size_t n, mtp_usec_t now)
             break;
         }
     }
+    open_held(c, held, nh, now);
     mtp_conn_flush(c, now);
+}
+
+int mtp_conn_feed(mtp_conn_t *c, const uint8_t *data, size_t n, mtp_usec_t now)
+{
+    if (!c || (!data && n))
+        return MTP_EINVAL;
+    c->last_now = now;
+    if (c->dead)
+        return c->dead;
+    c->st.bytes_in += n;
+    int rc = mtp_transport_feed(&c->tr, data, n);
+    if (rc) {
+        fail(c, rc);
+        return c->dead;
+    }
+    feed_frames(c, now);
     return c->dead;
 }
 
-/* ---------------------------------------------------------------------------------- */
-/* lifetime                                                                           */
-/* ---------------------------------------------------------------------------------- */
+int mtp_conn_rx_space(mtp_conn_t *c, size_t want, uint8_t **ptr, size_t *cap)
+{
+    if (!c || !ptr || !cap)
+        return MTP_EINVAL;
+    if (c->dead)
+        return c->dead;
+    int rc = mtp_transport_rx_space(&c->tr, want, ptr, cap);
+    if (rc && rc != MTP_EINVAL)
+        fail(c, rc);
+    return rc;
+}
+
+int mtp_conn_rx_commit(mtp_conn_t *c, size_t n, mtp_usec_t now)
+{
+    if (!c)
+        return MTP_EINVAL;
+    c->last_now = now;
+    if (c->dead)
+        return c->dead;
+    int rc = mtp_transport_rx_commit(&c->tr, n);
+    if (rc == MTP_EINVAL)
+        return rc;
+    c->st.bytes_in += n;
+    if (rc) {
+        fail(c, rc);
+        return c->dead;
+    }
+    feed_frames(c, now);
+    return c->dead;
+}
 
 void mtp_conn_config_init(mtp_conn_config_t *c, mtp_role_t role)
 {

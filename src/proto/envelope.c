@@ -130,12 +130,52 @@ int mtp_envelope_seal(const mtp_auth_key_t *key, mtp_role_t self, uint8_t *buf,
     return 0;
 }
 
-int mtp_envelope_encrypt(const mtp_auth_key_t *key, mtp_role_t self,
-                         int64_t salt, int64_t session_id, int64_t msg_id, int32_t seq_no,
-                         const uint8_t *body, size_t len, const mtp_rng_t *rng,
-                         mtp_buf_t *out, uint32_t *quick_ack)
+int mtp_envelope_seal_many(mtp_role_t self, mtp_seal_job_t *jobs, size_t n)
 {
-    if (!key || !out || (!body && len) || len % 4 || len > MTP_ENC_BODY_MAX)
+    if (n && !jobs)
+        return MTP_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].key || !jobs[i].buf || jobs[i].plain_len == 0 || jobs[i].plain_len % 16)
+            return MTP_EINVAL;
+    int x = x_send(self);
+    enum { G = 4 };
+    uint8_t aes[G][64];        /* key (32) + iv (32) per packet of the group */
+    mtp_ige_job_t ige[G];
+    int rc = 0;
+    for (size_t g = 0; g < n && !rc; g += G) {
+        size_t m = n - g < G ? n - g : G;
+        mtp_seal_job_t *J = jobs + g;
+        /* msg_key_large = SHA256(auth_key[88+x:120+x] + plaintext), two streams at a time */
+        size_t i = 0;
+        for (; i + 1 < m; i += 2)
+            mtp_msg_key2_large_x2(x, J[i].key->key, J[i].buf + MTP_ENC_OUTER_LEN,
+                                  J[i].plain_len, J[i + 1].key->key,
+                                  J[i + 1].buf + MTP_ENC_OUTER_LEN, J[i + 1].plain_len,
+                                  J[i].msg_key_large, J[i + 1].msg_key_large);
+        if (i < m)
+            mtp_msg_key2_large(J[i].key->key, x, J[i].buf + MTP_ENC_OUTER_LEN, J[i].plain_len,
+                               J[i].msg_key_large);
+        for (i = 0; i < m; i++) {
+            mtp_kdf2(J[i].key->key, J[i].msg_key_large + 8, x, aes[i], aes[i] + 32);
+            ige[i] = (mtp_ige_job_t){ aes[i], aes[i] + 32, J[i].buf + MTP_ENC_OUTER_LEN,
+                                      J[i].buf + MTP_ENC_OUTER_LEN, J[i].plain_len };
+        }
+        rc = mtp_aes256_ige_encrypt_many(ige, m);
+        for (i = 0; i < m && !rc; i++) {
+            memcpy(J[i].buf, J[i].key->id, 8);
+            memcpy(J[i].buf + 8, J[i].msg_key_large + 8, 16);
+        }
+    }
+    mtp_secure_zero(aes, sizeof aes);
+    if (rc)
+        for (size_t i = 0; i < n; i++)
+            mtp_secure_zero(jobs[i].buf + MTP_ENC_OUTER_LEN, jobs[i].plain_len);
+    return rc;
+}
+
+int mtp_envelope_plan(size_t len, const mtp_rng_t *rng, size_t *pkt_len)
+{
+    if (!pkt_len || len % 4 || len > MTP_ENC_BODY_MAX)
         return MTP_EINVAL;
     /* Padding randomness: with rng == NULL from the per-thread padding pool (cheap); with
      * an injected rng exactly mtp_rand(rng, ...) in the documented order. */
@@ -143,13 +183,21 @@ int mtp_envelope_encrypt(const mtp_auth_key_t *key, mtp_role_t self,
     int rc = mtp_rand_padding(rng, &extra, 1);
     if (rc)
         return rc;
-    size_t pad = mtp_envelope_pad_len(len, extra);
-    size_t plain_len = MTP_ENC_INNER_LEN + len + pad;
-    rc = mtp_buf_reserve(out, MTP_ENC_OUTER_LEN + plain_len);
-    if (rc)
-        return rc;
-    uint8_t *p = out->data + out->len;
-    uint8_t *h = p + MTP_ENC_OUTER_LEN;
+    *pkt_len = MTP_ENC_OUTER_LEN + MTP_ENC_INNER_LEN + len + mtp_envelope_pad_len(len, extra);
+    return 0;
+}
+
+int mtp_envelope_fill(uint8_t *pkt, size_t pkt_len, int64_t salt, int64_t session_id,
+                      int64_t msg_id, int32_t seq_no, const uint8_t *body, size_t len,
+                      const mtp_rng_t *rng)
+{
+    if (!pkt || (!body && len) || len % 4 ||
+        pkt_len < MTP_ENC_OUTER_LEN + MTP_ENC_INNER_LEN + len + MTP_ENC_PAD_MIN ||
+        (pkt_len - MTP_ENC_OUTER_LEN) % 16 ||
+        pkt_len - MTP_ENC_OUTER_LEN - MTP_ENC_INNER_LEN - len > MTP_ENC_PAD_MAX)
+        return MTP_EINVAL;
+    uint8_t *h = pkt + MTP_ENC_OUTER_LEN;
+    size_t pad = pkt_len - MTP_ENC_OUTER_LEN - MTP_ENC_INNER_LEN - len;
     mtp_env_put64(h, (uint64_t)salt);
     mtp_env_put64(h + 8, (uint64_t)session_id);
     mtp_env_put64(h + 16, (uint64_t)msg_id);
@@ -157,18 +205,39 @@ int mtp_envelope_encrypt(const mtp_auth_key_t *key, mtp_role_t self,
     mtp_env_put32(h + 28, (uint32_t)len);
     if (len)
         memcpy(h + MTP_ENC_INNER_LEN, body, len);
-    rc = mtp_rand_padding(rng, h + MTP_ENC_INNER_LEN + len, pad);
+    int rc = mtp_rand_padding(rng, h + MTP_ENC_INNER_LEN + len, pad);
+    if (rc)
+        mtp_secure_zero(h, pkt_len - MTP_ENC_OUTER_LEN);
+    return rc;
+}
+
+int mtp_envelope_encrypt(const mtp_auth_key_t *key, mtp_role_t self,
+                         int64_t salt, int64_t session_id, int64_t msg_id, int32_t seq_no,
+                         const uint8_t *body, size_t len, const mtp_rng_t *rng,
+                         mtp_buf_t *out, uint32_t *quick_ack)
+{
+    if (!key || !out || (!body && len) || len % 4 || len > MTP_ENC_BODY_MAX)
+        return MTP_EINVAL;
+    size_t n;
+    int rc = mtp_envelope_plan(len, rng, &n);
+    if (rc)
+        return rc;
+    rc = mtp_buf_reserve(out, n);
+    if (rc)
+        return rc;
+    uint8_t *p = out->data + out->len;
+    rc = mtp_envelope_fill(p, n, salt, session_id, msg_id, seq_no, body, len, rng);
     if (!rc) {
         uint8_t large[32];
-        rc = mtp_envelope_seal(key, self, p, plain_len, large);
+        rc = mtp_envelope_seal(key, self, p, n - MTP_ENC_OUTER_LEN, large);
         if (!rc && quick_ack)
             *quick_ack = mtp_quick_ack_token(large);
     }
     if (rc) {
-        mtp_secure_zero(p, MTP_ENC_OUTER_LEN + plain_len);
+        mtp_secure_zero(p, n);
         return rc;
     }
-    out->len += MTP_ENC_OUTER_LEN + plain_len;
+    out->len += n;
     return 0;
 }
 
@@ -176,30 +245,12 @@ int mtp_envelope_encrypt(const mtp_auth_key_t *key, mtp_role_t self,
  * The checks of §3.5, shared by both decrypt forms. `in` is the ciphertext (len - 24
  * bytes), plain the output (may equal in).
  */
-static int open_packet(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t *pkt,
-                       size_t len, uint8_t *plain, mtp_envelope_msg_t *msg)
+/* Checks 5.. of §3.5 once the plaintext and msg_key_large are known; fills msg. bad: the
+ * earlier checks' verdict (all evaluated whatever it is). */
+static int open_finish(unsigned bad, const uint8_t *pkt, uint8_t *plain, size_t n,
+                       uint8_t large[MTP_SHA256_LEN], mtp_envelope_msg_t *msg)
 {
-    memset(msg, 0, sizeof *msg);
-    /* 1. size: without whole blocks there is nothing to decrypt */
-    if (len < MTP_ENC_MIN_LEN || (len - MTP_ENC_OUTER_LEN) % 16)
-        return MTP_ESECURITY;
-    size_t n = len - MTP_ENC_OUTER_LEN;
-    int x = x_recv(self);
-    uint8_t msg_key[16], large[MTP_SHA256_LEN], aes_key[32], aes_iv[32];
-    memcpy(msg_key, pkt + 8, 16);
-
-    /* 2. auth_key_id (public: no need for constant time, but keep going either way) */
-    unsigned bad = memcmp(pkt, key->id, 8) != 0;
-
-    /* 3. decrypt, and 4. msg_key_large = SHA256(auth_key[88+x:120+x] + everything
-     * decrypted, padding included) computed in the same pass; compared in constant time */
-    mtp_kdf2(key->key, msg_key, x, aes_key, aes_iv);
-    if (mtp_aes256_ige_decrypt_sha256(aes_key, aes_iv, key->key + 88 + x, 32,
-                                      pkt + MTP_ENC_OUTER_LEN, plain, n, large))
-        bad = 1;
-    mtp_secure_zero(aes_key, sizeof aes_key);
-    mtp_secure_zero(aes_iv, sizeof aes_iv);
-    bad |= !mtp_ct_memeq(large + 8, msg_key, 16);
+    bad |= !mtp_ct_memeq(large + 8, pkt + 8, 16);
 
     /* 5. lengths (evaluated without early exits) */
     uint32_t mdl = mtp_env_get32(plain + 28);
@@ -213,7 +264,7 @@ static int open_packet(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t
 
     if (bad) {
         mtp_secure_zero(plain, n);
-        mtp_secure_zero(large, sizeof large);
+        mtp_secure_zero(large, MTP_SHA256_LEN);
         return MTP_ESECURITY;
     }
     msg->salt = (int64_t)mtp_env_get64(plain);
@@ -224,7 +275,98 @@ static int open_packet(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t
     msg->body.len = mdl;
     msg->padding_len = pad;
     msg->quick_ack = mtp_quick_ack_token(large);
-    memcpy(msg->msg_key, msg_key, 16);
+    memcpy(msg->msg_key, pkt + 8, 16);
+    mtp_secure_zero(large, MTP_SHA256_LEN);
+    return 0;
+}
+
+static int open_packet(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t *pkt,
+                       size_t len, uint8_t *plain, mtp_envelope_msg_t *msg)
+{
+    memset(msg, 0, sizeof *msg);
+    /* 1. size: without whole blocks there is nothing to decrypt */
+    if (len < MTP_ENC_MIN_LEN || (len - MTP_ENC_OUTER_LEN) % 16)
+        return MTP_ESECURITY;
+    size_t n = len - MTP_ENC_OUTER_LEN;
+    int x = x_recv(self);
+    uint8_t large[MTP_SHA256_LEN], aes_key[32], aes_iv[32];
+
+    /* 2. auth_key_id (public: no need for constant time, but keep going either way) */
+    unsigned bad = memcmp(pkt, key->id, 8) != 0;
+
+    /* 3. decrypt, and 4. msg_key_large = SHA256(auth_key[88+x:120+x] + everything
+     * decrypted, padding included) computed in the same pass; compared in constant time */
+    mtp_kdf2(key->key, pkt + 8, x, aes_key, aes_iv);
+    if (mtp_aes256_ige_decrypt_sha256(aes_key, aes_iv, key->key + 88 + x, 32,
+                                      pkt + MTP_ENC_OUTER_LEN, plain, n, large))
+        bad = 1;
+    mtp_secure_zero(aes_key, sizeof aes_key);
+    mtp_secure_zero(aes_iv, sizeof aes_iv);
+    return open_finish(bad, pkt, plain, n, large, msg);
+}
+
+int mtp_envelope_decrypt_many(mtp_role_t self, mtp_open_job_t *jobs, size_t n)
+{
+    if (n && !jobs)
+        return MTP_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        const mtp_open_job_t *j = &jobs[i];
+        if (!j->key || !j->pkt || !j->plain)
+            return MTP_EINVAL;
+        if (j->len > MTP_ENC_OUTER_LEN && j->plain != j->pkt + MTP_ENC_OUTER_LEN &&
+            j->plain < j->pkt + j->len && j->pkt < j->plain + (j->len - MTP_ENC_OUTER_LEN))
+            return MTP_EINVAL;   /* overlap other than exactly in place */
+    }
+    int x = x_recv(self);
+    enum { G = 4 };
+    uint8_t aes[G][64], large[G][MTP_SHA256_LEN];
+    mtp_ige_job_t ige[G];
+    mtp_open_job_t *grp[G];
+    unsigned bad[G];
+    size_t i = 0;
+    while (i < n) {
+        /* the next (up to) G packets of a sane size; the others fail at once */
+        size_t m = 0;
+        for (; i < n && m < G; i++) {
+            mtp_open_job_t *j = &jobs[i];
+            memset(&j->msg, 0, sizeof j->msg);
+            if (j->len < MTP_ENC_MIN_LEN || (j->len - MTP_ENC_OUTER_LEN) % 16) {
+                j->rc = MTP_ESECURITY;
+                continue;
+            }
+            bad[m] = memcmp(j->pkt, j->key->id, 8) != 0;
+            mtp_kdf2(j->key->key, j->pkt + 8, x, aes[m], aes[m] + 32);
+            ige[m] = (mtp_ige_job_t){ aes[m], aes[m] + 32, j->pkt + MTP_ENC_OUTER_LEN, j->plain,
+                                      j->len - MTP_ENC_OUTER_LEN };
+            grp[m++] = j;
+        }
+        if (!m)
+            continue;
+        if (m == 1) {
+            mtp_open_job_t *j = grp[0];
+            if (mtp_aes256_ige_decrypt_sha256(aes[0], aes[0] + 32, j->key->key + 88 + x, 32,
+                                              j->pkt + MTP_ENC_OUTER_LEN, j->plain, ige[0].len,
+                                              large[0]))
+                bad[0] = 1;
+        } else {
+            /* IGE chains side by side, then the msg_key hashes two at a time */
+            if (mtp_aes256_ige_decrypt_many(ige, m))
+                for (size_t k = 0; k < m; k++)
+                    bad[k] = 1;
+            size_t k = 0;
+            for (; k + 1 < m; k += 2)
+                mtp_msg_key2_large_x2(x, grp[k]->key->key, grp[k]->plain, ige[k].len,
+                                      grp[k + 1]->key->key, grp[k + 1]->plain, ige[k + 1].len,
+                                      large[k], large[k + 1]);
+            if (k < m)
+                mtp_msg_key2_large(grp[k]->key->key, x, grp[k]->plain, ige[k].len, large[k]);
+        }
+        for (size_t k = 0; k < m; k++)
+            grp[k]->rc = open_finish(bad[k], grp[k]->pkt, grp[k]->plain, ige[k].len, large[k],
+                                     &grp[k]->msg);
+    }
+    mtp_secure_zero(aes, sizeof aes);
+    mtp_secure_zero(large, sizeof large);
     return 0;
 }
 

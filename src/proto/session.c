@@ -88,9 +88,9 @@ typedef struct out_msg {
  * through them, and fresh allocations of that size cost a page fault per 4 KiB. */
 #define OM_SPARE_MIN    (64u << 10)
 #define OM_SPARE_CAP    ((size_t)3 << 19)   /* 1.5 MiB: a 1 MiB part and its headers */
-#define OM_SPARE_MAX    2
-#define EV_SPARE_MAX    8
-#define EV_SPARE_BYTES  ((size_t)4 << 20)   /* buffer memory kept by recycled events */
+#define OM_SPARE_MAX    16
+#define EV_SPARE_MAX    16
+#define REUSE_BYTES     ((size_t)4 << 20)   /* default cfg.reuse_bytes */
 
 typedef struct ev_node {
     struct ev_node *next;
@@ -158,7 +158,7 @@ struct mtp_session {
     ev_node_t *ev_head, *ev_tail, *ev_cur;
     ev_node_t *ev_spare;        /* recycled nodes (buffers kept) */
     unsigned ev_nspare;
-    size_t ev_spare_bytes;      /* their buffers' capacity */
+    size_t spare_bytes;         /* capacity kept by recycled events and records */
     out_msg_t *om_spare[OM_SPARE_MAX];   /* recycled large records */
 
     mtp_buf_t gz1, gz2, tmp;
@@ -271,7 +271,7 @@ static ev_node_t *ev_push(mtp_session_t *s, mtp_session_event_type_t type)
     if (n) {
         s->ev_spare = n->next;
         s->ev_nspare--;
-        s->ev_spare_bytes -= n->a.cap + n->b.cap;
+        s->spare_bytes -= n->a.cap + n->b.cap;
         mtp_buf_t a = n->a, b = n->b;
         memset(n, 0, sizeof *n);
         n->a = a;
@@ -310,14 +310,15 @@ static void ev_recycle(mtp_session_t *s, ev_node_t *n)
     if (!n)
         return;
     size_t bytes = n->a.cap + n->b.cap;
-    if (s->ev_nspare >= EV_SPARE_MAX || bytes > EV_SPARE_BYTES - s->ev_spare_bytes) {
+    if (s->ev_nspare >= EV_SPARE_MAX || s->spare_bytes > s->cfg.reuse_bytes ||
+        bytes > s->cfg.reuse_bytes - s->spare_bytes) {
         ev_free(n);
         return;
     }
     n->next = s->ev_spare;
     s->ev_spare = n;
     s->ev_nspare++;
-    s->ev_spare_bytes += bytes;
+    s->spare_bytes += bytes;
 }
 
 /* ---- out messages ---- */
@@ -333,6 +334,7 @@ static out_msg_t *om_new2(mtp_session_t *s, const uint8_t *head, size_t hn, cons
             if (s->om_spare[i] && s->om_spare[i]->cap >= len) {
                 m = s->om_spare[i];
                 s->om_spare[i] = NULL;
+                s->spare_bytes -= m->cap;
                 break;
             }
     size_t cap = m ? m->cap : len;
@@ -351,10 +353,12 @@ static out_msg_t *om_new2(mtp_session_t *s, const uint8_t *head, size_t hn, cons
 /* Free a record that is off every list and map, or keep it when it is large. */
 static void om_release(mtp_session_t *s, out_msg_t *m)
 {
-    if (m->cap >= OM_SPARE_MIN && m->cap <= OM_SPARE_CAP)
+    if (m->cap >= OM_SPARE_MIN && m->cap <= OM_SPARE_CAP && s->spare_bytes <= s->cfg.reuse_bytes &&
+        m->cap <= s->cfg.reuse_bytes - s->spare_bytes)
         for (int i = 0; i < OM_SPARE_MAX; i++)
             if (!s->om_spare[i]) {
                 s->om_spare[i] = m;
+                s->spare_bytes += m->cap;
                 return;
             }
     free(m);
@@ -584,6 +588,7 @@ void mtp_session_config_init(mtp_session_config_t *c, mtp_role_t role)
     c->salt_grace = 1800;
     c->max_retries = 5;
     c->max_retained_bytes = 16u << 20;
+    c->reuse_bytes = REUSE_BYTES;
     c->announce_new_session = true;
 }
 
@@ -620,6 +625,8 @@ mtp_session_t *mtp_session_new(const mtp_session_config_t *cfg)
         c->salt_grace = 0;
     if (!c->max_retained_bytes)
         c->max_retained_bytes = 16u << 20;
+    if (!c->reuse_bytes)
+        c->reuse_bytes = REUSE_BYTES;
 
     s->role = c->role;
     s->offset = is_server(s) ? 0 : c->time_offset;

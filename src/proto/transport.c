@@ -206,17 +206,9 @@ size_t mtp_transport_pending(const mtp_transport_t *t)
 
 /* ---------------- receiving ---------------- */
 
-int mtp_transport_feed(mtp_transport_t *t, const uint8_t *data, size_t n)
+/* Make room for n more input bytes at priv_rx + priv_rx_end (compacting or growing). */
+static int rx_room(mtp_transport_t *t, size_t n)
 {
-    if (!t)
-        return MTP_EINVAL;
-    if (t->priv_dead)
-        return t->priv_dead;
-    if (n == 0)
-        return 0;
-    if (!data)
-        return MTP_EINVAL;
-
     size_t pending = t->priv_rx_end - t->priv_rx_start;
     if (pending == 0)
         t->priv_rx_start = t->priv_rx_end = 0;
@@ -240,8 +232,13 @@ int mtp_transport_feed(mtp_transport_t *t, const uint8_t *data, size_t n)
             t->priv_rx_cap = cap;
         }
     }
+    return 0;
+}
+
+/* The n bytes at priv_rx + priv_rx_end are new input. */
+static int rx_commit(mtp_transport_t *t, size_t n)
+{
     uint8_t *dst = t->priv_rx + t->priv_rx_end;
-    memcpy(dst, data, n);
     if (t->priv_obfs) {
         int rc = mtp_aes_ctr_apply(&t->priv_dec, dst, dst, n);
         if (rc)
@@ -249,6 +246,50 @@ int mtp_transport_feed(mtp_transport_t *t, const uint8_t *data, size_t n)
     }
     t->priv_rx_end += n;
     return 0;
+}
+
+int mtp_transport_feed(mtp_transport_t *t, const uint8_t *data, size_t n)
+{
+    if (!t)
+        return MTP_EINVAL;
+    if (t->priv_dead)
+        return t->priv_dead;
+    if (n == 0)
+        return 0;
+    if (!data)
+        return MTP_EINVAL;
+    int rc = rx_room(t, n);
+    if (rc)
+        return rc;
+    memcpy(t->priv_rx + t->priv_rx_end, data, n);
+    return rx_commit(t, n);
+}
+
+int mtp_transport_rx_space(mtp_transport_t *t, size_t want, uint8_t **ptr, size_t *cap)
+{
+    if (!t || !ptr || !cap || want == 0)
+        return MTP_EINVAL;
+    if (t->priv_dead)
+        return t->priv_dead;
+    int rc = rx_room(t, want);
+    if (rc)
+        return rc;
+    *ptr = t->priv_rx + t->priv_rx_end;
+    *cap = t->priv_rx_cap - t->priv_rx_end;
+    return 0;
+}
+
+int mtp_transport_rx_commit(mtp_transport_t *t, size_t n)
+{
+    if (!t)
+        return MTP_EINVAL;
+    if (t->priv_dead)
+        return t->priv_dead;
+    if (n > t->priv_rx_cap - t->priv_rx_end)
+        return MTP_EINVAL;
+    if (n == 0)
+        return 0;
+    return rx_commit(t, n);
 }
 
 /* Fill ev with one received payload (interpreting 4-byte error payloads, client role). */
@@ -554,9 +595,15 @@ static int encrypt_tail(mtp_transport_t *t, mtp_buf_t *out, size_t from)
     return mtp_aes_ctr_apply(&t->priv_enc, out->data + from, out->data + from, out->len - from);
 }
 
-/* The common framer. nopad: padded kind without padding (transport errors). */
-static int frame_packet(mtp_transport_t *t, const uint8_t *payload, size_t len, bool qa,
-                        bool nopad, mtp_buf_t *out)
+/*
+ * The common framer, in two halves so that a payload can be produced in place (the
+ * connection seals packets straight into its output buffer). begin: header, room for the
+ * payload, padding; end: the CRC (full) and the obfuscation over the frame. Frames must be
+ * ended in the order they were begun (the CTR stream and the full kind's seqno run on).
+ * nopad: padded kind without padding (transport errors).
+ */
+static int frame_begin(mtp_transport_t *t, size_t len, bool qa, bool nopad, mtp_buf_t *out,
+                       mtp_transport_slot_t *slot)
 {
     uint8_t hdr[8], pad[16];
     size_t hlen = 0, padlen = 0;
@@ -604,45 +651,61 @@ static int frame_packet(mtp_transport_t *t, const uint8_t *payload, size_t len, 
 
     if (out->err)
         return out->err;
-    size_t total = t->priv_prefix_len + hlen + len + padlen +
-                   (t->priv_kind == MTP_TRANSPORT_FULL ? 4 : 0);
+    size_t crc = t->priv_kind == MTP_TRANSPORT_FULL ? 4 : 0;
+    size_t total = t->priv_prefix_len + hlen + len + padlen + crc;
     if ((rc = mtp_buf_reserve(out, total)) != 0)
         return rc;
 
-    size_t old = out->len;
     put_prefix(t, out);
-    size_t from = out->len;
+    slot->from = out->len;
     memcpy(out->data + out->len, hdr, hlen);
-    out->len += hlen;
-    if (len) {
-        memcpy(out->data + out->len, payload, len);
-        out->len += len;
-    }
-    if (padlen) {
-        memcpy(out->data + out->len, pad, padlen);
-        out->len += padlen;
-    }
-    if (t->priv_kind == MTP_TRANSPORT_FULL) {
-        uint32_t crc = crc32_of(out->data + from, out->len - from);
-        mtp_put_le32_(out->data + out->len, crc);
-        out->len += 4;
-    }
-    rc = encrypt_tail(t, out, from);
-    if (rc) {
-        out->len = old;
-        return rc;
-    }
+    slot->payload = out->len + hlen;
+    slot->len = len;
+    if (padlen)
+        memcpy(out->data + slot->payload + len, pad, padlen);
+    slot->end = slot->payload + len + padlen + crc;
+    out->len = slot->end;
     if (t->priv_kind == MTP_TRANSPORT_FULL)
         t->priv_tx_seq++;
     t->priv_prefix_len = 0;
     return 0;
 }
 
-int mtp_transport_frame(mtp_transport_t *t, const uint8_t *payload, size_t len,
-                        unsigned flags, mtp_buf_t *out)
+static int frame_end(mtp_transport_t *t, mtp_buf_t *out, const mtp_transport_slot_t *slot)
 {
-    if (!t || !out || (!payload && len))
-        return MTP_EINVAL;
+    if (t->priv_kind == MTP_TRANSPORT_FULL) {
+        uint32_t crc = crc32_of(out->data + slot->from, slot->end - 4 - slot->from);
+        mtp_put_le32_(out->data + slot->end - 4, crc);
+    }
+    if (!t->priv_obfs)
+        return 0;
+    return mtp_aes_ctr_apply(&t->priv_enc, out->data + slot->from, out->data + slot->from,
+                             slot->end - slot->from);
+}
+
+static int frame_packet(mtp_transport_t *t, const uint8_t *payload, size_t len, bool qa,
+                        bool nopad, mtp_buf_t *out)
+{
+    mtp_transport_slot_t slot;
+    size_t old = out->len;
+    uint32_t seq = t->priv_tx_seq;
+    size_t prefix = t->priv_prefix_len;
+    int rc = frame_begin(t, len, qa, nopad, out, &slot);
+    if (rc)
+        return rc;
+    if (len)
+        memcpy(out->data + slot.payload, payload, len);
+    rc = frame_end(t, out, &slot);
+    if (rc) {
+        out->len = old;
+        t->priv_tx_seq = seq;
+        t->priv_prefix_len = prefix;
+    }
+    return rc;
+}
+
+static int check_frame_args(mtp_transport_t *t, size_t len, unsigned flags)
+{
     if (flags & ~MTP_TRANSPORT_QUICK_ACK)
         return MTP_EINVAL;
     if (t->priv_kind == MTP_TRANSPORT_UNKNOWN)
@@ -652,7 +715,37 @@ int mtp_transport_frame(mtp_transport_t *t, const uint8_t *payload, size_t len,
     bool qa = (flags & MTP_TRANSPORT_QUICK_ACK) != 0;
     if (qa && (t->priv_role != MTP_TRANSPORT_CLIENT || t->priv_kind == MTP_TRANSPORT_FULL))
         return MTP_EINVAL;
-    return frame_packet(t, payload, len, qa, false, out);
+    return 0;
+}
+
+int mtp_transport_frame_begin(mtp_transport_t *t, size_t len, unsigned flags, mtp_buf_t *out,
+                              mtp_transport_slot_t *slot)
+{
+    if (!t || !out || !slot)
+        return MTP_EINVAL;
+    int rc = check_frame_args(t, len, flags);
+    if (rc)
+        return rc;
+    return frame_begin(t, len, (flags & MTP_TRANSPORT_QUICK_ACK) != 0, false, out, slot);
+}
+
+int mtp_transport_frame_end(mtp_transport_t *t, mtp_buf_t *out, const mtp_transport_slot_t *slot)
+{
+    if (!t || !out || !slot || slot->end > out->len || slot->from > slot->payload ||
+        slot->payload + slot->len > slot->end)
+        return MTP_EINVAL;
+    return frame_end(t, out, slot);
+}
+
+int mtp_transport_frame(mtp_transport_t *t, const uint8_t *payload, size_t len,
+                        unsigned flags, mtp_buf_t *out)
+{
+    if (!t || !out || (!payload && len))
+        return MTP_EINVAL;
+    int rc = check_frame_args(t, len, flags);
+    if (rc)
+        return rc;
+    return frame_packet(t, payload, len, (flags & MTP_TRANSPORT_QUICK_ACK) != 0, false, out);
 }
 
 int mtp_transport_handshake(mtp_transport_t *t, mtp_buf_t *out)

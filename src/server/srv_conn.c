@@ -677,6 +677,7 @@ void srv_accept(mtp_listener_t *l, int fd, const struct sockaddr *peer, socklen_
     cfg.session.rng = srv->rng;
     /* answers kept for re-sending after a reconnect (a download of a few chunks in flight) */
     cfg.session.max_retained_bytes = (size_t)8 << 20;
+    cfg.session.reuse_bytes = (size_t)16 << 20;   /* answers of several file parts at once */
     cfg.lookup_key = cb_lookup;
     cfg.new_key = cb_new_key;
     cfg.get_session = cb_get_session;
