@@ -4,7 +4,9 @@
  * Input byte 0 selects the mode:
  *   even: the rest is an arbitrary packet, decrypted with a fixed key in both roles (in place
  *         and into a separate buffer), unpacked as an unencrypted message and as a bind
- *         encrypted_message. Nothing may crash or read out of bounds.
+ *         encrypted_message. Nothing may crash or read out of bounds. The same bytes are
+ *         also cut into 1..4 packets opened together (mtp_envelope_decrypt_many), which
+ *         must give for each exactly what opening it alone gives.
  *   odd:  structure-aware. bytes 1..2 = body length, then the body (cut to a multiple of 4),
  *         then (position, xor) pairs. The body is encrypted, the pairs are applied to the
  *         packet, and the packet is decrypted: with no effective change it must decrypt to
@@ -67,6 +69,37 @@ static void raw_mode(const uint8_t *data, size_t size)
     mtp_bind_inner_decrypt(&g_key, data, size, &bi);
     free(pkt);
     free(plain);
+    many_mode(data, size);
+}
+
+static void many_mode(const uint8_t *data, size_t size)
+{
+    size_t k = 1 + size % 4, cut = size / k;
+    mtp_open_job_t job[4];
+    uint8_t *plain[4];
+    for (size_t i = 0; i < k; i++) {
+        size_t len = i + 1 == k ? size - cut * i : cut;
+        plain[i] = malloc(len ? len : 1);
+        job[i] = (mtp_open_job_t){ .key = &g_key, .pkt = data + cut * i, .len = len,
+                                   .plain = plain[i] };
+    }
+    for (int role = 0; role < 2; role++) {
+        if (mtp_envelope_decrypt_many((mtp_role_t)role, job, k))
+            abort();
+        for (size_t i = 0; i < k; i++) {
+            uint8_t *one = malloc(job[i].len ? job[i].len : 1);
+            mtp_envelope_msg_t m;
+            int rc = mtp_envelope_decrypt_to(&g_key, (mtp_role_t)role, job[i].pkt, job[i].len, one, &m);
+            if (rc != job[i].rc)
+                abort();
+            if (!rc && (m.body.len != job[i].msg.body.len || m.msg_id != job[i].msg.msg_id ||
+                        memcmp(m.body.ptr, job[i].msg.body.ptr, m.body.len) != 0))
+                abort();
+            free(one);
+        }
+    }
+    for (size_t i = 0; i < k; i++)
+        free(plain[i]);
 }
 
 static void structured_mode(const uint8_t *data, size_t size)

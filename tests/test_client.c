@@ -135,6 +135,44 @@ typedef struct doc {
 } doc_t;
 
 /* upload path, send it to self, find the document of the newest message */
+/* A download callback that collects the parts and checks each byte comes once. */
+#define MTP_ENOSPC_TEST (-1000)
+typedef struct sink {
+    size_t size, bytes;
+    uint8_t *buf, *seen;
+    int bad, calls, fail_after;
+} sink_t;
+
+static int sink_write(void *user, uint64_t offset, const uint8_t *data, size_t len)
+{
+    sink_t *s = user;
+    s->calls++;
+    if (s->fail_after && s->calls > s->fail_after)
+        return MTP_ENOSPC_TEST;
+    if (offset % (1u << 20) || offset + len > s->size || len == 0) {
+        s->bad++;
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++)
+        s->bad += s->seen[offset + i]++ != 0;
+    memcpy(s->buf + offset, data, len);
+    s->bytes += len;
+    return 0;
+}
+
+static bool same_as_file(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    uint8_t *q = malloc(n + 1);
+    size_t got = fread(q, 1, n + 1, f);
+    fclose(f);
+    bool same = got == n && memcmp(p, q, n) == 0;
+    free(q);
+    return same;
+}
+
 static int upload_doc(mtp_client_t *c, const char *path, doc_t *d)
 {
     mtp_upload_result_t up;
@@ -365,6 +403,34 @@ int main(int argc, char **argv)
                                NULL, &e);
     IS_INT(rc, 0, "download");
     OK(same_files(f1, f2), "downloaded file identical");
+
+    /* the same into a callback: every byte exactly once, each part at its offset */
+    {
+        sink_t sk;
+        memset(&sk, 0, sizeof sk);
+        sk.size = (size_t)d.size;
+        sk.buf = calloc(1, sk.size);
+        sk.seen = calloc(1, sk.size);
+        rc = mtp_download_document_to(c, d.dc, d.id, d.hash, d.ref, d.ref_len, d.size, 0,
+                                      sink_write, &sk, NULL, NULL, &e);
+        IS_INT(rc, 0, "download into a callback");
+        OK(!sk.bad && sk.bytes == sk.size && same_as_file(f1, sk.buf, sk.size),
+           "callback: %zu bytes, each once, equal to the file (%d bad calls)", sk.bytes, sk.bad);
+        /* a callback error stops the download with that error */
+        memset(sk.seen, 0, sk.size);
+        sk.bytes = 0;
+        sk.calls = 0;
+        sk.fail_after = 1;
+        rc = mtp_download_document_to(c, d.dc, d.id, d.hash, d.ref, d.ref_len, d.size, 0,
+                                      sink_write, &sk, NULL, NULL, &e);
+        OK(rc == MTP_ENOSPC_TEST && e.err == MTP_ENOSPC_TEST, "callback error -> the download stops with it (%d)", rc);
+        IS_INT(sk.calls, 2, "callback: not called again after it failed");
+        IS_INT(mtp_download_document_to(c, d.dc, d.id, d.hash, d.ref, d.ref_len, d.size, 0,
+                                        NULL, NULL, NULL, NULL, &e), MTP_EINVAL, "no callback -> MTP_EINVAL");
+        free(sk.buf);
+        free(sk.seen);
+        OK(nearest(c, &e) == 0, "the client is fine after the stopped download");
+    }
 
     /* FILE_MIGRATE: ask DC 3 (imports the authorization there first) */
     unlink(f2);

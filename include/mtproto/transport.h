@@ -180,6 +180,7 @@ typedef struct mtp_transport {
     size_t priv_prefix_len;
     uint8_t *priv_rx;              /* input buffer */
     size_t priv_rx_cap, priv_rx_start, priv_rx_end;
+    size_t priv_rx_hw;             /* bytes of it ever written (wiped when freed) */
     mtp_aes_ctr_t priv_enc, priv_dec;
 } mtp_transport_t;
 
@@ -256,7 +257,10 @@ typedef struct mtp_transport_event {
     mtp_transport_event_type_t type;
     const uint8_t *data;   /* PACKET: payload (padding stripped); valid until the next
                               feed/rx_space/rx_commit/free call on the transport (the
-                              packets of consecutive next() calls stay valid together) */
+                              packets of consecutive next() calls stay valid together).
+                              It lies in the transport's own input buffer, which the
+                              caller may modify in place (decrypt) in the meantime; that
+                              buffer is wiped when the transport is freed. */
     size_t len;
     bool quick_ack;        /* PACKET, server role: the client asked for a quick ack */
     uint32_t token;        /* QUICK_ACK: the token, bit 31 set */

@@ -1340,6 +1340,17 @@ static void sync_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
     s->done = true;
 }
 
+/* The calls whose completion context is `user` (a synchronous caller giving up): their
+ * answers are dropped from now on. */
+static void detach_calls(mtp_client_t *c, void *user)
+{
+    for (call_t *x = c->calls; x; x = x->next)
+        if (x->user == user) {
+            x->cb = NULL;
+            x->user = NULL;
+        }
+}
+
 int mtp_call_sync_ex(mtp_client_t *c, int dc, unsigned flags, const mtp_tl_object_t *obj,
                      mtp_arena_t *arena, mtp_tl_object_t **result, mtp_call_error_t *err)
 {
@@ -1361,7 +1372,9 @@ int mtp_call_sync_ex(mtp_client_t *c, int dc, unsigned flags, const mtp_tl_objec
             if ((rc = mtp_client_step(c, 1000)) != 0)
                 break;
         if (!s.done) {
-            /* cannot happen unless poll fails; the call stays owned by the client */
+            /* only when poll fails: the call stays queued, but its answer must not reach
+             * this stack frame once we have returned */
+            detach_calls(c, &s);
             s.err.err = rc;
         }
     }
@@ -1506,8 +1519,10 @@ int mtp_call_sync_raw(mtp_client_t *c, int dc, unsigned flags, const uint8_t *bo
         while (!r.done)
             if ((rc = mtp_client_step(c, 1000)) != 0)
                 break;
-        if (!r.done)
+        if (!r.done) {
+            detach_calls(c, &r);
             r.err.err = rc;
+        }
     }
     if (!r.err.err && out->len > start) {
         mtp_peers__feed_raw(c->peers, body, len, out->data + start, out->len - start);

@@ -384,6 +384,10 @@ static void down_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
     mtp_arena_t *a = x->part_arena;
     mtp_arena_reset(a);
     mtp_tl_object_t *o = NULL;
+    if (!rc && x->err) {    /* the download is already failing: nothing more goes out */
+        free(p);
+        return;
+    }
     if (!rc) {
         /* the part's bytes stay in the result buffer: decoded in place, written from there */
         mtp_tl_reader_t r;

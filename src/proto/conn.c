@@ -5,6 +5,7 @@
 #include <mtproto/conn.h>
 
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_SESSIONS   16
@@ -50,7 +51,6 @@ struct mtp_conn {
     mtp_buf_t out;
     size_t out_off;
     mtp_buf_t scratch;
-    mtp_buf_t plain;
 
     own_ev_t *eh, *et;
     int cursor;
@@ -336,14 +336,18 @@ static mtp_session_t *server_session(mtp_conn_t *c, int64_t sid, mtp_usec_t now)
 /* incoming packets                                                                   */
 /* ---------------------------------------------------------------------------------- */
 
+/* Packets are decrypted where they lie, in the transport's input buffer (its packets are
+ * ours to modify until the next input): no second buffer to fill and keep warm. */
+static uint8_t *writable(const uint8_t *pkt)
+{
+    return (uint8_t *)(uintptr_t)pkt;
+}
+
 static int decrypt(mtp_conn_t *c, const uint8_t *pkt, size_t len, mtp_envelope_msg_t *msg)
 {
     if (len < MTP_ENC_OUTER_LEN)
         return MTP_ESECURITY;
-    mtp_buf_clear(&c->plain);
-    if (mtp_buf_reserve(&c->plain, len - MTP_ENC_OUTER_LEN))
-        return MTP_ENOMEM;
-    return mtp_envelope_decrypt_to(&c->key, c->role, pkt, len, c->plain.data, msg);
+    return mtp_envelope_decrypt(&c->key, c->role, writable(pkt), len, msg);
 }
 
 static void client_key_done(mtp_conn_t *c)
@@ -547,20 +551,9 @@ static void open_held(mtp_conn_t *c, const held_t *h, size_t n, mtp_usec_t now)
         return;
     }
     mtp_open_job_t job[OPEN_BATCH];
-    size_t total = 0;
     for (size_t i = 0; i < n; i++)
-        total += h[i].len - MTP_ENC_OUTER_LEN;
-    mtp_buf_clear(&c->plain);
-    if (mtp_buf_reserve(&c->plain, total)) {
-        fail(c, MTP_ENOMEM);
-        return;
-    }
-    size_t off = 0;
-    for (size_t i = 0; i < n; i++) {
         job[i] = (mtp_open_job_t){ .key = &c->key, .pkt = h[i].pkt, .len = h[i].len,
-                                   .plain = c->plain.data + off };
-        off += h[i].len - MTP_ENC_OUTER_LEN;
-    }
+                                   .plain = writable(h[i].pkt) + MTP_ENC_OUTER_LEN };
     if (mtp_envelope_decrypt_many(c->role, job, n)) {
         fail(c, MTP_ESECURITY);
         return;
@@ -717,7 +710,6 @@ mtp_conn_t *mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, int *err)
     c->hs_resends_left = cfg->hs_resends > 0 ? cfg->hs_resends : 2;
     mtp_buf_init(&c->out);
     mtp_buf_init(&c->scratch);
-    mtp_buf_init(&c->plain);
     if (c->role == MTP_ROLE_CLIENT)
         e = mtp_transport_init_client(&c->tr, cfg->transport, cfg->obfuscated, cfg->dc_id,
                                       cfg->secret, cfg->rng);
@@ -806,9 +798,6 @@ void mtp_conn_free(mtp_conn_t *c)
     if (c->scratch.data)
         mtp_secure_zero(c->scratch.data, c->scratch.cap);
     mtp_buf_free(&c->scratch);
-    if (c->plain.data)
-        mtp_secure_zero(c->plain.data, c->plain.cap);
-    mtp_buf_free(&c->plain);
     mtp_secure_zero(&c->key, sizeof c->key);
     free(c);
 }

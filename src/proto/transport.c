@@ -154,6 +154,8 @@ void mtp_transport_free(mtp_transport_t *t)
 {
     if (!t)
         return;
+    if (t->priv_rx)
+        mtp_secure_zero(t->priv_rx, t->priv_rx_hw);
     free(t->priv_rx);
     mtp_aes_ctr_free(&t->priv_enc);
     mtp_aes_ctr_free(&t->priv_dec);
@@ -225,10 +227,18 @@ static int rx_room(mtp_transport_t *t, size_t n)
             size_t cap = t->priv_rx_cap ? t->priv_rx_cap : RX_MIN_CAP;
             while (cap < need)
                 cap *= 2;
-            uint8_t *p = realloc(t->priv_rx, cap);
+            /* by hand rather than realloc: the old block is wiped before it is freed
+             * (packets may have been decrypted in it) */
+            uint8_t *p = malloc(cap);
             if (!p)
                 return MTP_ENOMEM;
+            if (t->priv_rx) {
+                memcpy(p, t->priv_rx, t->priv_rx_end);
+                mtp_secure_zero(t->priv_rx, t->priv_rx_hw);
+                free(t->priv_rx);
+            }
             t->priv_rx = p;
+            t->priv_rx_hw = t->priv_rx_end;
             t->priv_rx_cap = cap;
         }
     }
@@ -245,6 +255,8 @@ static int rx_commit(mtp_transport_t *t, size_t n)
             return die(t, rc);
     }
     t->priv_rx_end += n;
+    if (t->priv_rx_end > t->priv_rx_hw)
+        t->priv_rx_hw = t->priv_rx_end;
     return 0;
 }
 
