@@ -184,6 +184,26 @@ int mtp_server_fault_delay(mtp_server_t *srv, const char *method, int count,
  * middle of a packet if that is where the mark falls); repeated `count` times
  * (count < 0: forever; 0: remove). The byte count restarts after every drop. */
 int mtp_server_fault_drop(mtp_server_t *srv, int dc, uint64_t after_bytes, int count);
+/* The updates stream of user `user_id` (0 = every user): how the next `count` update
+ * pushes (new messages) or updates.getDifference calls are shaped (count < 0: until
+ * cleared; 0: remove the rule of that kind and user). Kinds:
+ *   MTP_SERVER_UPD_DROP          the push is lost (not sent): the receiver sees a gap
+ *   MTP_SERVER_UPD_SEQ           the push is sent as updates{...} with the user's next seq
+ *                                (a dropped one still uses its seq: a seq gap)
+ *   MTP_SERVER_UPD_COMBINE       the next `count` pushes are held back and sent together as
+ *                                one updatesCombined (seq_start..seq) with the last of them
+ *   MTP_SERVER_UPD_TOO_LONG      the push is replaced by updatesTooLong
+ *   MTP_SERVER_UPD_DIFF_TOO_LONG updates.getDifference from behind the user's pts is
+ *                                answered updates.differenceTooLong{pts: the current one}
+ * getState / getDifference report the seq these pushes used (kept in memory only). */
+enum {
+    MTP_SERVER_UPD_DROP = 1,
+    MTP_SERVER_UPD_SEQ,
+    MTP_SERVER_UPD_COMBINE,
+    MTP_SERVER_UPD_TOO_LONG,
+    MTP_SERVER_UPD_DIFF_TOO_LONG
+};
+int mtp_server_fault_updates(mtp_server_t *srv, int64_t user_id, int kind, int count);
 /* Remove every fault rule. */
 void mtp_server_fault_clear(mtp_server_t *srv);
 

@@ -124,6 +124,9 @@ typedef struct srv_user {
     char *first_name, *last_name;
     int64_t access_hash;
     int32_t pts;
+    int32_t seq;                /* of the updates / updatesCombined pushed (not persisted) */
+    int32_t combine[16];        /* MTP_SERVER_UPD_COMBINE: pts of the pushes held back */
+    int n_combine;
     int32_t next_msg_id;        /* last message id used in this box */
     srv_msg_t *msgs;            /* ascending id */
     size_t n_msgs, cap_msgs;
@@ -234,7 +237,7 @@ struct srv_conn {
 /* faults                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
-enum { FAULT_RPC = 1, FAULT_DELAY, FAULT_DROP };
+enum { FAULT_RPC = 1, FAULT_DELAY, FAULT_DROP, FAULT_UPD };
 
 typedef struct srv_fault {
     int kind;
@@ -246,6 +249,8 @@ typedef struct srv_fault {
     int dc;
     uint64_t after_bytes;
     uint64_t sent;              /* DROP: bytes counted so far */
+    int upd;                    /* UPD: MTP_SERVER_UPD_* */
+    int64_t user;               /* UPD: the user (0 any) */
 } srv_fault_t;
 
 #define SRV_MAX_FAULTS 32
@@ -339,6 +344,9 @@ bool srv_fault_take(srv_t *srv, int kind, const char *method, srv_fault_t *out);
 /* DROP rule: how many of n bytes about to be sent on dc may go out before a drop
  * (n = no drop). */
 size_t srv_fault_drop_room(srv_t *srv, int dc, size_t n, bool *drop);
+/* An updates-stream rule (MTP_SERVER_UPD_*) for `user`: true if one applies (its count is
+ * used up by one); *last: that was its last use. */
+bool srv_fault_take_upd(srv_t *srv, int upd, int64_t user, bool *last);
 void srv_rand(srv_t *srv, void *out, size_t n);
 int64_t srv_rand64(srv_t *srv);
 

@@ -975,13 +975,32 @@ static void h_updateStatus(srv_req_t *r, const void *q)
 /* messages, updates                                                                    */
 /* ------------------------------------------------------------------------------------ */
 
+static void add_user_once(srv_req_t *r, mtp_vec_obj_t *v, int64_t *seen, size_t *ns,
+                          int64_t id);
+
 typedef struct push_ctx {
     srv_t *srv;
     srv_user_t *to;
     srv_msg_t *m;
+    int32_t seq, seq_start;     /* != 0: updates / updatesCombined with these */
+    srv_msg_t *comb[16];        /* updatesCombined of these (n_comb > 0) */
+    int n_comb;
+    bool too_long;              /* updatesTooLong instead */
 } push_ctx_t;
 
-/* updateShortMessage (text) or updates{updateNewMessage} (media) for the recipient. */
+static mtp_tl_object_t *new_message_upd(srv_req_t *r, const srv_msg_t *m)
+{
+    mtp_updateNewMessage_t *nm = MTP_NEW(r->arena, updateNewMessage);
+    if (!nm)
+        return NULL;
+    nm->message = msg_obj(r, m);
+    nm->pts = m->pts;
+    nm->pts_count = 1;
+    return &nm->_;
+}
+
+/* updateShortMessage (text), updates{updateNewMessage} (media, or with a seq),
+ * updatesCombined or updatesTooLong for the recipient. */
 static int build_push(void *ctx, int layer, mtp_buf_t *out)
 {
     push_ctx_t *p = ctx;
@@ -993,7 +1012,26 @@ static int build_push(void *ctx, int layer, mtp_buf_t *out)
     if (!r.arena)
         return MTP_ENOMEM;
     mtp_tl_object_t *o = NULL;
-    if (!p->m->doc_id) {
+    if (p->too_long) {
+        o = (mtp_tl_object_t *)MTP_NEW(r.arena, updatesTooLong);
+    } else if (p->n_comb) {
+        mtp_updatesCombined_t *u = MTP_NEW(r.arena, updatesCombined);
+        int64_t seen[17];
+        size_t ns = 0;
+        if (u && vec_new(r.arena, &u->updates, (size_t)p->n_comb) &&
+            vec_new(r.arena, &u->users, (size_t)p->n_comb + 1) && vec_new(r.arena, &u->chats, 0)) {
+            for (int i = 0; i < p->n_comb; i++) {
+                mtp_tl_object_t *nm = new_message_upd(&r, p->comb[i]);
+                if (nm)
+                    vec_push(&u->updates, nm);
+                add_user_once(&r, &u->users, seen, &ns, p->comb[i]->from);
+            }
+            u->date = p->comb[p->n_comb - 1]->date;
+            u->seq_start = p->seq_start;
+            u->seq = p->seq;
+            o = &u->_;
+        }
+    } else if (!p->m->doc_id && !p->seq) {
         mtp_updateShortMessage_t *u = MTP_NEW(r.arena, updateShortMessage);
         if (u) {
             u->id = p->m->id;
@@ -1006,16 +1044,14 @@ static int build_push(void *ctx, int layer, mtp_buf_t *out)
         }
     } else {
         mtp_updates_t *u = MTP_NEW(r.arena, updates);
-        mtp_updateNewMessage_t *nm = MTP_NEW(r.arena, updateNewMessage);
+        mtp_tl_object_t *nm = new_message_upd(&r, p->m);
         srv_user_t *from = srv_user_find(p->srv, p->m->peer);
         if (u && nm && vec_new(r.arena, &u->updates, 1) && vec_new(r.arena, &u->users, 2)) {
-            nm->message = msg_obj(&r, p->m);
-            nm->pts = p->m->pts;
-            nm->pts_count = 1;
             vec_push(&u->updates, nm);
             if (from)
                 vec_push(&u->users, user_obj(&r, from));
             u->date = p->m->date;
+            u->seq = p->seq;
             o = &u->_;
         }
     }
@@ -1027,10 +1063,59 @@ static int build_push(void *ctx, int layer, mtp_buf_t *out)
     return rc;
 }
 
+static srv_msg_t *msg_by_pts(srv_user_t *u, int32_t pts)
+{
+    for (size_t i = u->n_msgs; i-- > 0;)
+        if (u->msgs[i].pts == pts)
+            return &u->msgs[i];
+    return NULL;
+}
+
+static void trace_upd_fault(srv_req_t *r, const char *what, int64_t user)
+{
+    mtp_buf_t *b = srv_trace_begin(r->srv, "fault", r->sc);
+    if (!b)
+        return;
+    mtp_buf_printf(b, ",\"fault\":\"%s\",\"user_id\":\"%" PRId64 "\"", what, user);
+    srv_trace_end(r->srv);
+}
+
+/* A new message in `to`'s box: push it, shaped by the MTP_SERVER_UPD_* rules. */
 static void deliver(srv_req_t *r, srv_user_t *to, srv_msg_t *m)
 {
-    push_ctx_t p = { r->srv, to, m };
-    srv_push_user(r->srv, to->id, r->ss, build_push, &p);
+    srv_t *srv = r->srv;
+    push_ctx_t p;
+    memset(&p, 0, sizeof p);
+    p.srv = srv, p.to = to, p.m = m;
+    bool last = false;
+    if (srv_fault_take_upd(srv, MTP_SERVER_UPD_COMBINE, to->id, &last) || to->n_combine) {
+        to->combine[to->n_combine++] = m->pts;
+        if (!last && to->n_combine < (int)(sizeof to->combine / sizeof to->combine[0]))
+            return;                     /* held back until the last of them */
+        trace_upd_fault(r, "push_combine", to->id);
+        for (int i = 0; i < to->n_combine; i++) {
+            srv_msg_t *x = msg_by_pts(to, to->combine[i]);
+            if (x)
+                p.comb[p.n_comb++] = x;
+        }
+        p.seq_start = to->seq + 1;
+        to->seq += to->n_combine;
+        p.seq = to->seq;
+        to->n_combine = 0;
+        if (!p.n_comb)
+            return;
+    } else if (srv_fault_take_upd(srv, MTP_SERVER_UPD_SEQ, to->id, &last)) {
+        p.seq = ++to->seq;
+    }
+    if (srv_fault_take_upd(srv, MTP_SERVER_UPD_DROP, to->id, &last)) {
+        trace_upd_fault(r, "push_drop", to->id);
+        return;
+    }
+    if (srv_fault_take_upd(srv, MTP_SERVER_UPD_TOO_LONG, to->id, &last)) {
+        trace_upd_fault(r, "push_too_long", to->id);
+        p.too_long = true;
+    }
+    srv_push_user(srv, to->id, r->ss, build_push, &p);
 }
 
 static void h_sendMessage(srv_req_t *r, const void *qv)
@@ -1453,7 +1538,7 @@ static mtp_tl_object_t *state_obj(srv_req_t *r, const srv_user_t *me)
     s->pts = me->pts;
     s->qts = 0;
     s->date = srv_unixtime();
-    s->seq = 0;
+    s->seq = me->seq;
     s->unread_count = 0;
     return &s->_;
 }
@@ -1488,13 +1573,15 @@ static void h_getDifference(srv_req_t *r, const void *qv)
             return;
         }
         e->date = srv_unixtime();
-        e->seq = 0;
+        e->seq = me->seq;
         reply_obj(r, &e->_);
         return;
     }
     int32_t gap = me->pts - q->pts;
+    bool used_up = false;
     if ((q->has_pts_total_limit && q->pts_total_limit > 0 && gap > q->pts_total_limit) ||
-        gap > 5000) {
+        gap > 5000 ||
+        srv_fault_take_upd(r->srv, MTP_SERVER_UPD_DIFF_TOO_LONG, me->id, &used_up)) {
         mtp_updates_differenceTooLong_t *t = MTP_NEW(r->arena, updates_differenceTooLong);
         if (!t) {
             reply_err(r, 500, "INTERNAL");
