@@ -643,6 +643,8 @@ static void conn_drop(mtp_client_t *c, int dc, cconn_t *k, bool failure)
         d->retry_at = now_us() + mtp_backoff_delay(c->cfg.backoff_base, c->cfg.backoff_cap,
                                                    d->attempts, NULL, NULL);
         d->attempts++;
+        if (dc == c->home && k == &d->conns[0])
+            mtp_upd__conn_lost(c);      /* getDifference reconnects and fetches them */
     }
 }
 

@@ -41,6 +41,8 @@ bool mtp_upd__is_updates(const uint8_t *body, size_t len);
 void mtp_upd__feed(mtp_client_t *c, const uint8_t *body, size_t len, bool pushed);
 /* new_session_created: updates may have been lost. */
 void mtp_upd__new_session(mtp_client_t *c);
+/* The main connection to the home DC failed: pushes sent meanwhile are lost. */
+void mtp_upd__conn_lost(mtp_client_t *c);
 /* Timers (hold expiry, getDifference retries, periodic save) and their next deadline. */
 void mtp_upd__tick(mtp_client_t *c);
 mtp_usec_t mtp_upd__deadline(mtp_client_t *c);

@@ -6,8 +6,11 @@
  * (mtp_upd__feed from client.c). Every body is decoded into a fresh arena, checked against
  * the local state and either applied (delivered), skipped (already applied) or held (gap).
  * Held bodies are kept as raw bytes and tried again whenever the state moves; if the gap
- * is still open after HOLD_US, updates.getDifference fills it. Per-channel pts is not
- * tracked (updates of channels are delivered as they come).
+ * is still open after HOLD_US, updates.getDifference fills it; so does a lost main
+ * connection (pushes sent while it was down are gone: the getDifference call reconnects).
+ * updates.differenceTooLong: the new pts is adopted, the application gets updatesTooLong,
+ * getDifference carries on from there. Per-channel pts is not tracked (updates of
+ * channels are delivered as they come).
  */
 #define _GNU_SOURCE
 #include "client_int.h"
@@ -602,6 +605,8 @@ static void diff_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
         mtp_updatesTooLong_t *t = MTP_NEW(a, updatesTooLong);
         if (t)
             deliver_one(c, u, &t->_, NULL, NULL);
+        /* carry on from the new pts: what came after it, and the date/seq/qts of now */
+        again = ++u->slices < MAX_SLICES;
         break;
     }
     default:
@@ -705,6 +710,13 @@ void mtp_upd__new_session(mtp_client_t *c)
     mtp_upd_t *u = mtp_client__upd(c);
     if (u->started && u->have_state)
         want_diff(u, 0);
+}
+
+void mtp_upd__conn_lost(mtp_client_t *c)
+{
+    mtp_upd_t *u = mtp_client__upd(c);
+    if (u->started && u->have_state)
+        want_diff(u, mtp_now_usec());
 }
 
 void mtp_upd__tick(mtp_client_t *c)
