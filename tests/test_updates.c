@@ -4,7 +4,10 @@
  * updates fetched with getDifference after a restart from the session file (format v3),
  * a lost push (gap) filled by getDifference without loss or duplicates, differenceSlice
  * followed to the end, out-of-order pushes held and applied in order, version-2 sessions
- * still loading, and `mtproto-cli updates`.
+ * still loading, and `mtproto-cli updates`. Then paths the harness produces on request
+ * (mtp_server_fault_updates / _rpc / _drop): updates{} with seq and a seq gap,
+ * updatesCombined (also after a gap), a seq-only gap, updates.differenceTooLong and a
+ * pushed updatesTooLong, a connection cut mid-stream, getDifference failing with 400.
  */
 #define _GNU_SOURCE
 #include <mtproto/client.h>
@@ -64,6 +67,9 @@ typedef struct rec {
     int other;
     char text[64][48];          /* texts of the updateNewMessage ones, in order */
     int64_t from[64];
+    int too_long;               /* updatesTooLong (after updates.differenceTooLong) */
+    int status;                 /* updateUserStatus */
+    int64_t status_uid[16];     /* their user_id, in order */
 } rec_t;
 
 static void on_upd(mtp_client_t *c, void *user, const mtp_tl_object_t *u,
@@ -87,6 +93,14 @@ static void on_upd(mtp_client_t *c, void *user, const mtp_tl_object_t *u,
         r->msgs++;
     } else if (u->tl->id == MTP_ID_updateShortSentMessage) {
         r->sent++;
+    } else if (u->tl->id == MTP_ID_updatesTooLong) {
+        r->too_long++;
+        r->other++;
+    } else if (u->tl->id == MTP_ID_updateUserStatus) {
+        if (r->status < 16)
+            r->status_uid[r->status] = ((const mtp_updateUserStatus_t *)u)->user_id;
+        r->status++;
+        r->other++;
     } else {
         r->other++;
     }
@@ -404,6 +418,298 @@ static void test_updates(const char *argv0)
     free(rb);
 }
 
+/* ---- paths the harness produces on request (mtp_server_fault_updates and friends) ---- */
+
+#define B_PEER "@user" B_PHONE
+
+/* A (memory session) and B (session file <dir>/<tag>.session, path in sb) logged in, B's
+ * stream started; callbacks record into ra / rb. */
+static void pair_up(const char *tag, mtp_client_t **ca, mtp_client_t **cb, rec_t *ra, rec_t *rb,
+                    char *sb, size_t sbn)
+{
+    mtp_call_error_t e;
+    snprintf(sb, sbn, "%s/%s.session", dir, tag);
+    *ca = mk(NULL);
+    *cb = mk(sb);
+    if (mtp_login_phone(*ca, A_PHONE, "22222", NULL, NULL, &e) ||
+        mtp_login_phone(*cb, B_PHONE, "11111", NULL, NULL, &e))
+        tap_bail("%s: login: %s", tag, e.message);
+    mtp_client_on_update(*ca, on_upd, ra);
+    mtp_client_on_update(*cb, on_upd, rb);
+    if (mtp_client_updates_start(*cb, &e))
+        tap_bail("%s: updates_start: %s", tag, e.message);
+}
+
+/* A sends B the n texts; 0 or -1 (diagnosed). */
+static int send_n(mtp_client_t *ca, const char *const *t, int n)
+{
+    mtp_call_error_t e;
+    for (int i = 0; i < n; i++)
+        if (send_text(ca, B_PEER, t[i], &e)) {
+            tap_diag("send '%s': %d %s", t[i], e.err, e.message);
+            return -1;
+        }
+    return 0;
+}
+
+/* Run c's loop until its pts reached `pts` with nothing held (bounded), then extra_ms. */
+static void settle(mtp_client_t *c, int32_t pts, int extra_ms)
+{
+    mtp_client_updates_info_t i;
+    double end = tu_now() + 8;
+    do {
+        mtp_client_step(c, 50);
+        mtp_client_updates_info(c, &i);
+    } while ((i.pts < pts || i.held) && tu_now() < end);
+    end = tu_now() + extra_ms / 1000.0;
+    while (tu_now() < end)
+        mtp_client_step(c, 20);
+}
+
+/* updates{updateUserStatus{uid}} with seq (no pts anywhere), encoded into b. */
+static void mk_status(mtp_buf_t *b, int64_t uid, int32_t seq)
+{
+    mtp_arena_t *a = mtp_arena_new(0);
+    mtp_updates_t *u = MTP_NEW(a, updates);
+    mtp_updateUserStatus_t *st = MTP_NEW(a, updateUserStatus);
+    mtp_userStatusOnline_t *on = MTP_NEW(a, userStatusOnline);
+    mtp_tl_object_t **v = mtp_arena_alloc(a, sizeof *v);
+    on->expires = 1700000300;
+    st->user_id = uid;
+    st->status = &on->_;
+    v[0] = &st->_;
+    u->updates = (mtp_vec_obj_t){ 1, v };
+    u->date = 1700000000;
+    u->seq = seq;
+    mtp_buf_init(b);
+    if (mtp_tl_encode(&u->_, b))
+        tap_bail("encode updates");
+    mtp_arena_free(a);
+}
+
+/* updates{} with seq, a lost one (seq gap), updatesCombined, combined after a gap, and a
+ * seq-only gap. */
+static void test_seq(void)
+{
+    rec_t *ra = calloc(1, sizeof *ra), *rb = calloc(1, sizeof *rb);
+    mtp_client_t *ca, *cb;
+    char sb[300];
+    pair_up("seq", &ca, &cb, ra, rb, sb, sizeof sb);
+    mtp_client_updates_info_t ib;
+    mtp_client_updates_info(cb, &ib);
+    int32_t p0 = ib.pts, s0 = ib.seq;
+    uint64_t g0 = ib.gaps, d0 = ib.differences;
+
+    IS_INT(mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_SEQ, -1), 0,
+           "harness: B's pushes as updates{} with seq");
+    const char *q[] = { "q1", "q2", "q3", "q4" };
+    IS_INT(send_n(ca, q, 2), 0, "seq: A sends two");
+    pump(cb, rb, 2, 200);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->msgs == 2 && rb->n == 2 && texts_are(rb, 0, q, 2),
+       "seq: two updates{} delivered once, in order (%d)", rb->n);
+    OK(ib.seq == s0 + 2 && ib.pts == p0 + 2 && ib.gaps == g0,
+       "seq: seq %d -> %d, pts +%d, no gap", s0, ib.seq, ib.pts - p0);
+
+    /* a lost updates{}: the next one's seq is one ahead -> held, then getDifference */
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    IS_INT(send_n(ca, q + 2, 2), 0, "seq: A sends two more, the first push is lost");
+    pump(cb, rb, 4, 300);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->msgs == 4 && rb->n == 4 && texts_are(rb, 2, q + 2, 2),
+       "seq gap: both delivered once, in order (%d)", rb->n);
+    OK(ib.gaps > g0 && ib.differences > d0 && ib.held == 0 && ib.seq == s0 + 4 &&
+           ib.pts == p0 + 4,
+       "seq gap: detected (%llu), getDifference ran, nothing held, seq %d, pts +%d",
+       (unsigned long long)(ib.gaps - g0), ib.seq, ib.pts - p0);
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_SEQ, 0);
+
+    /* updatesCombined: three pushes as one container (seq_start..seq) */
+    g0 = ib.gaps, d0 = ib.differences;
+    IS_INT(mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_COMBINE, 3), 0,
+           "harness: B's next three pushes as one updatesCombined");
+    const char *c3[] = { "c1", "c2", "c3" };
+    IS_INT(send_n(ca, c3, 2), 0, "combined: A sends two");
+    pump(cb, rb, 5, 300);
+    OK(rb->n == 4, "combined: nothing pushed before the third (%d)", rb->n);
+    IS_INT(send_n(ca, c3 + 2, 1), 0, "combined: A sends the third");
+    pump(cb, rb, 7, 300);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->msgs == 7 && rb->n == 7 && texts_are(rb, 4, c3, 3),
+       "updatesCombined: three delivered once, in order (%d)", rb->n);
+    OK(ib.seq == s0 + 7 && ib.pts == p0 + 7 && ib.gaps == g0 && ib.differences == d0,
+       "updatesCombined: seq %d, pts +%d, no gap, no getDifference", ib.seq, ib.pts - p0);
+
+    /* updatesCombined after a lost updates{}: seq_start is ahead -> gap */
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_SEQ, 1);
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    const char *d3[] = { "d1", "d2", "d3" };
+    IS_INT(send_n(ca, d3, 1), 0, "combined gap: A sends one, its push is lost");
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_COMBINE, 2);
+    IS_INT(send_n(ca, d3 + 1, 2), 0, "combined gap: A sends two more (one updatesCombined)");
+    pump(cb, rb, 10, 300);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->msgs == 10 && rb->n == 10 && texts_are(rb, 7, d3, 3),
+       "combined gap: all three delivered once, in order (%d)", rb->n);
+    OK(ib.gaps > g0 && ib.differences > d0 && ib.held == 0 && ib.seq == s0 + 10 &&
+           ib.pts == p0 + 10,
+       "combined gap: getDifference ran, nothing held, seq %d, pts +%d", ib.seq, ib.pts - p0);
+
+    /* a gap in seq only (containers without pts; synthetic pushes) */
+    int32_t s1 = ib.seq;
+    d0 = ib.differences;
+    mtp_buf_t m1, m2;
+    mk_status(&m1, B_ID, s1 + 1);
+    mk_status(&m2, A_ID, s1 + 2);
+    mtp_client__updates_inject(cb, m2.data, m2.len);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->n == 10 && ib.held == 1 && ib.seq == s1, "seq+2 first: held, not delivered");
+    mtp_client__updates_inject(cb, m1.data, m1.len);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->status == 2 && rb->status_uid[0] == B_ID && rb->status_uid[1] == A_ID &&
+           ib.held == 0 && ib.seq == s1 + 2 && ib.differences == d0,
+       "seq+1 arrives: both applied in order, no getDifference (seq %d)", ib.seq);
+    mtp_client__updates_inject(cb, m1.data, m1.len);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->n == 12 && ib.seq == s1 + 2, "an old seq is skipped (%d)", rb->n);
+    mtp_buf_free(&m1);
+    mtp_buf_free(&m2);
+
+    mtp_client_free(ca);
+    mtp_client_free(cb);
+    free(ra);
+    free(rb);
+}
+
+/* updates.differenceTooLong: the client adopts the pts, tells the application, carries on;
+ * a pushed updatesTooLong runs getDifference at once. */
+static void test_too_long(void)
+{
+    rec_t *ra = calloc(1, sizeof *ra), *rb = calloc(1, sizeof *rb);
+    mtp_client_t *ca, *cb;
+    char sb[300];
+    mtp_call_error_t e;
+    pair_up("toolong", &ca, &cb, ra, rb, sb, sizeof sb);
+    mtp_client_updates_info_t ib;
+    mtp_client_updates_info(cb, &ib);
+    int32_t p0 = ib.pts;
+    mtp_client_free(cb);
+
+    const char *t[] = { "x1", "x2", "x3", "x4", "x5" };
+    IS_INT(send_n(ca, t, 3), 0, "too long: A sends three while B is offline");
+    IS_INT(mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DIFF_TOO_LONG, 1), 0,
+           "harness: B's next getDifference answered differenceTooLong");
+    memset(rb, 0, sizeof *rb);
+    cb = mk(sb);
+    mtp_client_on_update(cb, on_upd, rb);
+    IS_INT(mtp_client_updates_start(cb, &e), 0, "too long: updates_start (%s)", e.message);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->too_long == 1 && rb->msgs == 0 && rb->n == 1,
+       "differenceTooLong: one updatesTooLong to the application, no messages (%d)", rb->n);
+    OK(ib.pts == p0 + 3 && ib.held == 0 && ib.differences >= 2,
+       "differenceTooLong: the new pts adopted (+%d), getDifference carried on (%llu calls)",
+       ib.pts - p0, (unsigned long long)ib.differences);
+    IS_INT(send_n(ca, t + 3, 1), 0, "too long: A sends one more");
+    pump(cb, rb, 1, 200);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->msgs == 1 && rb->n == 2 && texts_are(rb, 0, t + 3, 1) && ib.pts == p0 + 4 &&
+           ib.gaps == 0,
+       "after differenceTooLong: the next push applies (pts +%d, no gap)", ib.pts - p0);
+
+    uint64_t d0 = ib.differences;
+    IS_INT(mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_TOO_LONG, 1), 0,
+           "harness: B's next push replaced by updatesTooLong");
+    IS_INT(send_n(ca, t + 4, 1), 0, "too long: A sends one more");
+    pump(cb, rb, 2, 300);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->msgs == 2 && rb->n == 3 && texts_are(rb, 1, t + 4, 1) && ib.pts == p0 + 5 &&
+           ib.differences > d0 && ib.held == 0,
+       "updatesTooLong: getDifference fetched the message once (pts +%d)", ib.pts - p0);
+
+    mtp_client_free(ca);
+    mtp_client_free(cb);
+    free(ra);
+    free(rb);
+}
+
+/* The connection drops in the middle of the stream; pushes while it is down are lost: the
+ * client reconnects on its own and getDifference delivers them once. */
+static void test_reconnect(void)
+{
+    rec_t *ra = calloc(1, sizeof *ra), *rb = calloc(1, sizeof *rb);
+    mtp_client_t *ca, *cb;
+    char sb[300];
+    pair_up("reconnect", &ca, &cb, ra, rb, sb, sizeof sb);
+    mtp_client_updates_info_t ib;
+    mtp_client_updates_info(cb, &ib);
+    int32_t p0 = ib.pts;
+    uint64_t d0 = ib.differences;
+    mtp_client_stats_t cs0, cs1;
+    mtp_client_stats(cb, &cs0);
+
+    const char *t[] = { "r1", "r2", "r3", "r4" };
+    IS_INT(send_n(ca, t, 1), 0, "reconnect: A sends one");
+    pump(cb, rb, 1, 100);
+    OK(rb->msgs == 1, "reconnect: pushed before the drop");
+    /* B's connection (DC 1) is cut at the first byte of the next push */
+    IS_INT(mtp_server_fault_drop(srv, 1, 0, 1), 0, "harness: cut the next DC 1 connection that "
+           "sends");
+    IS_INT(send_n(ca, t + 1, 3), 0, "reconnect: A sends three (B's connection is cut)");
+    pump(cb, rb, 4, 300);
+    mtp_client_updates_info(cb, &ib);
+    mtp_client_stats(cb, &cs1);
+    OK(cs1.reconnects > cs0.reconnects, "reconnect: B lost its connection (%llu)",
+       (unsigned long long)(cs1.reconnects - cs0.reconnects));
+    OK(rb->msgs == 4 && rb->n == 4 && texts_are(rb, 1, t + 1, 3),
+       "reconnect: the three delivered once, in order, after reconnecting (%d)", rb->n);
+    OK(ib.pts == p0 + 4 && ib.held == 0 && ib.differences > d0,
+       "reconnect: getDifference ran, pts +%d, nothing held", ib.pts - p0);
+    mtp_server_fault_drop(srv, 1, 0, 0);
+
+    mtp_client_free(ca);
+    mtp_client_free(cb);
+    free(ra);
+    free(rb);
+}
+
+/* getDifference fails with 400: the client falls back to updates.getState (what was in the
+ * gap is skipped, nothing is delivered twice) and the stream carries on. */
+static void test_diff_400(void)
+{
+    rec_t *ra = calloc(1, sizeof *ra), *rb = calloc(1, sizeof *rb);
+    mtp_client_t *ca, *cb;
+    char sb[300];
+    pair_up("diff400", &ca, &cb, ra, rb, sb, sizeof sb);
+    mtp_client_updates_info_t ib;
+    mtp_client_updates_info(cb, &ib);
+    int32_t p0 = ib.pts;
+    uint64_t d0 = ib.differences;
+
+    IS_INT(mtp_server_fault_rpc(srv, "updates.getDifference", 1, 400,
+                                "PERSISTENT_TIMESTAMP_INVALID"), 0,
+           "harness: next getDifference fails with 400");
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    const char *t[] = { "f1", "f2", "f3" };
+    IS_INT(send_n(ca, t, 2), 0, "400: A sends two, the first push is lost");
+    settle(cb, p0 + 2, 300);
+    mtp_client_updates_info(cb, &ib);
+    OK(ib.gaps >= 1 && ib.differences == d0 + 1 && ib.pts == p0 + 2 && ib.held == 0,
+       "400: gap, one getDifference, then getState: pts +%d, nothing held",
+       ib.pts - p0);
+    OK(rb->n == 0 && ib.delivered == 0,
+       "400: the held update is not delivered after getState (%d)", rb->n);
+    IS_INT(send_n(ca, t + 2, 1), 0, "400: A sends one more");
+    pump(cb, rb, 1, 200);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->msgs == 1 && rb->n == 1 && texts_are(rb, 0, t + 2, 1) && ib.pts == p0 + 3,
+       "400: the stream carries on (pts +%d)", ib.pts - p0);
+
+    mtp_client_free(ca);
+    mtp_client_free(cb);
+    free(ra);
+    free(rb);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -422,6 +728,10 @@ int main(int argc, char **argv)
     fclose(pf);
 
     test_updates(argv[0]);
+    test_seq();
+    test_too_long();
+    test_reconnect();
+    test_diff_400();
 
     mtp_server_stop(srv);
     mtp_server_free(srv);
