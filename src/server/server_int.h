@@ -137,6 +137,21 @@ typedef struct srv_user {
     uint8_t verifier[256];
 } srv_user_t;
 
+/* A channel (supergroup). Memory only: not persisted with --state. Its messages use
+ * srv_msg_t with peer = the channel id, from = the sender, out = false. */
+#define SRV_CHANNEL_MEMBERS 64
+typedef struct srv_channel {
+    int64_t id, access_hash;
+    char title[64];
+    int32_t date;
+    int32_t pts;
+    int32_t next_msg_id;
+    srv_msg_t *msgs;            /* ascending id (and pts) */
+    size_t n_msgs, cap_msgs;
+    int64_t members[SRV_CHANNEL_MEMBERS];
+    int n_members;
+} srv_channel_t;
+
 typedef struct srv_doc {
     int64_t id, access_hash;
     uint8_t file_ref[16];
@@ -313,6 +328,8 @@ struct mtp_server {
     srv_map_t keys;             /* id -> srv_key_t */
     srv_map_t users;            /* id -> srv_user_t */
     srv_map_t docs;             /* id -> srv_doc_t */
+    srv_map_t channels;         /* id -> srv_channel_t (memory only) */
+    int64_t last_channel_id;
     srv_code_t *codes;
     size_t n_codes, cap_codes;
     srv_export_t *exports;
@@ -419,6 +436,15 @@ int64_t srv_access_hash(const srv_t *srv, int64_t id, uint32_t kind);
 void srv_user_set_names(srv_user_t *u, const uint8_t *first, size_t fn, const uint8_t *last,
                         size_t ln);
 void srv_user_set_password(srv_t *srv, srv_user_t *u, const char *password);
+/* Channels: a new one (creator is its first member), lookup, membership, a new message
+ * (id, pts assigned). */
+srv_channel_t *srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen,
+                               int32_t date);
+srv_channel_t *srv_channel_find(srv_t *srv, int64_t id);
+bool srv_channel_member(const srv_channel_t *ch, int64_t uid);
+int srv_channel_join(srv_channel_t *ch, int64_t uid);
+srv_msg_t *srv_channel_post(srv_channel_t *ch, int64_t from, const uint8_t *text, size_t tlen,
+                            int64_t random_id, int32_t date);
 /* Append a message to a user's box: returns it (id, pts assigned). */
 srv_msg_t *srv_msg_add(srv_t *srv, srv_user_t *u, int64_t peer, int64_t from, bool out,
                        const uint8_t *text, size_t tlen, int64_t random_id, int64_t doc_id,
