@@ -70,6 +70,9 @@ typedef struct rec {
     int too_long;               /* updatesTooLong (after updates.differenceTooLong) */
     int status;                 /* updateUserStatus */
     int64_t status_uid[16];     /* their user_id, in order */
+    int chan;                   /* updateNewChannelMessage */
+    char ctext[64][48];         /* their texts, in order */
+    int chan_too_long;          /* updateChannelTooLong */
 } rec_t;
 
 static void on_upd(mtp_client_t *c, void *user, const mtp_tl_object_t *u,
@@ -95,6 +98,18 @@ static void on_upd(mtp_client_t *c, void *user, const mtp_tl_object_t *u,
         r->sent++;
     } else if (u->tl->id == MTP_ID_updatesTooLong) {
         r->too_long++;
+        r->other++;
+    } else if (u->tl->id == MTP_ID_updateNewChannelMessage) {
+        const mtp_message_t *m = (const void *)((const mtp_updateNewChannelMessage_t *)u)->message;
+        if (r->chan < 64 && m && m->_.tl->id == MTP_ID_message) {
+            size_t n = m->message.len < 47 ? m->message.len : 47;
+            memcpy(r->ctext[r->chan], m->message.ptr, n);
+            r->ctext[r->chan][n] = 0;
+        }
+        r->chan++;
+        r->other++;
+    } else if (u->tl->id == MTP_ID_updateChannelTooLong) {
+        r->chan_too_long++;
         r->other++;
     } else if (u->tl->id == MTP_ID_updateUserStatus) {
         if (r->status < 16)
@@ -260,7 +275,7 @@ static void test_updates(const char *argv0)
     mtp_client_free(cb);
     size_t flen = 0;
     uint8_t *fb = tu_read_file(sb, &flen);
-    OK(fb && flen > 8 && get32(fb + 4) == 3, "session file is version 3");
+    OK(fb && flen > 8 && get32(fb + 4) == 4, "session file is version 4");
     free(fb);
     const char *t2[] = { "four", "five" };
     for (int i = 0; i < 2; i++)
@@ -324,9 +339,10 @@ static void test_updates(const char *argv0)
         bl--;
     if (bl > 0 && el > 1 && ex[el - 2] == '=')
         bl--;
-    bool v3 = bl > 48 && get32(bin + 4) == 3;
-    if (v3) {
-        size_t n2 = (size_t)bl - 20;        /* drop the updates section */
+    bool v4 = bl > 52 && get32(bin + 4) == 4;
+    if (v4) {
+        /* drop the updates section: channels (12 bytes each), their count, common state */
+        size_t n2 = (size_t)bl - 24 - 12 * (size_t)get32(bin + bl - 28);
         put32(bin + 4, 2);
         put32(bin + n2 - 4, (uint32_t)crc32(0, bin, (uInt)(n2 - 4)));
         char *t = malloc(4 * (n2 / 3 + 1) + 1);
@@ -365,7 +381,7 @@ static void test_updates(const char *argv0)
         free(rv);
         free(t);
     } else {
-        tap_skip("export not v3", 7);
+        tap_skip("export not v4", 7);
     }
     free(bin);
     free(ex);
@@ -710,6 +726,273 @@ static void test_diff_400(void)
     free(rb);
 }
 
+/* ---- channels: per-channel pts ---- */
+
+static bool ctexts_are(const rec_t *r, int from, const char *const *want, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (from + i >= r->chan || from + i >= 64 || strcmp(r->ctext[from + i], want[i]))
+            return false;
+    return true;
+}
+
+/* Run c's loop until r has `want` channel messages (bounded), then extra_ms more. */
+static void pump_chan(mtp_client_t *c, const rec_t *r, int want, int extra_ms)
+{
+    double end = tu_now() + 8;
+    while (r->chan < want && tu_now() < end)
+        mtp_client_step(c, 50);
+    end = tu_now() + extra_ms / 1000.0;
+    while (tu_now() < end)
+        mtp_client_step(c, 20);
+}
+
+/* A posts the n texts into channel (id, hash); 0 or -1 (diagnosed). */
+static int post_n(mtp_client_t *ca, int64_t id, int64_t hash, const char *const *t, int n)
+{
+    static int64_t rnd = 500000;
+    for (int i = 0; i < n; i++) {
+        mtp_call_error_t e;
+        mtp_arena_t *a = mtp_arena_new(0);
+        mtp_inputPeerChannel_t *ip = MTP_NEW(a, inputPeerChannel);
+        mtp_messages_sendMessage_t *s = MTP_NEW(a, messages_sendMessage);
+        mtp_tl_object_t *o = NULL;
+        ip->channel_id = id;
+        ip->access_hash = hash;
+        s->peer = &ip->_;
+        s->message = (mtp_bytes_t){ (const uint8_t *)t[i], strlen(t[i]) };
+        s->random_id = (int64_t)(tu_now() * 1e6) + ++rnd;
+        int rc = mtp_call_sync(ca, &s->_, a, &o, &e);
+        mtp_arena_free(a);
+        if (rc) {
+            tap_diag("post '%s': %d %s", t[i], e.err, e.message);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* updates{updateNewChannelMessage{channel id, pts, pts_count 1}} encoded into b. */
+static void mk_chan_msg(mtp_buf_t *b, int64_t chan, int32_t pts, const char *text)
+{
+    mtp_arena_t *a = mtp_arena_new(0);
+    mtp_updates_t *u = MTP_NEW(a, updates);
+    mtp_updateNewChannelMessage_t *nm = MTP_NEW(a, updateNewChannelMessage);
+    mtp_message_t *m = MTP_NEW(a, message);
+    mtp_peerChannel_t *pc = MTP_NEW(a, peerChannel);
+    mtp_peerUser_t *from = MTP_NEW(a, peerUser);
+    mtp_tl_object_t **v = mtp_arena_alloc(a, sizeof *v);
+    pc->channel_id = chan;
+    from->user_id = A_ID;
+    m->id = 900000 + pts;
+    m->peer_id = &pc->_;
+    m->from_id = &from->_;
+    m->date = 1700000000;
+    m->message = (mtp_bytes_t){ (const uint8_t *)text, strlen(text) };
+    nm->message = &m->_;
+    nm->pts = pts;
+    nm->pts_count = 1;
+    v[0] = &nm->_;
+    u->updates = (mtp_vec_obj_t){ 1, v };
+    u->date = 1700000000;
+    mtp_buf_init(b);
+    if (mtp_tl_encode(&u->_, b))
+        tap_bail("encode updateNewChannelMessage");
+    mtp_arena_free(a);
+}
+
+static void test_channels(void)
+{
+    rec_t *ra = calloc(1, sizeof *ra), *rb = calloc(1, sizeof *rb);
+    mtp_client_t *ca, *cb;
+    char sb[300];
+    mtp_call_error_t e;
+    pair_up("chan", &ca, &cb, ra, rb, sb, sizeof sb);
+    mtp_client_updates_info_t ib;
+    mtp_client_updates_info(cb, &ib);
+    int32_t p0 = ib.pts;
+    uint64_t d0 = ib.differences;
+
+    /* A creates a supergroup and adds B */
+    int64_t id = 0, hash = 0;
+    mtp_arena_t *a = mtp_arena_new(0);
+    mtp_channels_createChannel_t *cc = MTP_NEW(a, channels_createChannel);
+    cc->megagroup = true;
+    cc->title = (mtp_bytes_t){ (const uint8_t *)"pts test", 8 };
+    mtp_tl_object_t *res = NULL;
+    int rc = mtp_call_sync(ca, &cc->_, a, &res, &e);
+    if (!rc && res && res->tl->id == MTP_ID_updates) {
+        const mtp_updates_t *up = (const void *)res;
+        if (up->chats.n == 1 && up->chats.v[0]->tl->id == MTP_ID_channel) {
+            id = ((const mtp_channel_t *)up->chats.v[0])->id;
+            hash = ((const mtp_channel_t *)up->chats.v[0])->access_hash;
+        }
+    }
+    OK(id > 0, "channels.createChannel: a channel (%lld) (%s)", (long long)id, e.message);
+    mtp_channels_inviteToChannel_t *inv = MTP_NEW(a, channels_inviteToChannel);
+    mtp_inputChannel_t *ic = MTP_NEW(a, inputChannel);
+    mtp_tl_object_t *iu = NULL;
+    ic->channel_id = id;
+    ic->access_hash = hash;
+    inv->channel = &ic->_;
+    inv->users.v = mtp_arena_alloc(a, sizeof *inv->users.v);
+    rc = mtp_client_input_user(ca, B_PEER, a, &iu, &e);
+    if (!rc) {
+        inv->users.v[0] = iu;
+        inv->users.n = 1;
+        rc = mtp_call_sync(ca, &inv->_, a, &res, &e);
+    }
+    IS_INT(rc, 0, "channels.inviteToChannel B (%s)", e.message);
+    mtp_arena_free(a);
+    mtp_peer_t pe;
+    double end = tu_now() + 5;
+    while (mtp_client_peer_get(cb, MTP_PEER_CHANNEL, id, &pe) && tu_now() < end)
+        mtp_client_step(cb, 50);
+    OK(mtp_client_peer_get(cb, MTP_PEER_CHANNEL, id, &pe) == 0 && pe.access_hash == hash,
+       "B learnt the channel (updateChannel push)");
+
+    /* first posts: tracked from the first one seen, then applied in order */
+    const char *k[] = { "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11",
+                        "k12", "k13", "k14", "k15" };
+    IS_INT(post_n(ca, id, hash, k, 2), 0, "A posts two");
+    pump_chan(cb, rb, 2, 200);
+    mtp_client_updates_info(cb, &ib);
+    int32_t cp = mtp_client_updates_channel_pts(cb, id);
+    OK(rb->chan == 2 && ctexts_are(rb, 0, k, 2), "B: two channel messages, once, in order (%d)",
+       rb->chan);
+    OK(ib.channels == 1 && ib.channels_seen == 1 && cp >= 2 && ib.pts == p0,
+       "B: the channel is tracked (pts %d); the common pts did not move", cp);
+
+    /* a lost push: the next one is held, getChannelDifference fills the gap */
+    uint64_t g0 = ib.gaps, cd0 = ib.channel_differences;
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    IS_INT(post_n(ca, id, hash, k + 2, 2), 0, "A posts two, the first push is lost");
+    pump_chan(cb, rb, 4, 300);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->chan == 4 && ctexts_are(rb, 2, k + 2, 2), "channel gap: both delivered once, in "
+       "order (%d)", rb->chan);
+    OK(ib.gaps > g0 && ib.channel_differences > cd0 && ib.held == 0 &&
+           mtp_client_updates_channel_pts(cb, id) == cp + 2 && ib.differences == d0,
+       "channel gap: getChannelDifference ran (no getDifference), channel pts %d",
+       mtp_client_updates_channel_pts(cb, id));
+
+    /* updateChannelTooLong after two lost pushes; the difference in slices (limit 1) */
+    cd0 = ib.channel_differences;
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 2);
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_TOO_LONG, 1);
+    mtp_client__updates_pts_limit(cb, 1);
+    IS_INT(post_n(ca, id, hash, k + 4, 3), 0, "A posts three: two pushes lost, then "
+           "updateChannelTooLong");
+    pump_chan(cb, rb, 7, 300);
+    mtp_client__updates_pts_limit(cb, 0);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->chan == 7 && ctexts_are(rb, 4, k + 4, 3) && rb->chan_too_long == 0,
+       "updateChannelTooLong: the three delivered once, in order (%d)", rb->chan);
+    OK(ib.channel_differences >= cd0 + 3 && mtp_client_updates_channel_pts(cb, id) == cp + 5,
+       "final=false followed (%llu calls), channel pts %d",
+       (unsigned long long)(ib.channel_differences - cd0), mtp_client_updates_channel_pts(cb, id));
+
+    /* a repeated update is skipped */
+    mtp_buf_t dup;
+    mk_chan_msg(&dup, id, cp + 5, "k7");
+    mtp_client__updates_inject(cb, dup.data, dup.len);
+    mtp_buf_free(&dup);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->chan == 7 && ib.held == 0, "a repeated channel update is skipped");
+
+    /* restart: the channel's pts comes back from the session file (version 4) */
+    mtp_client_free(cb);
+    IS_INT(post_n(ca, id, hash, k + 7, 1), 0, "A posts one while B is offline");
+    size_t flen = 0;
+    uint8_t *fb = tu_read_file(sb, &flen);
+    OK(fb && flen > 36 && get32(fb + 4) == 4 && get32(fb + flen - 28) == 1,
+       "session file: version 4, one channel");
+    memset(rb, 0, sizeof *rb);
+    cb = mk(sb);
+    mtp_client_on_update(cb, on_upd, rb);
+    mtp_client_updates_info(cb, &ib);
+    OK(ib.channels == 1 && mtp_client_updates_channel_pts(cb, id) == cp + 5,
+       "restart: channel pts %d loaded", mtp_client_updates_channel_pts(cb, id));
+    IS_INT(mtp_client_updates_start(cb, &e), 0, "restart: updates_start (%s)", e.message);
+    IS_INT(post_n(ca, id, hash, k + 8, 1), 0, "A posts one more");
+    pump_chan(cb, rb, 2, 300);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->chan == 2 && ctexts_are(rb, 0, k + 7, 2) && ib.held == 0 &&
+           mtp_client_updates_channel_pts(cb, id) == cp + 7,
+       "restart: the missed one fetched, both once, in order (%d), channel pts %d", rb->chan,
+       mtp_client_updates_channel_pts(cb, id));
+
+    /* version 3 (no channel part) still loads: common state kept, channels not */
+    if (fb && flen > 36 && get32(fb + 4) == 4) {
+        size_t cut = 4 + 12 * (size_t)get32(fb + flen - 28);
+        size_t n3 = flen - cut;
+        uint8_t *v3 = malloc(flen);
+        memcpy(v3, fb, flen - 28);
+        memcpy(v3 + flen - 28 - (cut - 4), fb + flen - 24, 24);
+        put32(v3 + 4, 3);
+        put32(v3 + n3 - 4, (uint32_t)crc32(0, v3, (uInt)(n3 - 4)));
+        char *t = malloc(4 * (n3 / 3 + 1) + 1);
+        EVP_EncodeBlock((unsigned char *)t, v3, (int)n3);
+        mtp_client_t *cv = mk(NULL);
+        IS_INT(mtp_client_session_import(cv, t), 0, "a version-3 export imports");
+        mtp_client_updates_info_t iv;
+        mtp_client_updates_info(cv, &iv);
+        OK(iv.have_state && iv.pts == p0 && iv.channels == 0 && mtp_client_user_id(cv) == B_ID,
+           "v3: common state (pts %d), no channels", iv.pts);
+        mtp_client_free(cv);
+        free(t);
+        free(v3);
+    } else {
+        tap_skip("no v4 session file", 2);
+    }
+    free(fb);
+
+    /* channelDifferenceTooLong: the dialog's pts is adopted, updateChannelTooLong delivered */
+    cp = mtp_client_updates_channel_pts(cb, id);
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DIFF_TOO_LONG, 1);
+    IS_INT(post_n(ca, id, hash, k + 9, 2), 0, "A posts two, the first push is lost");
+    end = tu_now() + 8;
+    while (rb->chan_too_long == 0 && tu_now() < end)
+        mtp_client_step(cb, 50);
+    pump_chan(cb, rb, 99, 200);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->chan_too_long == 1 && rb->chan == 2 && ib.held == 0 &&
+           mtp_client_updates_channel_pts(cb, id) == cp + 2,
+       "channelDifferenceTooLong: updateChannelTooLong once, nothing else, channel pts +%d",
+       mtp_client_updates_channel_pts(cb, id) - cp);
+    IS_INT(post_n(ca, id, hash, k + 11, 1), 0, "A posts one more");
+    pump_chan(cb, rb, 3, 200);
+    OK(rb->chan == 3 && ctexts_are(rb, 2, k + 11, 1) &&
+           mtp_client_updates_channel_pts(cb, id) == cp + 3,
+       "after channelDifferenceTooLong: the next post applies");
+
+    /* getChannelDifference fails with 400: the channel is tracked anew from its next update */
+    cp = mtp_client_updates_channel_pts(cb, id);
+    mtp_client_updates_info(cb, &ib);
+    uint64_t seen0 = ib.channels_seen;
+    mtp_server_fault_rpc(srv, "updates.getChannelDifference", 1, 400, "CHANNEL_PRIVATE");
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    IS_INT(post_n(ca, id, hash, k + 12, 2), 0, "A posts two, the first push is lost");
+    pump_chan(cb, rb, 4, 300);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->chan == 4 && ctexts_are(rb, 3, k + 13, 1) && ib.held == 0 &&
+           ib.channels_seen == seen0 + 1 && mtp_client_updates_channel_pts(cb, id) == cp + 2,
+       "400: the held one delivered once, the channel tracked anew (pts %d)",
+       mtp_client_updates_channel_pts(cb, id));
+    IS_INT(post_n(ca, id, hash, k + 14, 1), 0, "A posts one more");
+    pump_chan(cb, rb, 5, 200);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->chan == 5 && ctexts_are(rb, 4, k + 14, 1) && ib.pts == p0 &&
+           mtp_client_updates_channel_pts(cb, id) == cp + 3,
+       "400: the stream carries on; the common pts never moved (%d)", ib.pts);
+
+    mtp_client_free(ca);
+    mtp_client_free(cb);
+    free(ra);
+    free(rb);
+}
+
 int main(int argc, char **argv)
 {
     (void)argc;
@@ -732,6 +1015,7 @@ int main(int argc, char **argv)
     test_too_long();
     test_reconnect();
     test_diff_400();
+    test_channels();
 
     mtp_server_stop(srv);
     mtp_server_free(srv);

@@ -170,7 +170,7 @@ static mtp_usec_t now_us(void)
 /* 1: header + DC keys; 2: the same followed by the peer cache (peers.c); 3: the same
  * followed by the updates state (updates.c: have_state, pts, qts, date, seq; 20 bytes).
  * 1 and 2 still load. */
-#define SESS_VERSION 3u
+#define SESS_VERSION 4u
 #define SESS_MAX_BYTES (128u << 20)
 
 static void put32(mtp_buf_t *b, uint32_t v)
@@ -228,8 +228,9 @@ static int session_parse(mtp_client_t *c, const uint8_t *p, size_t n)
         return MTP_EINVAL;
     uint32_t cnt = get32(p + 16 + 4);
     size_t rec = 4 + MTP_AUTH_KEY_LEN + 16, end = 24 + cnt * rec;
-    size_t updsz = ver >= 3 ? MTP_UPD_SECTION : 0;
-    if (cnt > MTP_CLIENT_MAX_DCS || (ver == 1 ? n != end + 4 : n < end + 8 + updsz))
+    size_t updsz = mtp_upd__section_size(p, n - 4, ver);    /* 0: none (version < 3) */
+    if (updsz == (size_t)-1 || cnt > MTP_CLIENT_MAX_DCS ||
+        (ver == 1 ? n != end + 4 : n < end + 8 + updsz))
         return MTP_EINVAL;
     int home = (int)get32(p + 8);
     if (home < 1 || home > MTP_CLIENT_MAX_DCS)
@@ -264,7 +265,7 @@ static int session_parse(mtp_client_t *c, const uint8_t *p, size_t n)
         mtp_peers__clear(c->peers);
     }
     if (updsz)
-        mtp_upd__parse(c->upd, p + n - 4 - updsz);
+        mtp_upd__parse(c->upd, p + n - 4 - updsz, updsz);
     else
         mtp_upd__reset(c->upd);     /* no state: updates_start calls getState */
     return 0;
