@@ -198,6 +198,7 @@ int mtp_server_fault_drop(mtp_server_t *srv, int dc, uint64_t after_bytes, int c
  *                                (a dropped one still uses its seq: a seq gap)
  *   MTP_SERVER_UPD_COMBINE       the next `count` pushes are held back and sent together as
  *                                one updatesCombined (seq_start..seq) with the last of them
+ *                                (count < 0: in groups of 16)
  *   MTP_SERVER_UPD_TOO_LONG      the push is replaced by updatesTooLong (a channel
  *                                message: by updateChannelTooLong)
  *   MTP_SERVER_UPD_DIFF_TOO_LONG updates.getDifference from behind the user's pts is

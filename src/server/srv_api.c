@@ -1088,9 +1088,10 @@ static void deliver(srv_req_t *r, srv_user_t *to, srv_msg_t *m)
     memset(&p, 0, sizeof p);
     p.srv = srv, p.to = to, p.m = m;
     bool last = false;
-    if (srv_fault_take_upd(srv, MTP_SERVER_UPD_COMBINE, to->id, &last) || to->n_combine) {
+    bool comb = srv_fault_take_upd(srv, MTP_SERVER_UPD_COMBINE, to->id, &last);
+    if (comb || to->n_combine) {        /* (rule removed meanwhile: what is held goes now) */
         to->combine[to->n_combine++] = m->pts;
-        if (!last && to->n_combine < (int)(sizeof to->combine / sizeof to->combine[0]))
+        if (comb && !last && to->n_combine < (int)(sizeof to->combine / sizeof to->combine[0]))
             return;                     /* held back until the last of them */
         trace_upd_fault(r, "push_combine", to->id);
         for (int i = 0; i < to->n_combine; i++) {
