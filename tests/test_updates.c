@@ -546,7 +546,7 @@ static void test_seq(void)
            "harness: B's next three pushes as one updatesCombined");
     const char *c3[] = { "c1", "c2", "c3" };
     IS_INT(send_n(ca, c3, 2), 0, "combined: A sends two");
-    pump(cb, rb, 5, 300);
+    pump(cb, rb, 4, 400);
     OK(rb->n == 4, "combined: nothing pushed before the third (%d)", rb->n);
     IS_INT(send_n(ca, c3 + 2, 1), 0, "combined: A sends the third");
     pump(cb, rb, 7, 300);
@@ -955,7 +955,7 @@ static void test_channels(void)
     end = tu_now() + 8;
     while (rb->chan_too_long == 0 && tu_now() < end)
         mtp_client_step(cb, 50);
-    pump_chan(cb, rb, 99, 200);
+    pump_chan(cb, rb, 2, 300);
     mtp_client_updates_info(cb, &ib);
     OK(rb->chan_too_long == 1 && rb->chan == 2 && ib.held == 0 &&
            mtp_client_updates_channel_pts(cb, id) == cp + 2,
