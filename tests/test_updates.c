@@ -482,6 +482,14 @@ static void settle(mtp_client_t *c, int32_t pts, int extra_ms)
         mtp_client_step(c, 20);
 }
 
+/* Run c's loop for ms milliseconds. */
+static void run_ms(mtp_client_t *c, int ms)
+{
+    double end = tu_now() + ms / 1000.0;
+    while (tu_now() < end)
+        mtp_client_step(c, 20);
+}
+
 /* updates{updateUserStatus{uid}} with seq (no pts anywhere), encoded into b. */
 static void mk_status(mtp_buf_t *b, int64_t uid, int32_t seq)
 {
@@ -641,6 +649,34 @@ static void test_too_long(void)
     OK(rb->msgs == 2 && rb->n == 3 && texts_are(rb, 1, t + 4, 1) && ib.pts == p0 + 5 &&
            ib.differences > d0 && ib.held == 0,
        "updatesTooLong: getDifference fetched the message once (pts +%d)", ib.pts - p0);
+
+    /* that getDifference fails (500): its retry must survive a gap that opens and closes
+     * meanwhile (synthetic seq-only pushes) */
+    d0 = ib.differences;
+    mtp_server_fault_rpc(srv, "updates.getDifference", 1, 500, "INTERNAL");
+    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_TOO_LONG, 1);
+    const char *t6[] = { "x6" };
+    IS_INT(send_n(ca, t6, 1), 0, "too long: A sends one more (updatesTooLong, getDifference "
+           "fails)");
+    double end = tu_now() + 5;
+    do {
+        mtp_client_step(cb, 20);
+        mtp_client_updates_info(cb, &ib);
+    } while (ib.differences == d0 && tu_now() < end);
+    run_ms(cb, 100);
+    mtp_buf_t m1, m2;
+    mk_status(&m1, B_ID, ib.seq + 1);
+    mk_status(&m2, A_ID, ib.seq + 2);
+    mtp_client__updates_inject(cb, m2.data, m2.len);
+    mtp_client__updates_inject(cb, m1.data, m1.len);
+    mtp_buf_free(&m1);
+    mtp_buf_free(&m2);
+    pump(cb, rb, 3, 200);
+    mtp_client_updates_info(cb, &ib);
+    OK(rb->msgs == 3 && texts_are(rb, 2, t6, 1) && rb->status == 2 && ib.pts == p0 + 6 &&
+           ib.differences >= d0 + 2 && ib.held == 0,
+       "the failed getDifference is retried and delivers it once (pts +%d, %llu calls)",
+       ib.pts - p0, (unsigned long long)(ib.differences - d0));
 
     mtp_client_free(ca);
     mtp_client_free(cb);

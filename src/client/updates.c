@@ -47,6 +47,7 @@ typedef struct chan {
     int64_t id;
     int32_t pts;
     mtp_usec_t diff_at;                 /* start getChannelDifference at (MTP_TIME_NEVER: no) */
+    mtp_usec_t hold_at;                 /* ... because of a held gap (closing it cancels) */
 } chan_t;
 
 struct mtp_upd {
@@ -59,6 +60,7 @@ struct mtp_upd {
     bool diff_running;
     int slices;
     mtp_usec_t diff_at;                 /* start getDifference at (MTP_TIME_NEVER: no) */
+    mtp_usec_t hold_at;                 /* ... because of a held gap (closing it cancels) */
     int diff_err;
     mtp_call_error_t diff_error;
     pend_t pend[MAX_PENDING];
@@ -80,7 +82,7 @@ mtp_upd_t *mtp_upd__new(void)
 {
     mtp_upd_t *u = calloc(1, sizeof *u);
     if (u)
-        u->diff_at = MTP_TIME_NEVER;
+        u->diff_at = u->hold_at = MTP_TIME_NEVER;
     return u;
 }
 
@@ -107,7 +109,7 @@ void mtp_upd__reset(mtp_upd_t *u)
     u->cdiff_id = 0;
     u->started = u->have_state = false;
     u->pts = u->qts = u->date = u->seq = 0;
-    u->diff_at = MTP_TIME_NEVER;
+    u->diff_at = u->hold_at = MTP_TIME_NEVER;
     u->dirty = true;
 }
 
@@ -167,7 +169,7 @@ static chan_t *chan_add(mtp_upd_t *u, int64_t id, int32_t pts)
     }
     memmove(u->chans + i + 1, u->chans + i, (size_t)(u->nchans - i) * sizeof *u->chans);
     u->nchans++;
-    u->chans[i] = (chan_t){ id, pts, MTP_TIME_NEVER };
+    u->chans[i] = (chan_t){ id, pts, MTP_TIME_NEVER, MTP_TIME_NEVER };
     return &u->chans[i];
 }
 
@@ -529,10 +531,10 @@ static void hold(mtp_upd_t *u, const uint8_t *body, size_t len, mtp_usec_t now, 
     memcpy(b, body, len);
     u->pend[u->npend++] = (pend_t){ b, len, 0, chan };
     u->st.held_total++;
-    if (chan)
-        chan_want(u, chan, now + HOLD_US);
-    else
-        want_diff(u, now + HOLD_US);
+    chan_t *ch = chan ? chan_find(u, chan) : NULL;
+    mtp_usec_t *at = ch ? &ch->hold_at : &u->hold_at;
+    if (now + HOLD_US < *at)
+        *at = now + HOLD_US;
 }
 
 /* One body: APPLY (delivered), SKIP (nothing new) or GAP (not applied; caller holds it). */
@@ -760,28 +762,29 @@ static void replay(mtp_client_t *c, mtp_upd_t *u, bool final, int64_t chan)
             }
         }
     }
-    /* what is still held keeps (or gets) its difference; closed gaps need none */
+    /* a gap still open keeps its deadline (or gets one); a closed gap needs no difference */
     mtp_usec_t at = mtp_now_usec() + HOLD_US;
     bool common = false;
-    for (int i = 0; i < u->npend; i++)
-        if (u->pend[i].chan)
-            chan_want(u, u->pend[i].chan, at);
-        else
-            common = true;
     for (int k = 0; k < u->nchans; k++) {
         chan_t *ch = &u->chans[k];
-        if (ch->diff_at == 0 || ch->diff_at == MTP_TIME_NEVER)
+        if (ch->hold_at == MTP_TIME_NEVER)
             continue;
         bool held = false;
         for (int i = 0; i < u->npend && !held; i++)
             held = u->pend[i].chan == ch->id;
         if (!held)
-            ch->diff_at = MTP_TIME_NEVER;
+            ch->hold_at = MTP_TIME_NEVER;
     }
-    if (!common && u->diff_at != 0)
-        u->diff_at = MTP_TIME_NEVER;
-    else if (common)
-        want_diff(u, at);
+    for (int i = 0; i < u->npend; i++) {
+        chan_t *ch = u->pend[i].chan ? chan_find(u, u->pend[i].chan) : NULL;
+        if (ch && at < ch->hold_at)
+            ch->hold_at = at;
+        common |= !ch;
+    }
+    if (!common)
+        u->hold_at = MTP_TIME_NEVER;
+    else if (at < u->hold_at)
+        u->hold_at = at;
 }
 
 /* ---- getDifference / getState ---- */
@@ -946,7 +949,7 @@ static void start_diff(mtp_client_t *c, mtp_upd_t *u)
 {
     mtp_arena_t *a = mtp_arena_new(0);
     mtp_updates_getDifference_t *q = a ? MTP_NEW(a, updates_getDifference) : NULL;
-    u->diff_at = MTP_TIME_NEVER;
+    u->diff_at = u->hold_at = MTP_TIME_NEVER;
     if (!q) {
         mtp_arena_free(a);
         want_diff(u, mtp_now_usec() + RETRY_US);
@@ -968,7 +971,7 @@ static void start_state(mtp_client_t *c, mtp_upd_t *u)
 {
     mtp_arena_t *a = mtp_arena_new(0);
     mtp_tl_object_t *q = a ? (mtp_tl_object_t *)MTP_NEW(a, updates_getState) : NULL;
-    u->diff_at = MTP_TIME_NEVER;
+    u->diff_at = u->hold_at = MTP_TIME_NEVER;
     if (q)
         call_internal(c, u, q);
     else
@@ -1011,15 +1014,24 @@ static void cdiff_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len
         if (!a || mtp_tl_decode(mtp_tl_layer(MTP_TL_DEFAULT_LAYER), res, len, a, &o) || !o) {
             mtp_arena_free(a);
             u->cdiff_id = 0;
+            u->cslices = 0;
             chan_want(u, id, mtp_now_usec() + RETRY_US);
+            u->busy++;
+            replay(c, u, false, 0);     /* what was held meanwhile for other boxes */
+            u->busy--;
             return;
         }
     } else {
         u->cdiff_id = 0;
-        if (e->err == MTP_ERPC && e->code == 400)
+        u->cslices = 0;
+        if (e->err == MTP_ERPC && e->code == 400) {
             chan_drop(c, u, id);        /* CHANNEL_PRIVATE, CHANNEL_INVALID, ... */
-        else if (e->err != MTP_ECLOSED || strcmp(e->message, "CLIENT_CLOSED"))
+        } else if (e->err != MTP_ECLOSED || strcmp(e->message, "CLIENT_CLOSED")) {
             chan_want(u, id, mtp_now_usec() + RETRY_US);
+            u->busy++;
+            replay(c, u, false, 0);
+            u->busy--;
+        }
         return;
     }
     if (mtp_client_peers_feed(c, o) > 0)
@@ -1093,7 +1105,7 @@ static void start_cdiff(mtp_client_t *c, mtp_upd_t *u, int64_t id)
     chan_t *ch = chan_find(u, id);
     if (!ch)
         return;
-    ch->diff_at = MTP_TIME_NEVER;
+    ch->diff_at = ch->hold_at = MTP_TIME_NEVER;
     mtp_peer_t p;
     mtp_arena_t *a = mtp_arena_new(0);
     mtp_updates_getChannelDifference_t *q = a ? MTP_NEW(a, updates_getChannelDifference) : NULL;
@@ -1173,7 +1185,7 @@ void mtp_upd__tick(mtp_client_t *c)
 {
     mtp_upd_t *u = mtp_client__upd(c);
     mtp_usec_t now = mtp_now_usec();
-    if (u->started && !u->diff_running && now >= u->diff_at) {
+    if (u->started && !u->diff_running && (now >= u->diff_at || now >= u->hold_at)) {
         if (u->have_state)
             start_diff(c, u);
         else
@@ -1181,9 +1193,13 @@ void mtp_upd__tick(mtp_client_t *c)
     }
     if (u->started && u->have_state && !u->cdiff_id) {
         chan_t *due = NULL;
-        for (int i = 0; i < u->nchans; i++)
-            if (u->chans[i].diff_at <= now && (!due || u->chans[i].diff_at < due->diff_at))
-                due = &u->chans[i];
+        mtp_usec_t due_at = MTP_TIME_NEVER;
+        for (int i = 0; i < u->nchans; i++) {
+            chan_t *ch = &u->chans[i];
+            mtp_usec_t at = ch->diff_at < ch->hold_at ? ch->diff_at : ch->hold_at;
+            if (at <= now && (!due || at < due_at))
+                due = ch, due_at = at;
+        }
         if (due)
             start_cdiff(c, u, due->id);
     }
@@ -1198,11 +1214,14 @@ mtp_usec_t mtp_upd__deadline(mtp_client_t *c)
     mtp_upd_t *u = mtp_client__upd(c);
     mtp_usec_t t = MTP_TIME_NEVER;
     if (u->started && !u->diff_running)
-        t = u->diff_at;
+        t = u->diff_at < u->hold_at ? u->diff_at : u->hold_at;
     if (u->started && u->have_state && !u->cdiff_id)
-        for (int i = 0; i < u->nchans; i++)
+        for (int i = 0; i < u->nchans; i++) {
             if (u->chans[i].diff_at < t)
                 t = u->chans[i].diff_at;
+            if (u->chans[i].hold_at < t)
+                t = u->chans[i].hold_at;
+        }
     if (u->dirty && u->saved_at + SAVE_US < t)
         t = u->saved_at + SAVE_US;
     return t;
