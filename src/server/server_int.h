@@ -140,6 +140,7 @@ typedef struct srv_user {
 /* A channel (supergroup). Memory only: not persisted with --state. Its messages use
  * srv_msg_t with peer = the channel id, from = the sender, out = false. */
 #define SRV_CHANNEL_MEMBERS 64
+#define SRV_MAX_CHANNELS 10000
 typedef struct srv_channel {
     int64_t id, access_hash;
     char title[64];
@@ -436,8 +437,8 @@ int64_t srv_access_hash(const srv_t *srv, int64_t id, uint32_t kind);
 void srv_user_set_names(srv_user_t *u, const uint8_t *first, size_t fn, const uint8_t *last,
                         size_t ln);
 void srv_user_set_password(srv_t *srv, srv_user_t *u, const char *password);
-/* Channels: a new one (creator is its first member), lookup, membership, a new message
- * (id, pts assigned). */
+/* Channels: a new one (creator is its first member; NULL: no memory or SRV_MAX_CHANNELS
+ * reached), lookup, membership, a new message (id, pts assigned). */
 srv_channel_t *srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen,
                                int32_t date);
 srv_channel_t *srv_channel_find(srv_t *srv, int64_t id);

@@ -1817,7 +1817,7 @@ static void h_createChannel(srv_req_t *r, const void *qv)
     srv_channel_t *ch = srv_channel_new(r->srv, me_id(r), q->title.ptr, q->title.len,
                                         srv_unixtime());
     if (!ch) {
-        reply_err(r, 500, "INTERNAL");
+        reply_err(r, 400, "CHANNELS_TOO_MUCH");
         return;
     }
     reply_obj(r, chan_updates(r, ch, upd_channel(r, ch), NULL, 0));

@@ -314,6 +314,8 @@ static srv_msg_t *msg_append(srv_user_t *u)
 srv_channel_t *srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen,
                                int32_t date)
 {
+    if (srv->channels.n >= SRV_MAX_CHANNELS)
+        return NULL;
     srv_channel_t *ch = calloc(1, sizeof *ch);
     if (!ch)
         return NULL;
