@@ -865,6 +865,7 @@ static void test_channels(void)
         }
     }
     OK(id > 0, "channels.createChannel: a channel (%lld) (%s)", (long long)id, e.message);
+    IS_INT(mtp_client_updates_start(ca, &e), 0, "A: updates_start (%s)", e.message);
     mtp_channels_inviteToChannel_t *inv = MTP_NEW(a, channels_inviteToChannel);
     mtp_inputChannel_t *ic = MTP_NEW(a, inputChannel);
     mtp_tl_object_t *iu = NULL;
@@ -1022,6 +1023,15 @@ static void test_channels(void)
     OK(rb->chan == 5 && ctexts_are(rb, 4, k + 14, 1) && ib.pts == p0 &&
            mtp_client_updates_channel_pts(cb, id) == cp + 3,
        "400: the stream carries on; the common pts never moved (%d)", ib.pts);
+
+    /* the sender: its own 15 posts came back as results, each moved its channel pts */
+    mtp_client_updates_info_t ia;
+    mtp_client_updates_info(ca, &ia);
+    OK(ra->chan == 15 && ctexts_are(ra, 0, k, 15) && ia.gaps == 0 && ia.held == 0 &&
+           ia.channel_differences == 0 &&
+           mtp_client_updates_channel_pts(ca, id) == mtp_client_updates_channel_pts(cb, id),
+       "A: its 15 posts once each, in order, no gap, channel pts %d as B's",
+       mtp_client_updates_channel_pts(ca, id));
 
     mtp_client_free(ca);
     mtp_client_free(cb);
