@@ -7,7 +7,11 @@
  * still loading, and `mtproto-cli updates`. Then paths the harness produces on request
  * (mtp_server_fault_updates / _rpc / _drop): updates{} with seq and a seq gap,
  * updatesCombined (also after a gap), a seq-only gap, updates.differenceTooLong and a
- * pushed updatesTooLong, a connection cut mid-stream, getDifference failing with 400.
+ * pushed updatesTooLong (and a failed getDifference retried), a connection cut mid-stream,
+ * getDifference failing with 400; and a supergroup's own pts: a gap filled by
+ * getChannelDifference, updateChannelTooLong with final=false slices, duplicates, the
+ * channel's pts across a restart (session v4; v3 still loads), channelDifferenceTooLong,
+ * getChannelDifference failing with 400, the sender's own posts.
  */
 #define _GNU_SOURCE
 #include <mtproto/client.h>
