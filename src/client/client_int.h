@@ -62,7 +62,8 @@ mtp_peers_t *mtp_client__peers(mtp_client_t *c);
 mtp_upd_t *mtp_client__upd(mtp_client_t *c);
 /* Test hook: drop the next n pushed bodies (a lost push). */
 void mtp_client__updates_drop_pushes(mtp_client_t *c, int n);
-/* Test hook: ask getDifference for at most n pts per answer (differenceSlice). */
+/* Test hook: ask getDifference for at most n pts per answer (differenceSlice) and
+ * getChannelDifference for at most n messages (final=false). */
 void mtp_client__updates_pts_limit(mtp_client_t *c, int n);
 /* Test hook: handle body as if the server had pushed it. */
 void mtp_client__updates_inject(mtp_client_t *c, const uint8_t *body, size_t len);
