@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: session strings and files as users paste or keep them — the client's
- * session parser (header, per-DC keys, the peer cache of version 2) behind
- * mtp_client_session_import().
+ * session parser (header, per-DC keys, the peer cache of version 2, the updates state of
+ * version 3, the channels' pts of version 4) behind mtp_client_session_import().
  *
  * Input: byte 0 selects the mode, the rest is the payload.
  *   bit 0 clear: the payload is a session blob; its last 4 bytes are replaced by the right
@@ -11,7 +11,8 @@
  * Invariants: no crash, no leak; an accepted session exports to a string that imports again
  * and exports to the same string.
  *
- * Seed: fuzz/corpus/fuzz_session_import/ (a version-2 session with two keys and peers).
+ * Seed: fuzz/corpus/fuzz_session_import/ (a version-2 session with two keys and peers; the
+ * same as version 4 with two channels).
  */
 #include <mtproto/client.h>
 

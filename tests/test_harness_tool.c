@@ -230,6 +230,10 @@ static void test_cli_errors(void)
     spawn(&c, badpw);
     OK(wait_exit(&c, 30000) == 2, "--password with a non-test phone -> exit 2");
     close(c.out);
+    char *badup[] = { bin, "--updates", "sometimes:0:1", NULL };
+    spawn(&c, badup);
+    OK(wait_exit(&c, 10000) == 2, "--updates with an unknown kind -> exit 2");
+    close(c.out);
     quiet = false;
 }
 

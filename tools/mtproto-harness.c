@@ -41,6 +41,11 @@ static const char usage[] =
     "  --delay METHOD:COUNT:MS answer the next COUNT calls of METHOD MS milliseconds late\n"
     "  --drop DC:BYTES:COUNT   cut a connection of DC (0 = any) after BYTES more bytes sent,\n"
     "                          COUNT times\n"
+    "  --updates KIND:USER:COUNT   the next COUNT update pushes (or differences) of USER\n"
+    "                          (0 = anyone): KIND drop (lost), seq (updates{} with seq),\n"
+    "                          combine (COUNT pushes as one updatesCombined), too-long\n"
+    "                          (updatesTooLong / updateChannelTooLong), diff-too-long\n"
+    "                          (getDifference / getChannelDifference answer ...TooLong)\n"
     "  --help                  this text\n"
     "\n"
     "Once every DC listens, one line goes to stdout:\n"
@@ -55,7 +60,7 @@ static const char usage[] =
 static mtp_server_t *g_srv;
 /* option lists (globals, so an early exit leaves nothing unreachable) */
 static mtp_server_password_t *pw;
-static char **faults, **delays, **drops;
+static char **faults, **delays, **drops, **upds;
 
 static void on_signal(int sig)
 {
@@ -106,9 +111,10 @@ int main(int argc, char **argv)
     faults = calloc((size_t)argc, sizeof *faults);
     delays = calloc((size_t)argc, sizeof *delays);
     drops = calloc((size_t)argc, sizeof *drops);
-    int nf = 0, nd = 0, ndr = 0;
+    upds = calloc((size_t)argc, sizeof *upds);
+    int nf = 0, nd = 0, ndr = 0, nu = 0;
     char errbuf[512] = "";
-    if (!pw || !faults || !delays || !drops)
+    if (!pw || !faults || !delays || !drops || !upds)
         return die("%s", "out of memory");
 
     for (int i = 1; i < argc; i++) {
@@ -130,7 +136,7 @@ int main(int argc, char **argv)
                                              "--pubkey-out", "--state", "--trace", "--seed",
                                              "--password", "--idle-timeout",
                                              "--max-connections", "--fault", "--delay",
-                                             "--drop" };
+                                             "--drop", "--updates" };
         bool is_known = false;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
             is_known = is_known || strcmp(name, known[k]) == 0;
@@ -192,6 +198,8 @@ int main(int argc, char **argv)
             delays[nd++] = val;
         } else if (strcmp(name, "--drop") == 0) {
             drops[ndr++] = val;
+        } else if (strcmp(name, "--updates") == 0) {
+            upds[nu++] = val;
         } else {
             return die("unknown option '%s' (see --help)", name);
         }
@@ -243,6 +251,22 @@ int main(int argc, char **argv)
             return die("bad --drop '%s' (DC:BYTES:COUNT)", drops[i]);
         }
     }
+    static const char *const kinds[] = { "drop", "seq", "combine", "too-long", "diff-too-long" };
+    for (int i = 0; i < nu; i++) {
+        char *f[3];
+        long long user, cnt;
+        int kind = 0;
+        if (split(upds[i], f, 3) == 3)
+            for (int k = 0; k < 5; k++)
+                if (strcmp(f[0], kinds[k]) == 0)
+                    kind = MTP_SERVER_UPD_DROP + k;
+        if (!kind || !parse_long(f[1], 0, INT64_MAX, &user) ||
+            !parse_long(f[2], -1, 1 << 30, &cnt) ||
+            mtp_server_fault_updates(srv, (int64_t)user, kind, (int)cnt)) {
+            mtp_server_free(srv);
+            return die("bad --updates '%s' (KIND:USER:COUNT)", upds[i]);
+        }
+    }
 
     if (pubkey_out) {
         FILE *f = fopen(pubkey_out, "w");
@@ -282,6 +306,7 @@ int main(int argc, char **argv)
     free(faults);
     free(delays);
     free(drops);
+    free(upds);
     if (rc) {
         fprintf(stderr, "mtproto-harness: %s\n", mtp_strerror(rc));
         return 1;

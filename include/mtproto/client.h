@@ -315,13 +315,26 @@ int mtp_client_input_channel(mtp_client_t *c, const char *spec, mtp_arena_t *a,
  *    ones, then updates.getDifference runs, following updates.differenceSlice until
  *    difference / differenceEmpty / differenceTooLong. seq of updates/updatesCombined is
  *    checked the same way when non-zero. qts is taken from updates that carry it.
- *  - getDifference also runs on updatesTooLong and on new_session_created. Its messages
- *    arrive as updateNewMessage objects (pts/pts_count 0: the difference's state is
- *    applied after them), its other_updates as they are. differenceTooLong sets pts and
- *    delivers an `updatesTooLong` object: refetch what you display (dialogs, history).
- *  - Per-channel pts (updateNewChannelMessage, updateChannelTooLong, getChannelDifference)
- *    is NOT handled: channel updates are delivered as they arrive, without gap checks.
- *  - The state is saved in the session file (format version 3) at most once a second
+ *  - getDifference also runs on updatesTooLong, on new_session_created and when the main
+ *    connection to the home DC is lost (the call reconnects). Its messages arrive as
+ *    updateNewMessage objects (pts/pts_count 0: the difference's state is applied after
+ *    them), its other_updates as they are. differenceTooLong sets pts, delivers an
+ *    `updatesTooLong` object (refetch what you display: dialogs, history) and
+ *    getDifference carries on from the new pts.
+ *  - Channels (supergroups) have their own pts: every channel update with pts/pts_count
+ *    (updateNewChannelMessage, updateEditChannelMessage, updateDeleteChannelMessages, ...)
+ *    is checked against its channel's pts with the same rules; a channel is tracked from
+ *    the first such update seen (at most 4096 channels; beyond that they are delivered
+ *    unchecked). A gap holds the container; after 0.5 s updates.getChannelDifference runs
+ *    for that channel (access hash from the peer cache), following final=false. Its
+ *    messages arrive as updateNewChannelMessage (pts/pts_count 0), other_updates as they
+ *    are. updateChannelTooLong of a tracked channel runs getChannelDifference at once (not
+ *    delivered; of an unknown channel it is delivered). channelDifferenceTooLong sets the
+ *    channel's pts from its dialog and delivers updateChannelTooLong{channel_id, pts}. A
+ *    channel whose difference fails with a 400 error (left, banned, no access hash) is
+ *    forgotten and tracked anew from its next update.
+ *  - The state is saved in the session file (format version 4: with the pts of each
+ *    tracked channel; versions 1-3 still load) at most once a second
  *    while it changes, on mtp_client_save() and on mtp_client_free(). A crash between a
  *    delivery and the next save may deliver those updates again after a restart
  *    (at-least-once across crashes; exactly once within a run and across clean exits).
@@ -351,9 +364,14 @@ typedef struct mtp_client_updates_info {
     uint64_t differences;       /* updates.getDifference calls made */
     uint64_t held;              /* containers held now, waiting for a gap to close */
     uint64_t held_total;        /* containers held so far */
+    uint64_t channels;          /* channels whose own pts is tracked now */
+    uint64_t channels_seen;     /* channels that started to be tracked */
+    uint64_t channel_differences;   /* updates.getChannelDifference calls made */
 } mtp_client_updates_info_t;
 
 void mtp_client_updates_info(mtp_client_t *c, mtp_client_updates_info_t *out);
+/* The pts of a channel's own message box, 0 if it is not tracked. */
+int32_t mtp_client_updates_channel_pts(mtp_client_t *c, int64_t channel_id);
 
 /* ---- login ---- */
 

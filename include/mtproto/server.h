@@ -32,6 +32,11 @@
  *    303 USER_MIGRATE_2. Username "bot<id>_bot", first_name "Bot <id>".
  *  - Files live on the uploader's home DC; upload.getFile elsewhere gets 303
  *    FILE_MIGRATE_X (import the authorization there first).
+ *  - Channels (supergroups, memory only, not kept by --state): channels.createChannel,
+ *    channels.inviteToChannel (the invited get an updateChannel push), messages.sendMessage
+ *    to an inputPeerChannel (members get updates{updateNewChannelMessage} with the
+ *    channel's own pts, from 2 up), updates.getChannelDifference (limit honoured:
+ *    final=false while more are left).
  *  - The layer of a key is the last invokeWithLayer seen on it (remembered per auth key,
  *    persisted with --state); queries are decoded and answers encoded in that layer's
  *    schema. Layers not compiled in use the highest compiled layer below them (else the
@@ -184,6 +189,30 @@ int mtp_server_fault_delay(mtp_server_t *srv, const char *method, int count,
  * middle of a packet if that is where the mark falls); repeated `count` times
  * (count < 0: forever; 0: remove). The byte count restarts after every drop. */
 int mtp_server_fault_drop(mtp_server_t *srv, int dc, uint64_t after_bytes, int count);
+/* The updates stream of user `user_id` (0 = every user): how the next `count` update
+ * pushes (new messages) or updates.getDifference calls are shaped (count < 0: until
+ * cleared; 0: remove the rule of that kind and user). Kinds:
+ *   MTP_SERVER_UPD_DROP          the push is lost (not sent): the receiver sees a gap
+ *                                (channel messages too)
+ *   MTP_SERVER_UPD_SEQ           the push is sent as updates{...} with the user's next seq
+ *                                (a dropped one still uses its seq: a seq gap)
+ *   MTP_SERVER_UPD_COMBINE       the next `count` pushes are held back and sent together as
+ *                                one updatesCombined (seq_start..seq) with the last of them
+ *                                (count < 0: in groups of 16)
+ *   MTP_SERVER_UPD_TOO_LONG      the push is replaced by updatesTooLong (a channel
+ *                                message: by updateChannelTooLong)
+ *   MTP_SERVER_UPD_DIFF_TOO_LONG updates.getDifference from behind the user's pts is
+ *                                answered updates.differenceTooLong{pts: the current one}
+ *                                (getChannelDifference: channelDifferenceTooLong)
+ * getState / getDifference report the seq these pushes used (kept in memory only). */
+enum {
+    MTP_SERVER_UPD_DROP = 1,
+    MTP_SERVER_UPD_SEQ,
+    MTP_SERVER_UPD_COMBINE,
+    MTP_SERVER_UPD_TOO_LONG,
+    MTP_SERVER_UPD_DIFF_TOO_LONG
+};
+int mtp_server_fault_updates(mtp_server_t *srv, int64_t user_id, int kind, int count);
 /* Remove every fault rule. */
 void mtp_server_fault_clear(mtp_server_t *srv);
 

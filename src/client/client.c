@@ -171,7 +171,7 @@ static mtp_usec_t now_us(void)
 /* 1: header + DC keys; 2: the same followed by the peer cache (peers.c); 3: the same
  * followed by the updates state (updates.c: have_state, pts, qts, date, seq; 20 bytes).
  * 1 and 2 still load. */
-#define SESS_VERSION 3u
+#define SESS_VERSION 4u
 #define SESS_MAX_BYTES (128u << 20)
 
 static void put32(mtp_buf_t *b, uint32_t v)
@@ -229,8 +229,9 @@ static int session_parse(mtp_client_t *c, const uint8_t *p, size_t n)
         return MTP_EINVAL;
     uint32_t cnt = get32(p + 16 + 4);
     size_t rec = 4 + MTP_AUTH_KEY_LEN + 16, end = 24 + cnt * rec;
-    size_t updsz = ver >= 3 ? MTP_UPD_SECTION : 0;
-    if (cnt > MTP_CLIENT_MAX_DCS || (ver == 1 ? n != end + 4 : n < end + 8 + updsz))
+    size_t updsz = mtp_upd__section_size(p, n - 4, ver);    /* 0: none (version < 3) */
+    if (updsz == (size_t)-1 || cnt > MTP_CLIENT_MAX_DCS ||
+        (ver == 1 ? n != end + 4 : n < end + 8 + updsz))
         return MTP_EINVAL;
     int home = (int)get32(p + 8);
     if (home < 1 || home > MTP_CLIENT_MAX_DCS)
@@ -265,7 +266,7 @@ static int session_parse(mtp_client_t *c, const uint8_t *p, size_t n)
         mtp_peers__clear(c->peers);
     }
     if (updsz)
-        mtp_upd__parse(c->upd, p + n - 4 - updsz);
+        mtp_upd__parse(c->upd, p + n - 4 - updsz, updsz);
     else
         mtp_upd__reset(c->upd);     /* no state: updates_start calls getState */
     return 0;
@@ -646,6 +647,8 @@ static void conn_drop(mtp_client_t *c, int dc, cconn_t *k, bool failure)
         d->retry_at = now_us() + mtp_backoff_delay(c->cfg.backoff_base, c->cfg.backoff_cap,
                                                    d->attempts, NULL, NULL);
         d->attempts++;
+        if (dc == c->home && k == &d->conns[0])
+            mtp_upd__conn_lost(c);      /* getDifference reconnects and fetches them */
     }
 }
 

@@ -41,13 +41,19 @@ bool mtp_upd__is_updates(const uint8_t *body, size_t len);
 void mtp_upd__feed(mtp_client_t *c, const uint8_t *body, size_t len, bool pushed);
 /* new_session_created: updates may have been lost. */
 void mtp_upd__new_session(mtp_client_t *c);
+/* The main connection to the home DC failed: pushes sent meanwhile are lost. */
+void mtp_upd__conn_lost(mtp_client_t *c);
 /* Timers (hold expiry, getDifference retries, periodic save) and their next deadline. */
 void mtp_upd__tick(mtp_client_t *c);
 mtp_usec_t mtp_upd__deadline(mtp_client_t *c);
-/* Session store section: MTP_UPD_SECTION bytes. */
+/* Session store section, at the end of the file (before its CRC): version 3 the common
+ * state (MTP_UPD_SECTION bytes), version 4 the channels' pts before it. section_size: of
+ * the section ending at p + n, for that file version; 0 none (version < 3), (size_t)-1
+ * malformed. */
 #define MTP_UPD_SECTION 20u
 void mtp_upd__serialize(const mtp_upd_t *u, mtp_buf_t *b);
-void mtp_upd__parse(mtp_upd_t *u, const uint8_t *p);
+size_t mtp_upd__section_size(const uint8_t *p, size_t n, uint32_t ver);
+void mtp_upd__parse(mtp_upd_t *u, const uint8_t *p, size_t len);
 bool mtp_upd__dirty(const mtp_upd_t *u);
 void mtp_upd__saved(mtp_upd_t *u, mtp_usec_t now);
 
@@ -56,7 +62,8 @@ mtp_peers_t *mtp_client__peers(mtp_client_t *c);
 mtp_upd_t *mtp_client__upd(mtp_client_t *c);
 /* Test hook: drop the next n pushed bodies (a lost push). */
 void mtp_client__updates_drop_pushes(mtp_client_t *c, int n);
-/* Test hook: ask getDifference for at most n pts per answer (differenceSlice). */
+/* Test hook: ask getDifference for at most n pts per answer (differenceSlice) and
+ * getChannelDifference for at most n messages (final=false). */
 void mtp_client__updates_pts_limit(mtp_client_t *c, int n);
 /* Test hook: handle body as if the server had pushed it. */
 void mtp_client__updates_inject(mtp_client_t *c, const uint8_t *body, size_t len);

@@ -127,6 +127,39 @@ size_t srv_fault_drop_room(srv_t *srv, int dc, size_t n, bool *drop)
     return room;
 }
 
+bool srv_fault_take_upd(srv_t *srv, int upd, int64_t user, bool *last)
+{
+    bool hit = false;
+    *last = false;
+    pthread_mutex_lock(&srv->mu);
+    for (int i = 0; i < srv->n_faults; i++) {
+        srv_fault_t *f = &srv->faults[i];
+        if (f->kind != FAULT_UPD || f->upd != upd || (f->user && f->user != user))
+            continue;
+        hit = true;
+        srv->stats.faults_injected++;
+        if (f->count > 0 && --f->count == 0) {
+            *last = true;
+            memmove(f, f + 1, (size_t)(srv->n_faults - i - 1) * sizeof *f);
+            srv->n_faults--;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return hit;
+}
+
+static bool same_rule(const srv_fault_t *a, const srv_fault_t *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == FAULT_DROP)
+        return a->dc == b->dc;
+    if (a->kind == FAULT_UPD)
+        return a->upd == b->upd && a->user == b->user;
+    return strcmp(a->method, b->method) == 0;
+}
+
 static int add_fault(srv_t *srv, const srv_fault_t *nf)
 {
     if (!srv)
@@ -136,8 +169,7 @@ static int add_fault(srv_t *srv, const srv_fault_t *nf)
     int at = -1;
     for (int i = 0; i < srv->n_faults; i++) {
         srv_fault_t *f = &srv->faults[i];
-        if (f->kind == nf->kind &&
-            (nf->kind == FAULT_DROP ? f->dc == nf->dc : strcmp(f->method, nf->method) == 0)) {
+        if (same_rule(f, nf)) {
             at = i;
             break;
         }
@@ -200,6 +232,20 @@ int mtp_server_fault_drop(mtp_server_t *srv, int dc, uint64_t after_bytes, int c
     f.kind = FAULT_DROP;
     f.dc = dc;
     f.after_bytes = after_bytes;
+    f.count = count;
+    snprintf(f.method, sizeof f.method, "*");
+    return add_fault(srv, &f);
+}
+
+int mtp_server_fault_updates(mtp_server_t *srv, int64_t user_id, int kind, int count)
+{
+    if (kind < MTP_SERVER_UPD_DROP || kind > MTP_SERVER_UPD_DIFF_TOO_LONG || user_id < 0)
+        return MTP_EINVAL;
+    srv_fault_t f;
+    memset(&f, 0, sizeof f);
+    f.kind = FAULT_UPD;
+    f.upd = kind;
+    f.user = user_id;
     f.count = count;
     snprintf(f.method, sizeof f.method, "*");
     return add_fault(srv, &f);

@@ -124,6 +124,9 @@ typedef struct srv_user {
     char *first_name, *last_name;
     int64_t access_hash;
     int32_t pts;
+    int32_t seq;                /* of the updates / updatesCombined pushed (not persisted) */
+    int32_t combine[16];        /* MTP_SERVER_UPD_COMBINE: pts of the pushes held back */
+    int n_combine;
     int32_t next_msg_id;        /* last message id used in this box */
     srv_msg_t *msgs;            /* ascending id */
     size_t n_msgs, cap_msgs;
@@ -133,6 +136,22 @@ typedef struct srv_user {
     uint8_t salt1[40], salt2[16];
     uint8_t verifier[256];
 } srv_user_t;
+
+/* A channel (supergroup). Memory only: not persisted with --state. Its messages use
+ * srv_msg_t with peer = the channel id, from = the sender, out = false. */
+#define SRV_CHANNEL_MEMBERS 64
+#define SRV_MAX_CHANNELS 10000
+typedef struct srv_channel {
+    int64_t id, access_hash;
+    char title[64];
+    int32_t date;
+    int32_t pts;
+    int32_t next_msg_id;
+    srv_msg_t *msgs;            /* ascending id (and pts) */
+    size_t n_msgs, cap_msgs;
+    int64_t members[SRV_CHANNEL_MEMBERS];
+    int n_members;
+} srv_channel_t;
 
 typedef struct srv_doc {
     int64_t id, access_hash;
@@ -234,7 +253,7 @@ struct srv_conn {
 /* faults                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
-enum { FAULT_RPC = 1, FAULT_DELAY, FAULT_DROP };
+enum { FAULT_RPC = 1, FAULT_DELAY, FAULT_DROP, FAULT_UPD };
 
 typedef struct srv_fault {
     int kind;
@@ -246,6 +265,8 @@ typedef struct srv_fault {
     int dc;
     uint64_t after_bytes;
     uint64_t sent;              /* DROP: bytes counted so far */
+    int upd;                    /* UPD: MTP_SERVER_UPD_* */
+    int64_t user;               /* UPD: the user (0 any) */
 } srv_fault_t;
 
 #define SRV_MAX_FAULTS 32
@@ -308,6 +329,8 @@ struct mtp_server {
     srv_map_t keys;             /* id -> srv_key_t */
     srv_map_t users;            /* id -> srv_user_t */
     srv_map_t docs;             /* id -> srv_doc_t */
+    srv_map_t channels;         /* id -> srv_channel_t (memory only) */
+    int64_t last_channel_id;
     srv_code_t *codes;
     size_t n_codes, cap_codes;
     srv_export_t *exports;
@@ -339,6 +362,9 @@ bool srv_fault_take(srv_t *srv, int kind, const char *method, srv_fault_t *out);
 /* DROP rule: how many of n bytes about to be sent on dc may go out before a drop
  * (n = no drop). */
 size_t srv_fault_drop_room(srv_t *srv, int dc, size_t n, bool *drop);
+/* An updates-stream rule (MTP_SERVER_UPD_*) for `user`: true if one applies (its count is
+ * used up by one); *last: that was its last use. */
+bool srv_fault_take_upd(srv_t *srv, int upd, int64_t user, bool *last);
 void srv_rand(srv_t *srv, void *out, size_t n);
 int64_t srv_rand64(srv_t *srv);
 
@@ -411,6 +437,15 @@ int64_t srv_access_hash(const srv_t *srv, int64_t id, uint32_t kind);
 void srv_user_set_names(srv_user_t *u, const uint8_t *first, size_t fn, const uint8_t *last,
                         size_t ln);
 void srv_user_set_password(srv_t *srv, srv_user_t *u, const char *password);
+/* Channels: a new one (creator is its first member; NULL: no memory or SRV_MAX_CHANNELS
+ * reached), lookup, membership, a new message (id, pts assigned). */
+srv_channel_t *srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen,
+                               int32_t date);
+srv_channel_t *srv_channel_find(srv_t *srv, int64_t id);
+bool srv_channel_member(const srv_channel_t *ch, int64_t uid);
+int srv_channel_join(srv_channel_t *ch, int64_t uid);
+srv_msg_t *srv_channel_post(srv_channel_t *ch, int64_t from, const uint8_t *text, size_t tlen,
+                            int64_t random_id, int32_t date);
 /* Append a message to a user's box: returns it (id, pts assigned). */
 srv_msg_t *srv_msg_add(srv_t *srv, srv_user_t *u, int64_t peer, int64_t from, bool out,
                        const uint8_t *text, size_t tlen, int64_t random_id, int64_t doc_id,

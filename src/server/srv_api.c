@@ -975,13 +975,32 @@ static void h_updateStatus(srv_req_t *r, const void *q)
 /* messages, updates                                                                    */
 /* ------------------------------------------------------------------------------------ */
 
+static void add_user_once(srv_req_t *r, mtp_vec_obj_t *v, int64_t *seen, size_t *ns,
+                          int64_t id);
+
 typedef struct push_ctx {
     srv_t *srv;
     srv_user_t *to;
     srv_msg_t *m;
+    int32_t seq, seq_start;     /* != 0: updates / updatesCombined with these */
+    srv_msg_t *comb[16];        /* updatesCombined of these (n_comb > 0) */
+    int n_comb;
+    bool too_long;              /* updatesTooLong instead */
 } push_ctx_t;
 
-/* updateShortMessage (text) or updates{updateNewMessage} (media) for the recipient. */
+static mtp_tl_object_t *new_message_upd(srv_req_t *r, const srv_msg_t *m)
+{
+    mtp_updateNewMessage_t *nm = MTP_NEW(r->arena, updateNewMessage);
+    if (!nm)
+        return NULL;
+    nm->message = msg_obj(r, m);
+    nm->pts = m->pts;
+    nm->pts_count = 1;
+    return &nm->_;
+}
+
+/* updateShortMessage (text), updates{updateNewMessage} (media, or with a seq),
+ * updatesCombined or updatesTooLong for the recipient. */
 static int build_push(void *ctx, int layer, mtp_buf_t *out)
 {
     push_ctx_t *p = ctx;
@@ -993,7 +1012,26 @@ static int build_push(void *ctx, int layer, mtp_buf_t *out)
     if (!r.arena)
         return MTP_ENOMEM;
     mtp_tl_object_t *o = NULL;
-    if (!p->m->doc_id) {
+    if (p->too_long) {
+        o = (mtp_tl_object_t *)MTP_NEW(r.arena, updatesTooLong);
+    } else if (p->n_comb) {
+        mtp_updatesCombined_t *u = MTP_NEW(r.arena, updatesCombined);
+        int64_t seen[17];
+        size_t ns = 0;
+        if (u && vec_new(r.arena, &u->updates, (size_t)p->n_comb) &&
+            vec_new(r.arena, &u->users, (size_t)p->n_comb + 1) && vec_new(r.arena, &u->chats, 0)) {
+            for (int i = 0; i < p->n_comb; i++) {
+                mtp_tl_object_t *nm = new_message_upd(&r, p->comb[i]);
+                if (nm)
+                    vec_push(&u->updates, nm);
+                add_user_once(&r, &u->users, seen, &ns, p->comb[i]->from);
+            }
+            u->date = p->comb[p->n_comb - 1]->date;
+            u->seq_start = p->seq_start;
+            u->seq = p->seq;
+            o = &u->_;
+        }
+    } else if (!p->m->doc_id && !p->seq) {
         mtp_updateShortMessage_t *u = MTP_NEW(r.arena, updateShortMessage);
         if (u) {
             u->id = p->m->id;
@@ -1006,16 +1044,14 @@ static int build_push(void *ctx, int layer, mtp_buf_t *out)
         }
     } else {
         mtp_updates_t *u = MTP_NEW(r.arena, updates);
-        mtp_updateNewMessage_t *nm = MTP_NEW(r.arena, updateNewMessage);
+        mtp_tl_object_t *nm = new_message_upd(&r, p->m);
         srv_user_t *from = srv_user_find(p->srv, p->m->peer);
         if (u && nm && vec_new(r.arena, &u->updates, 1) && vec_new(r.arena, &u->users, 2)) {
-            nm->message = msg_obj(&r, p->m);
-            nm->pts = p->m->pts;
-            nm->pts_count = 1;
             vec_push(&u->updates, nm);
             if (from)
                 vec_push(&u->users, user_obj(&r, from));
             u->date = p->m->date;
+            u->seq = p->seq;
             o = &u->_;
         }
     }
@@ -1027,15 +1063,76 @@ static int build_push(void *ctx, int layer, mtp_buf_t *out)
     return rc;
 }
 
+static srv_msg_t *msg_by_pts(srv_user_t *u, int32_t pts)
+{
+    for (size_t i = u->n_msgs; i-- > 0;)
+        if (u->msgs[i].pts == pts)
+            return &u->msgs[i];
+    return NULL;
+}
+
+static void trace_upd_fault(srv_req_t *r, const char *what, int64_t user)
+{
+    mtp_buf_t *b = srv_trace_begin(r->srv, "fault", r->sc);
+    if (!b)
+        return;
+    mtp_buf_printf(b, ",\"fault\":\"%s\",\"user_id\":\"%" PRId64 "\"", what, user);
+    srv_trace_end(r->srv);
+}
+
+/* A new message in `to`'s box: push it, shaped by the MTP_SERVER_UPD_* rules. */
 static void deliver(srv_req_t *r, srv_user_t *to, srv_msg_t *m)
 {
-    push_ctx_t p = { r->srv, to, m };
-    srv_push_user(r->srv, to->id, r->ss, build_push, &p);
+    srv_t *srv = r->srv;
+    push_ctx_t p;
+    memset(&p, 0, sizeof p);
+    p.srv = srv, p.to = to, p.m = m;
+    bool last = false;
+    bool comb = srv_fault_take_upd(srv, MTP_SERVER_UPD_COMBINE, to->id, &last);
+    if (comb || to->n_combine) {        /* (rule removed meanwhile: what is held goes now) */
+        to->combine[to->n_combine++] = m->pts;
+        if (comb && !last && to->n_combine < (int)(sizeof to->combine / sizeof to->combine[0]))
+            return;                     /* held back until the last of them */
+        trace_upd_fault(r, "push_combine", to->id);
+        for (int i = 0; i < to->n_combine; i++) {
+            srv_msg_t *x = msg_by_pts(to, to->combine[i]);
+            if (x)
+                p.comb[p.n_comb++] = x;
+        }
+        p.seq_start = to->seq + 1;
+        to->seq += to->n_combine;
+        p.seq = to->seq;
+        to->n_combine = 0;
+        if (!p.n_comb)
+            return;
+    } else if (srv_fault_take_upd(srv, MTP_SERVER_UPD_SEQ, to->id, &last)) {
+        p.seq = ++to->seq;
+    }
+    if (srv_fault_take_upd(srv, MTP_SERVER_UPD_DROP, to->id, &last)) {
+        trace_upd_fault(r, "push_drop", to->id);
+        return;
+    }
+    if (srv_fault_take_upd(srv, MTP_SERVER_UPD_TOO_LONG, to->id, &last)) {
+        trace_upd_fault(r, "push_too_long", to->id);
+        p.too_long = true;
+    }
+    srv_push_user(srv, to->id, r->ss, build_push, &p);
 }
+
+static void send_channel(srv_req_t *r, const mtp_messages_sendMessage_t *q);
 
 static void h_sendMessage(srv_req_t *r, const void *qv)
 {
     const mtp_messages_sendMessage_t *q = qv;
+    if (q->peer && q->peer->tl == &mtp_tlc_inputPeerChannel) {
+        if (!q->message.len)
+            reply_err(r, 400, "MESSAGE_EMPTY");
+        else if (q->message.len > MSG_MAX)
+            reply_err(r, 400, "MESSAGE_TOO_LONG");
+        else
+            send_channel(r, q);
+        return;
+    }
     srv_user_t *me = srv_user_find(r->srv, me_id(r));
     srv_user_t *to = input_peer(r, q->peer);
     if (!me || !to) {
@@ -1453,7 +1550,7 @@ static mtp_tl_object_t *state_obj(srv_req_t *r, const srv_user_t *me)
     s->pts = me->pts;
     s->qts = 0;
     s->date = srv_unixtime();
-    s->seq = 0;
+    s->seq = me->seq;
     s->unread_count = 0;
     return &s->_;
 }
@@ -1488,13 +1585,15 @@ static void h_getDifference(srv_req_t *r, const void *qv)
             return;
         }
         e->date = srv_unixtime();
-        e->seq = 0;
+        e->seq = me->seq;
         reply_obj(r, &e->_);
         return;
     }
     int32_t gap = me->pts - q->pts;
+    bool used_up = false;
     if ((q->has_pts_total_limit && q->pts_total_limit > 0 && gap > q->pts_total_limit) ||
-        gap > 5000) {
+        gap > 5000 ||
+        srv_fault_take_upd(r->srv, MTP_SERVER_UPD_DIFF_TOO_LONG, me->id, &used_up)) {
         mtp_updates_differenceTooLong_t *t = MTP_NEW(r->arena, updates_differenceTooLong);
         if (!t) {
             reply_err(r, 500, "INTERNAL");
@@ -1540,6 +1639,326 @@ static void h_getDifference(srv_req_t *r, const void *qv)
         reply_obj(r, &sl->_);
         return;
     }
+    reply_obj(r, &d->_);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* channels (supergroups; memory only): create, invite, post, getChannelDifference       */
+/* ------------------------------------------------------------------------------------ */
+
+static mtp_tl_object_t *channel_obj(srv_req_t *r, const srv_channel_t *ch)
+{
+    mtp_channel_t *o = MTP_NEW(r->arena, channel);
+    mtp_tl_object_t *photo = (mtp_tl_object_t *)MTP_NEW(r->arena, chatPhotoEmpty);
+    if (!o || !photo)
+        return NULL;
+    o->id = ch->id;
+    o->megagroup = true;
+    o->creator = ch->n_members && ch->members[0] == me_id(r);
+    o->has_access_hash = true;
+    o->access_hash = ch->access_hash;
+    o->title = (mtp_bytes_t){ (const uint8_t *)ch->title, strlen(ch->title) };
+    o->photo = photo;
+    o->date = ch->date;
+    o->has_participants_count = true;
+    o->participants_count = ch->n_members;
+    return &o->_;
+}
+
+/* A channel message as `viewer` sees it. */
+static mtp_tl_object_t *chan_msg_obj(srv_req_t *r, const srv_msg_t *m, int64_t viewer)
+{
+    mtp_message_t *o = MTP_NEW(r->arena, message);
+    mtp_peerChannel_t *pc = MTP_NEW(r->arena, peerChannel);
+    if (!o || !pc)
+        return NULL;
+    pc->channel_id = m->peer;
+    o->id = m->id;
+    o->out = m->from == viewer;
+    o->peer_id = &pc->_;
+    o->from_id = peer_user(r, m->from);
+    o->date = m->date;
+    o->message = (mtp_bytes_t){ (const uint8_t *)m->text, m->text_len };
+    return &o->_;
+}
+
+static mtp_tl_object_t *new_chan_msg_upd(srv_req_t *r, const srv_msg_t *m, int64_t viewer)
+{
+    mtp_updateNewChannelMessage_t *u = MTP_NEW(r->arena, updateNewChannelMessage);
+    if (!u)
+        return NULL;
+    u->message = chan_msg_obj(r, m, viewer);
+    u->pts = m->pts;
+    u->pts_count = 1;
+    return &u->_;
+}
+
+/* The channel of an InputChannel / InputPeer the caller may use, else NULL (answered). */
+static srv_channel_t *input_channel(srv_req_t *r, const mtp_tl_object_t *o, bool member)
+{
+    int64_t id = 0, hash = 0;
+    if (o && o->tl == &mtp_tlc_inputChannel) {
+        const mtp_inputChannel_t *c = (const void *)o;
+        id = c->channel_id, hash = c->access_hash;
+    } else if (o && o->tl == &mtp_tlc_inputPeerChannel) {
+        const mtp_inputPeerChannel_t *c = (const void *)o;
+        id = c->channel_id, hash = c->access_hash;
+    }
+    srv_channel_t *ch = id ? srv_channel_find(r->srv, id) : NULL;
+    if (!ch || ch->access_hash != hash) {
+        reply_err(r, 400, "CHANNEL_INVALID");
+        return NULL;
+    }
+    if (member && !srv_channel_member(ch, me_id(r))) {
+        reply_err(r, 400, "CHANNEL_PRIVATE");
+        return NULL;
+    }
+    return ch;
+}
+
+/* updates{updates: [u0, u1], users, chats: [ch]} */
+static mtp_tl_object_t *chan_updates(srv_req_t *r, const srv_channel_t *ch, mtp_tl_object_t *u0,
+                                     mtp_tl_object_t *u1, int64_t user)
+{
+    mtp_updates_t *u = MTP_NEW(r->arena, updates);
+    if (!u || !vec_new(r->arena, &u->updates, 2) || !vec_new(r->arena, &u->users, 1) ||
+        !vec_new(r->arena, &u->chats, 1))
+        return NULL;
+    if (u0)
+        vec_push(&u->updates, u0);
+    if (u1)
+        vec_push(&u->updates, u1);
+    srv_user_t *su = user ? srv_user_find(r->srv, user) : NULL;
+    if (su)
+        vec_push(&u->users, user_obj(r, su));
+    vec_push(&u->chats, channel_obj(r, ch));
+    u->date = srv_unixtime();
+    return &u->_;
+}
+
+static mtp_tl_object_t *upd_channel(srv_req_t *r, const srv_channel_t *ch)
+{
+    mtp_updateChannel_t *u = MTP_NEW(r->arena, updateChannel);
+    if (u)
+        u->channel_id = ch->id;
+    return u ? &u->_ : NULL;
+}
+
+typedef struct chan_push {
+    srv_t *srv;
+    srv_channel_t *ch;
+    const srv_msg_t *m;         /* NULL: updateChannel (added to the channel) */
+    int64_t to;
+    bool too_long;              /* updateChannelTooLong instead */
+} chan_push_t;
+
+static int build_chan_push(void *ctx, int layer, mtp_buf_t *out)
+{
+    chan_push_t *p = ctx;
+    srv_req_t r;
+    memset(&r, 0, sizeof r);
+    r.srv = p->srv;
+    r.arena = mtp_arena_new(0);
+    r.L = srv_layer_table(layer, &r.layer);
+    if (!r.arena)
+        return MTP_ENOMEM;
+    mtp_tl_object_t *u = NULL;
+    if (!p->m) {
+        u = upd_channel(&r, p->ch);
+    } else if (p->too_long) {
+        mtp_updateChannelTooLong_t *t = MTP_NEW(r.arena, updateChannelTooLong);
+        if (t) {
+            t->channel_id = p->ch->id;
+            t->has_pts = true;
+            t->pts = p->ch->pts;
+            u = &t->_;
+        }
+    } else {
+        u = new_chan_msg_upd(&r, p->m, p->to);
+    }
+    mtp_tl_object_t *o = u ? chan_updates(&r, p->ch, u, NULL, p->m ? p->m->from : 0) : NULL;
+    int rc = MTP_ENOMEM;
+    mtp_tl_object_t *c = o ? to_client(&r, o) : NULL;
+    if (c)
+        rc = mtp_tl_encode(c, out);
+    mtp_arena_free(r.arena);
+    return rc;
+}
+
+/* m (NULL: updateChannel) to every member but the sender, shaped by the DROP / TOO_LONG
+ * rules of MTP_SERVER_UPD_*. */
+static void deliver_chan(srv_req_t *r, srv_channel_t *ch, const srv_msg_t *m, int64_t except)
+{
+    for (int i = 0; i < ch->n_members; i++) {
+        int64_t to = ch->members[i];
+        if (to == except)
+            continue;
+        chan_push_t p = { r->srv, ch, m, to, false };
+        bool last;
+        if (m && srv_fault_take_upd(r->srv, MTP_SERVER_UPD_DROP, to, &last)) {
+            trace_upd_fault(r, "push_drop", to);
+            continue;
+        }
+        if (m && srv_fault_take_upd(r->srv, MTP_SERVER_UPD_TOO_LONG, to, &last)) {
+            trace_upd_fault(r, "push_too_long", to);
+            p.too_long = true;
+        }
+        srv_push_user(r->srv, to, r->ss, build_chan_push, &p);
+    }
+}
+
+static void h_createChannel(srv_req_t *r, const void *qv)
+{
+    const mtp_channels_createChannel_t *q = qv;
+    if (!q->title.len) {
+        reply_err(r, 400, "CHAT_TITLE_EMPTY");
+        return;
+    }
+    srv_channel_t *ch = srv_channel_new(r->srv, me_id(r), q->title.ptr, q->title.len,
+                                        srv_unixtime());
+    if (!ch) {
+        reply_err(r, 400, "CHANNELS_TOO_MUCH");
+        return;
+    }
+    reply_obj(r, chan_updates(r, ch, upd_channel(r, ch), NULL, 0));
+}
+
+static void h_inviteToChannel(srv_req_t *r, const void *qv)
+{
+    const mtp_channels_inviteToChannel_t *q = qv;
+    srv_channel_t *ch = input_channel(r, q->channel, true);
+    if (!ch)
+        return;
+    mtp_messages_invitedUsers_t *o = MTP_NEW(r->arena, messages_invitedUsers);
+    if (!o) {
+        reply_err(r, 500, "INTERNAL");
+        return;
+    }
+    for (uint32_t i = 0; i < q->users.n; i++) {
+        const mtp_tl_object_t *iu = q->users.v[i];
+        srv_user_t *u = NULL;
+        if (iu && iu->tl == &mtp_tlc_inputUser) {
+            const mtp_inputUser_t *x = (const void *)iu;
+            u = visible_user(r, x->user_id);
+            if (u && u->access_hash != x->access_hash)
+                u = NULL;
+        }
+        if (!u) {
+            reply_err(r, 400, "USER_ID_INVALID");
+            return;
+        }
+        if (!srv_channel_member(ch, u->id)) {
+            if (srv_channel_join(ch, u->id)) {
+                reply_err(r, 400, "USERS_TOO_MUCH");
+                return;
+            }
+            chan_push_t p = { r->srv, ch, NULL, u->id, false };
+            srv_push_user(r->srv, u->id, NULL, build_chan_push, &p);
+        }
+    }
+    o->updates = chan_updates(r, ch, upd_channel(r, ch), NULL, 0);
+    reply_obj(r, &o->_);
+}
+
+static void send_channel(srv_req_t *r, const mtp_messages_sendMessage_t *q)
+{
+    srv_channel_t *ch = input_channel(r, q->peer, true);
+    if (!ch)
+        return;
+    int64_t me = me_id(r);
+    srv_msg_t *m = NULL;
+    for (size_t i = ch->n_msgs; q->random_id && i-- > 0;)
+        if (ch->msgs[i].random_id == q->random_id && ch->msgs[i].from == me)
+            m = &ch->msgs[i];
+    if (!m) {
+        m = srv_channel_post(ch, me, q->message.ptr, q->message.len, q->random_id,
+                             srv_unixtime());
+        if (!m) {
+            reply_err(r, 500, "INTERNAL");
+            return;
+        }
+        deliver_chan(r, ch, m, me);
+    }
+    mtp_updateMessageID_t *mid = MTP_NEW(r->arena, updateMessageID);
+    if (!mid) {
+        reply_err(r, 500, "INTERNAL");
+        return;
+    }
+    mid->id = m->id;
+    mid->random_id = q->random_id;
+    reply_obj(r, chan_updates(r, ch, &mid->_, new_chan_msg_upd(r, m, me), me));
+}
+
+static void h_getChannelDifference(srv_req_t *r, const void *qv)
+{
+    const mtp_updates_getChannelDifference_t *q = qv;
+    srv_channel_t *ch = input_channel(r, q->channel, true);
+    if (!ch)
+        return;
+    int64_t me = me_id(r);
+    if (q->pts <= 0 || q->pts > ch->pts) {
+        reply_err(r, 400, "PERSISTENT_TIMESTAMP_INVALID");
+        return;
+    }
+    if (q->pts == ch->pts) {
+        mtp_updates_channelDifferenceEmpty_t *e = MTP_NEW(r->arena,
+                                                          updates_channelDifferenceEmpty);
+        if (!e) {
+            reply_err(r, 500, "INTERNAL");
+            return;
+        }
+        e->final = true;
+        e->pts = ch->pts;
+        reply_obj(r, &e->_);
+        return;
+    }
+    bool used_up;
+    if (srv_fault_take_upd(r->srv, MTP_SERVER_UPD_DIFF_TOO_LONG, me, &used_up)) {
+        mtp_updates_channelDifferenceTooLong_t *t = MTP_NEW(r->arena,
+                                                            updates_channelDifferenceTooLong);
+        mtp_dialog_t *dl = MTP_NEW(r->arena, dialog);
+        mtp_peerChannel_t *pc = MTP_NEW(r->arena, peerChannel);
+        if (!t || !dl || !pc || !vec_new(r->arena, &t->messages, 1) ||
+            !vec_new(r->arena, &t->chats, 1)) {
+            reply_err(r, 500, "INTERNAL");
+            return;
+        }
+        pc->channel_id = ch->id;
+        dl->peer = &pc->_;
+        dl->top_message = ch->n_msgs ? ch->msgs[ch->n_msgs - 1].id : 0;
+        dl->notify_settings = notify_settings(r);
+        dl->has_pts = true;
+        dl->pts = ch->pts;
+        t->final = true;
+        t->dialog = &dl->_;
+        if (ch->n_msgs)
+            vec_push(&t->messages, chan_msg_obj(r, &ch->msgs[ch->n_msgs - 1], me));
+        vec_push(&t->chats, channel_obj(r, ch));
+        reply_obj(r, &t->_);
+        return;
+    }
+    /* limit: at most that many messages; final=false when more are left */
+    size_t limit = q->limit > 0 && q->limit < 1000 ? (size_t)q->limit : 1000;
+    mtp_updates_channelDifference_t *d = MTP_NEW(r->arena, updates_channelDifference);
+    int64_t *seen = mtp_arena_alloc(r->arena, (limit + 1) * sizeof *seen);
+    size_t ns = 0;
+    if (!d || !seen || !vec_new(r->arena, &d->new_messages, limit) ||
+        !vec_new(r->arena, &d->users, limit + 1) || !vec_new(r->arena, &d->chats, 1)) {
+        reply_err(r, 500, "INTERNAL");
+        return;
+    }
+    int32_t last = q->pts;
+    for (size_t i = 0; i < ch->n_msgs && d->new_messages.n < limit; i++) {
+        const srv_msg_t *m = &ch->msgs[i];
+        if (m->pts <= q->pts)
+            continue;
+        vec_push(&d->new_messages, chan_msg_obj(r, m, me));
+        add_user_once(r, &d->users, seen, &ns, m->from);
+        last = m->pts;
+    }
+    vec_push(&d->chats, channel_obj(r, ch));
+    d->final = last == ch->pts;
+    d->pts = last;
     reply_obj(r, &d->_);
 }
 
@@ -1760,6 +2179,9 @@ static const handler_t handlers[] = {
     { &mtp_tlc_messages_getDialogs, h_getDialogs, A_AUTH },
     { &mtp_tlc_updates_getState, h_getState, A_AUTH },
     { &mtp_tlc_updates_getDifference, h_getDifference, A_AUTH },
+    { &mtp_tlc_updates_getChannelDifference, h_getChannelDifference, A_AUTH },
+    { &mtp_tlc_channels_createChannel, h_createChannel, A_AUTH },
+    { &mtp_tlc_channels_inviteToChannel, h_inviteToChannel, A_AUTH },
     { &mtp_tlc_upload_saveFilePart, h_saveFilePart, A_AUTH },
     { &mtp_tlc_upload_saveBigFilePart, h_saveBigFilePart, A_AUTH },
     { &mtp_tlc_upload_getFile, h_getFile, A_AUTH },

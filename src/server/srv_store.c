@@ -309,6 +309,90 @@ static srv_msg_t *msg_append(srv_user_t *u)
     return m;
 }
 
+/* ---- channels (memory only) ---- */
+
+srv_channel_t *srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen,
+                               int32_t date)
+{
+    if (srv->channels.n >= SRV_MAX_CHANNELS)
+        return NULL;
+    srv_channel_t *ch = calloc(1, sizeof *ch);
+    if (!ch)
+        return NULL;
+    ch->id = srv->last_channel_id ? srv->last_channel_id + 1 : 1000000001;
+    ch->access_hash = srv_access_hash(srv, ch->id, 3);
+    if (tlen >= sizeof ch->title)
+        tlen = sizeof ch->title - 1;
+    memcpy(ch->title, title, tlen);
+    ch->date = date;
+    ch->pts = 1;                /* Telegram's channels start at pts 1 */
+    ch->members[ch->n_members++] = creator;
+    if (srv_map_put(&srv->channels, ch->id, ch)) {
+        free(ch);
+        return NULL;
+    }
+    srv->last_channel_id = ch->id;
+    return ch;
+}
+
+srv_channel_t *srv_channel_find(srv_t *srv, int64_t id)
+{
+    return srv_map_get(&srv->channels, id);
+}
+
+bool srv_channel_member(const srv_channel_t *ch, int64_t uid)
+{
+    for (int i = 0; i < ch->n_members; i++)
+        if (ch->members[i] == uid)
+            return true;
+    return false;
+}
+
+int srv_channel_join(srv_channel_t *ch, int64_t uid)
+{
+    if (srv_channel_member(ch, uid))
+        return 0;
+    if (ch->n_members == SRV_CHANNEL_MEMBERS)
+        return MTP_ENOMEM;
+    ch->members[ch->n_members++] = uid;
+    return 0;
+}
+
+srv_msg_t *srv_channel_post(srv_channel_t *ch, int64_t from, const uint8_t *text, size_t tlen,
+                            int64_t random_id, int32_t date)
+{
+    if (ch->n_msgs == ch->cap_msgs) {
+        size_t cap = ch->cap_msgs ? ch->cap_msgs * 2 : 16;
+        srv_msg_t *m = realloc(ch->msgs, cap * sizeof *m);
+        if (!m)
+            return NULL;
+        ch->msgs = m;
+        ch->cap_msgs = cap;
+    }
+    char *t = dupn(text, tlen);
+    if (!t)
+        return NULL;
+    srv_msg_t *m = &ch->msgs[ch->n_msgs++];
+    memset(m, 0, sizeof *m);
+    m->id = ++ch->next_msg_id;
+    m->pts = ++ch->pts;
+    m->date = date;
+    m->peer = ch->id;
+    m->from = from;
+    m->random_id = random_id;
+    m->text = t;
+    m->text_len = tlen;
+    return m;
+}
+
+static void channel_free(srv_channel_t *ch)
+{
+    for (size_t i = 0; i < ch->n_msgs; i++)
+        free(ch->msgs[i].text);
+    free(ch->msgs);
+    free(ch);
+}
+
 srv_msg_t *srv_msg_add(srv_t *srv, srv_user_t *u, int64_t peer, int64_t from, bool out,
                        const uint8_t *text, size_t tlen, int64_t random_id, int64_t doc_id,
                        int32_t date)
@@ -1099,6 +1183,10 @@ void srv_store_free(srv_t *srv)
     while (srv_map_next(&srv->docs, &i, NULL, &v))
         doc_free(v);
     srv_map_free(&srv->docs);
+    i = 0;
+    while (srv_map_next(&srv->channels, &i, NULL, &v))
+        channel_free(v);
+    srv_map_free(&srv->channels);
     free(srv->codes);
     if (srv->exports)
         mtp_secure_zero(srv->exports, srv->cap_exports * sizeof *srv->exports);
