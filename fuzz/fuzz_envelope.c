@@ -43,6 +43,8 @@ static void init_key(void)
     g_init = 1;
 }
 
+static void many_mode(const uint8_t *data, size_t size);
+
 static void raw_mode(const uint8_t *data, size_t size)
 {
     uint8_t *pkt = malloc(size ? size : 1);

@@ -428,13 +428,13 @@ static void test_updates(const char *argv0)
 
 #define B_PEER "@user" B_PHONE
 
-/* A (memory session) and B (session file <dir>/<tag>.session, path in sb) logged in, B's
+/* A (memory session) and B (session file <H.dir>/<tag>.session, path in sb) logged in, B's
  * stream started; callbacks record into ra / rb. */
 static void pair_up(const char *tag, mtp_client_t **ca, mtp_client_t **cb, rec_t *ra, rec_t *rb,
                     char *sb, size_t sbn)
 {
     mtp_call_error_t e;
-    snprintf(sb, sbn, "%s/%s.session", dir, tag);
+    snprintf(sb, sbn, "%s/%s.session", H.dir, tag);
     *ca = mk(NULL);
     *cb = mk(sb);
     if (mtp_login_phone(*ca, A_PHONE, "22222", NULL, NULL, &e) ||
@@ -514,7 +514,7 @@ static void test_seq(void)
     int32_t p0 = ib.pts, s0 = ib.seq;
     uint64_t g0 = ib.gaps, d0 = ib.differences;
 
-    IS_INT(mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_SEQ, -1), 0,
+    IS_INT(mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_SEQ, -1), 0,
            "harness: B's pushes as updates{} with seq");
     const char *q[] = { "q1", "q2", "q3", "q4" };
     IS_INT(send_n(ca, q, 2), 0, "seq: A sends two");
@@ -526,7 +526,7 @@ static void test_seq(void)
        "seq: seq %d -> %d, pts +%d, no gap", s0, ib.seq, ib.pts - p0);
 
     /* a lost updates{}: the next one's seq is one ahead -> held, then getDifference */
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_DROP, 1);
     IS_INT(send_n(ca, q + 2, 2), 0, "seq: A sends two more, the first push is lost");
     pump(cb, rb, 4, 300);
     mtp_client_updates_info(cb, &ib);
@@ -536,11 +536,11 @@ static void test_seq(void)
            ib.pts == p0 + 4,
        "seq gap: detected (%llu), getDifference ran, nothing held, seq %d, pts +%d",
        (unsigned long long)(ib.gaps - g0), ib.seq, ib.pts - p0);
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_SEQ, 0);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_SEQ, 0);
 
     /* updatesCombined: three pushes as one container (seq_start..seq) */
     g0 = ib.gaps, d0 = ib.differences;
-    IS_INT(mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_COMBINE, 3), 0,
+    IS_INT(mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_COMBINE, 3), 0,
            "harness: B's next three pushes as one updatesCombined");
     const char *c3[] = { "c1", "c2", "c3" };
     IS_INT(send_n(ca, c3, 2), 0, "combined: A sends two");
@@ -555,11 +555,11 @@ static void test_seq(void)
        "updatesCombined: seq %d, pts +%d, no gap, no getDifference", ib.seq, ib.pts - p0);
 
     /* updatesCombined after a lost updates{}: seq_start is ahead -> gap */
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_SEQ, 1);
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_SEQ, 1);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_DROP, 1);
     const char *d3[] = { "d1", "d2", "d3" };
     IS_INT(send_n(ca, d3, 1), 0, "combined gap: A sends one, its push is lost");
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_COMBINE, 2);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_COMBINE, 2);
     IS_INT(send_n(ca, d3 + 1, 2), 0, "combined gap: A sends two more (one updatesCombined)");
     pump(cb, rb, 10, 300);
     mtp_client_updates_info(cb, &ib);
@@ -611,7 +611,7 @@ static void test_too_long(void)
 
     const char *t[] = { "x1", "x2", "x3", "x4", "x5" };
     IS_INT(send_n(ca, t, 3), 0, "too long: A sends three while B is offline");
-    IS_INT(mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DIFF_TOO_LONG, 1), 0,
+    IS_INT(mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_DIFF_TOO_LONG, 1), 0,
            "harness: B's next getDifference answered differenceTooLong");
     memset(rb, 0, sizeof *rb);
     cb = mk(sb);
@@ -631,7 +631,7 @@ static void test_too_long(void)
        "after differenceTooLong: the next push applies (pts +%d, no gap)", ib.pts - p0);
 
     uint64_t d0 = ib.differences;
-    IS_INT(mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_TOO_LONG, 1), 0,
+    IS_INT(mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_TOO_LONG, 1), 0,
            "harness: B's next push replaced by updatesTooLong");
     IS_INT(send_n(ca, t + 4, 1), 0, "too long: A sends one more");
     pump(cb, rb, 2, 300);
@@ -643,8 +643,8 @@ static void test_too_long(void)
     /* that getDifference fails (500): its retry must survive a gap that opens and closes
      * meanwhile (synthetic seq-only pushes) */
     d0 = ib.differences;
-    mtp_server_fault_rpc(srv, "updates.getDifference", 1, 500, "INTERNAL");
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_TOO_LONG, 1);
+    mtp_server_fault_rpc(H.srv, "updates.getDifference", 1, 500, "INTERNAL");
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_TOO_LONG, 1);
     const char *t6[] = { "x6" };
     IS_INT(send_n(ca, t6, 1), 0, "too long: A sends one more (updatesTooLong, getDifference "
            "fails)");
@@ -694,7 +694,7 @@ static void test_reconnect(void)
     pump(cb, rb, 1, 100);
     OK(rb->msgs == 1, "reconnect: pushed before the drop");
     /* B's connection (DC 1) is cut at the first byte of the next push */
-    IS_INT(mtp_server_fault_drop(srv, 1, 0, 1), 0, "harness: cut the next DC 1 connection that "
+    IS_INT(mtp_server_fault_drop(H.srv, 1, 0, 1), 0, "harness: cut the next DC 1 connection that "
            "sends");
     IS_INT(send_n(ca, t + 1, 3), 0, "reconnect: A sends three (B's connection is cut)");
     pump(cb, rb, 4, 300);
@@ -706,7 +706,7 @@ static void test_reconnect(void)
        "reconnect: the three delivered once, in order, after reconnecting (%d)", rb->n);
     OK(ib.pts == p0 + 4 && ib.held == 0 && ib.differences > d0,
        "reconnect: getDifference ran, pts +%d, nothing held", ib.pts - p0);
-    mtp_server_fault_drop(srv, 1, 0, 0);
+    mtp_server_fault_drop(H.srv, 1, 0, 0);
 
     mtp_client_free(ca);
     mtp_client_free(cb);
@@ -727,10 +727,10 @@ static void test_diff_400(void)
     int32_t p0 = ib.pts;
     uint64_t d0 = ib.differences;
 
-    IS_INT(mtp_server_fault_rpc(srv, "updates.getDifference", 1, 400,
+    IS_INT(mtp_server_fault_rpc(H.srv, "updates.getDifference", 1, 400,
                                 "PERSISTENT_TIMESTAMP_INVALID"), 0,
            "harness: next getDifference fails with 400");
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_DROP, 1);
     const char *t[] = { "f1", "f2", "f3" };
     IS_INT(send_n(ca, t, 2), 0, "400: A sends two, the first push is lost");
     settle(cb, p0 + 2, 300);
@@ -892,7 +892,7 @@ static void test_channels(void)
 
     /* a lost push: the next one is held, getChannelDifference fills the gap */
     uint64_t g0 = ib.gaps, cd0 = ib.channel_differences;
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_DROP, 1);
     IS_INT(post_n(ca, id, hash, k + 2, 2), 0, "A posts two, the first push is lost");
     pump_chan(cb, rb, 4, 300);
     mtp_client_updates_info(cb, &ib);
@@ -905,8 +905,8 @@ static void test_channels(void)
 
     /* updateChannelTooLong after two lost pushes; the difference in slices (limit 1) */
     cd0 = ib.channel_differences;
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 2);
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_TOO_LONG, 1);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_DROP, 2);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_TOO_LONG, 1);
     mtp_client__updates_pts_limit(cb, 1);
     IS_INT(post_n(ca, id, hash, k + 4, 3), 0, "A posts three: two pushes lost, then "
            "updateChannelTooLong");
@@ -976,8 +976,8 @@ static void test_channels(void)
 
     /* channelDifferenceTooLong: the dialog's pts is adopted, updateChannelTooLong delivered */
     cp = mtp_client_updates_channel_pts(cb, id);
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DIFF_TOO_LONG, 1);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_DIFF_TOO_LONG, 1);
     IS_INT(post_n(ca, id, hash, k + 9, 2), 0, "A posts two, the first push is lost");
     end = tu_now() + 8;
     while (rb->chan_too_long == 0 && tu_now() < end)
@@ -998,8 +998,8 @@ static void test_channels(void)
     cp = mtp_client_updates_channel_pts(cb, id);
     mtp_client_updates_info(cb, &ib);
     uint64_t seen0 = ib.channels_seen;
-    mtp_server_fault_rpc(srv, "updates.getChannelDifference", 1, 400, "CHANNEL_PRIVATE");
-    mtp_server_fault_updates(srv, B_ID, MTP_SERVER_UPD_DROP, 1);
+    mtp_server_fault_rpc(H.srv, "updates.getChannelDifference", 1, 400, "CHANNEL_PRIVATE");
+    mtp_server_fault_updates(H.srv, B_ID, MTP_SERVER_UPD_DROP, 1);
     IS_INT(post_n(ca, id, hash, k + 12, 2), 0, "A posts two, the first push is lost");
     pump_chan(cb, rb, 4, 300);
     mtp_client_updates_info(cb, &ib);
