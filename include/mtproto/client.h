@@ -72,7 +72,9 @@ typedef struct mtp_client_config {
     int flood_threshold;
     /* Timeout of one call (µs, default 60 s) and of connecting (default 10 s). */
     mtp_usec_t call_timeout;
-    /* Connections used for file transfer per DC (default 2), parts in flight (default 4). */
+    /* Connections used for file transfer per DC (default 2) and parts in flight per
+     * connection (default 8; a download keeps file_conns * file_parallel 1 MiB parts in
+     * flight, asked for four at a time so that they are answered and sealed together). */
     int file_conns;
     int file_parallel;
     /* Reconnect backoff (µs): base (default 100 ms) and cap (default 10 s); attempts

@@ -111,7 +111,7 @@ void mtp_client_config_init(mtp_client_config_t *cfg)
     cfg->flood_threshold = 60;
     cfg->call_timeout = 60 * MTP_USEC_PER_SEC;
     cfg->file_conns = 2;
-    cfg->file_parallel = 4;
+    cfg->file_parallel = 8;
     cfg->backoff_base = 100 * 1000;
     cfg->backoff_cap = 10 * MTP_USEC_PER_SEC;
     cfg->max_reconnects = 5;
@@ -552,7 +552,7 @@ static cconn_t *conn_get(mtp_client_t *c, int dc, int kind)
     cc.session.ping_interval = 0;
     cc.session.future_salts = 0;
     if (kind)   /* file connections: room to recycle the buffers of the parts in flight */
-        cc.session.reuse_bytes = (size_t)(2 * c->cfg.file_parallel + 2) << 20;
+        cc.session.reuse_bytes = (size_t)(c->cfg.file_parallel + 2) << 20;
     cc.out_limit = 8u << 20;
     if (d->has_key) {
         cc.auth_key = &d->key;

@@ -507,6 +507,10 @@ int mtp_download_document_to(mtp_client_t *c, int dc, int64_t id, int64_t access
         uint64_t left = (x.end - x.next_off + PART_DOWN - 1) / PART_DOWN;
         if (x.inflight && lim - x.inflight < group && left >= (uint64_t)group)
             lim = x.inflight;       /* not enough free slots yet */
+        /* one group per step, also when ramping up: the first answers come back (and are
+         * decrypted) while the server prepares the next ones */
+        if (!first && lim > x.inflight + group)
+            lim = x.inflight + group;
         while (!x.err && x.next_off < x.end && x.inflight < lim) {
             int rc = down_next(&x);
             if (rc) {
