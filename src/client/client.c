@@ -481,7 +481,7 @@ void mtp_client_stats(const mtp_client_t *c, mtp_client_stats_t *out) { *out = c
 
 /* ------------------------------------------------------------------ connections */
 
-static int tcp_open(const mtp_client_dc_t *a, bool *connecting)
+static int tcp_open(const mtp_client_dc_t *a, bool bulk, bool *connecting)
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
@@ -494,6 +494,12 @@ static int tcp_open(const mtp_client_dc_t *a, bool *connecting)
     if (fd >= 0) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (bulk) {
+            /* file connections: a receive window for a batch of parts from the first byte
+             * on (autotuning starts small and grows over the first megabytes) */
+            int rcv = 4 << 20;
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+        }
         int r = connect(fd, res->ai_addr, res->ai_addrlen);
         if (r == 0)
             *connecting = false;
@@ -534,7 +540,7 @@ static cconn_t *conn_get(mtp_client_t *c, int dc, int kind)
     if (!a)
         return NULL;
     bool connecting = false;
-    int fd = tcp_open(a, &connecting);
+    int fd = tcp_open(a, kind != 0, &connecting);
     if (fd < 0) {
         d->retry_at = now + mtp_backoff_delay(c->cfg.backoff_base, c->cfg.backoff_cap,
                                               d->attempts, NULL, NULL) + 1;

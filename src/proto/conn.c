@@ -681,6 +681,10 @@ int mtp_conn_rx_commit(mtp_conn_t *c, size_t n, mtp_usec_t now)
     return c->dead;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* lifetime                                                                           */
+/* ---------------------------------------------------------------------------------- */
+
 void mtp_conn_config_init(mtp_conn_config_t *c, mtp_role_t role)
 {
     memset(c, 0, sizeof *c);
