@@ -384,6 +384,36 @@ int main(int argc, char **argv)
     mtp_server_fault_rpc(H.srv, "help.getNearestDc", 1, 420, "FLOOD_WAIT_120");
     rc = nearest(c, &e);
     OK(rc == MTP_EFLOOD && e.number == 120 && e.code == 420, "FLOOD_WAIT_120 > 60: MTP_EFLOOD with 120 (%d %lld)", rc, (long long)e.number);
+    /* the wait does not hold up other calls: help.getConfig waits out FLOOD_WAIT_2 while
+     * help.getNearestDc is answered at once; SLOWMODE_WAIT_X is waited out the same way */
+    {
+        mtp_arena_t *fa = mtp_arena_new(0);
+        memset(answers, 0, sizeof answers);
+        mtp_server_fault_rpc(H.srv, "help.getConfig", 1, 420, "FLOOD_WAIT_2");
+        t0 = tu_now();
+        mtp_client_stats_t fs;
+        mtp_client_stats(c, &fs);
+        uint64_t fw0 = fs.flood_waits;
+        mtp_call(c, (mtp_tl_object_t *)MTP_NEW(fa, help_getConfig), count_cb, (void *)(intptr_t)40);
+        for (int i = 0; i < 200 && fs.flood_waits == fw0; i++) {
+            mtp_client_step(c, 10);     /* until the FLOOD_WAIT has arrived: the wait starts */
+            mtp_client_stats(c, &fs);
+        }
+        double t_other = tu_now();
+        rc = nearest(c, &e);
+        t_other = tu_now() - t_other;
+        OK(fs.flood_waits == fw0 + 1 && rc == 0 && answers[40] == 0 && t_other < 1.0,
+           "another call during a FLOOD_WAIT is answered at once (%.2f s, waiting call pending)", t_other);
+        for (int i = 0; i < 400 && !answers[40]; i++)
+            mtp_client_step(c, 20);
+        OK(answers[40] == 1 && tu_now() - t0 >= 1.9,
+           "... and the waiting call completes after its 2 s (%.2f s)", tu_now() - t0);
+        mtp_server_fault_rpc(H.srv, "help.getNearestDc", 1, 420, "SLOWMODE_WAIT_1");
+        t0 = tu_now();
+        rc = nearest(c, &e);
+        OK(rc == 0 && tu_now() - t0 >= 0.9, "SLOWMODE_WAIT_1 waited out and retried (%.2f s)", tu_now() - t0);
+        mtp_arena_free(fa);
+    }
     /* an ordinary rpc error passes through typed */
     mtp_server_fault_rpc(H.srv, "help.getNearestDc", 1, 500, "INTERNAL");
     rc = nearest(c, &e);
