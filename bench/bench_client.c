@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -300,6 +301,8 @@ int main(int argc, char **argv)
             int tid0[16], tid1[16];
             double ts0[16], ts1[16];
             int nt0 = thread_cpu(tid0, ts0, 16);
+            struct rusage ru0, ru1;
+            getrusage(RUSAGE_SELF, &ru0);
             if (to_file)
                 rc = mtp_download_document(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
                                            d->file_reference.len, d->size, f2, 0, NULL, NULL, &e);
@@ -310,6 +313,7 @@ int main(int argc, char **argv)
             double down_s = tu_now() - t0;
             clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
             int nt1 = thread_cpu(tid1, ts1, 16);
+            getrusage(RUSAGE_SELF, &ru1);
             if (!to_file && !rc && (sk.bytes != (uint64_t)mib << 20 || sk.bad))
                 rc = MTP_EPROTO;
             double cpu = (double)(c1.tv_sec - c0.tv_sec) + (double)(c1.tv_nsec - c0.tv_nsec) / 1e9;
@@ -320,8 +324,10 @@ int main(int argc, char **argv)
             printf("%s: %zu MiB in %.2f s = %.1f MiB/s (%s); AES-256-IGE %.1f MiB/s; "
                    "download/IGE = %.3f%s\n", what, mib, down_s, down, rc ? "FAILED" : "ok", ige,
                    down / ige, round == 1 ? " (target >= 0.70)" : "");
-            printf("%s: CPU %.2f s over %.2f s wall (client + in-process harness: %.2f cores busy)\n",
-                   what, cpu, down_s, cpu / down_s);
+            long faults = ru1.ru_minflt - ru0.ru_minflt + ru1.ru_majflt - ru0.ru_majflt;
+            printf("%s: CPU %.2f s over %.2f s wall (client + in-process harness: %.2f cores busy); "
+                   "%ld page faults (%.1f MiB touched for the first time)\n",
+                   what, cpu, down_s, cpu / down_s, faults, (double)faults * 4096 / (1 << 20));
             for (int i = 0; i < nt1; i++)
                 for (int j = 0; j < nt0; j++)
                     if (tid1[i] == tid0[j] && ts1[i] - ts0[j] > 0.01)
