@@ -253,7 +253,8 @@ typedef struct mtp_session_config {
     /* Memory kept in recycled buffers (large records and received-event buffers) for the
      * next messages, default 4 MiB. A file transfer moves 1 MiB parts through them, and a
      * fresh allocation of that size costs a page fault per 4 KiB: a session that moves
-     * several parts at once wants a few MiB per part in flight. */
+     * several parts at once wants about 1 MiB per part in flight (the client gives its
+     * file connections file_parallel + 2 MiB). */
     size_t reuse_bytes;
     /* Server: send new_session_created with the first message (default true). */
     bool announce_new_session;
