@@ -73,62 +73,54 @@ SHANI_FN void mtp_sha256_ni_blocks_(uint32_t s[8], const uint8_t *p, size_t nblo
     SHANI_STATE_STORE(s, abef, cdgh);
 }
 
-/* nblocks blocks of each of two independent streams: the two sha256rnds2 chains overlap
- * (one stream alone is bound by the instruction's latency). */
+/* One block of each of two independent streams, quarter by quarter: the two sha256rnds2
+ * chains overlap (one stream alone is bound by the instruction's latency). */
+#define SHANI_BLOCK2(pa, pb, mask, abef0, cdgh0, abef1, cdgh1)                              \
+    do {                                                                                    \
+        __m128i a0_ = (abef0), c0_ = (cdgh0), a1_ = (abef1), c1_ = (cdgh1);                 \
+        __m128i x0, x1, x2, x3, y0, y1, y2, y3;                                             \
+        SHANI_BLOCK_BEGIN(pa, mask, x0, x1, x2, x3);                                        \
+        SHANI_BLOCK_BEGIN(pb, mask, y0, y1, y2, y3);                                        \
+        SHANI_QUARTER(0, abef0, cdgh0, x0, x1, x2, x3);                                     \
+        SHANI_QUARTER(0, abef1, cdgh1, y0, y1, y2, y3);                                     \
+        SHANI_QUARTER(1, abef0, cdgh0, x0, x1, x2, x3);                                     \
+        SHANI_QUARTER(1, abef1, cdgh1, y0, y1, y2, y3);                                     \
+        SHANI_QUARTER(2, abef0, cdgh0, x0, x1, x2, x3);                                     \
+        SHANI_QUARTER(2, abef1, cdgh1, y0, y1, y2, y3);                                     \
+        SHANI_QUARTER(3, abef0, cdgh0, x0, x1, x2, x3);                                     \
+        SHANI_QUARTER(3, abef1, cdgh1, y0, y1, y2, y3);                                     \
+        (abef0) = _mm_add_epi32((abef0), a0_);                                              \
+        (cdgh0) = _mm_add_epi32((cdgh0), c0_);                                              \
+        (abef1) = _mm_add_epi32((abef1), a1_);                                              \
+        (cdgh1) = _mm_add_epi32((cdgh1), c1_);                                              \
+    } while (0)
+
+/* nblocks blocks of each of two streams (states sa, sb). */
 SHANI_FN static void blocks2(uint32_t sa[8], const uint8_t *pa, uint32_t sb[8],
                              const uint8_t *pb, size_t nblocks)
 {
     const __m128i mask = SHANI_BSWAP_MASK();
-    __m128i abef0, cdgh0, abef1, cdgh1, x0, x1, x2, x3, y0, y1, y2, y3;
+    __m128i abef0, cdgh0, abef1, cdgh1;
     SHANI_STATE_LOAD(sa, abef0, cdgh0);
     SHANI_STATE_LOAD(sb, abef1, cdgh1);
-    for (size_t i = 0; i < nblocks; i++, pa += 64, pb += 64) {
-        __m128i a0 = abef0, c0 = cdgh0, a1 = abef1, c1 = cdgh1;
-        SHANI_BLOCK_BEGIN(pa, mask, x0, x1, x2, x3);
-        SHANI_BLOCK_BEGIN(pb, mask, y0, y1, y2, y3);
-        SHANI_QUARTER(0, abef0, cdgh0, x0, x1, x2, x3);
-        SHANI_QUARTER(0, abef1, cdgh1, y0, y1, y2, y3);
-        SHANI_QUARTER(1, abef0, cdgh0, x0, x1, x2, x3);
-        SHANI_QUARTER(1, abef1, cdgh1, y0, y1, y2, y3);
-        SHANI_QUARTER(2, abef0, cdgh0, x0, x1, x2, x3);
-        SHANI_QUARTER(2, abef1, cdgh1, y0, y1, y2, y3);
-        SHANI_QUARTER(3, abef0, cdgh0, x0, x1, x2, x3);
-        SHANI_QUARTER(3, abef1, cdgh1, y0, y1, y2, y3);
-        abef0 = _mm_add_epi32(abef0, a0);
-        cdgh0 = _mm_add_epi32(cdgh0, c0);
-        abef1 = _mm_add_epi32(abef1, a1);
-        cdgh1 = _mm_add_epi32(cdgh1, c1);
-    }
+    for (size_t i = 0; i < nblocks; i++, pa += 64, pb += 64)
+        SHANI_BLOCK2(pa, pb, mask, abef0, cdgh0, abef1, cdgh1);
     SHANI_STATE_STORE(sa, abef0, cdgh0);
     SHANI_STATE_STORE(sb, abef1, cdgh1);
 }
 
+/* Two single-block messages from the initial state, the digests written straight from the
+ * registers (the KDF's two hashes). */
 SHANI_FN void mtp_sha256_ni_2x1_(const uint8_t a[64], const uint8_t b[64], uint8_t da[32],
                                  uint8_t db[32])
 {
     static const uint32_t h0[8] = { H0 };
     const __m128i mask = SHANI_BSWAP_MASK();
-    __m128i abef0, cdgh0, abef1, cdgh1, x0, x1, x2, x3, y0, y1, y2, y3;
+    __m128i abef0, cdgh0, abef1, cdgh1;
     SHANI_STATE_LOAD(h0, abef0, cdgh0);
     abef1 = abef0;
     cdgh1 = cdgh0;
-    SHANI_BLOCK_BEGIN(a, mask, x0, x1, x2, x3);
-    SHANI_BLOCK_BEGIN(b, mask, y0, y1, y2, y3);
-    /* two independent chains, quarter by quarter */
-    SHANI_QUARTER(0, abef0, cdgh0, x0, x1, x2, x3);
-    SHANI_QUARTER(0, abef1, cdgh1, y0, y1, y2, y3);
-    SHANI_QUARTER(1, abef0, cdgh0, x0, x1, x2, x3);
-    SHANI_QUARTER(1, abef1, cdgh1, y0, y1, y2, y3);
-    SHANI_QUARTER(2, abef0, cdgh0, x0, x1, x2, x3);
-    SHANI_QUARTER(2, abef1, cdgh1, y0, y1, y2, y3);
-    SHANI_QUARTER(3, abef0, cdgh0, x0, x1, x2, x3);
-    SHANI_QUARTER(3, abef1, cdgh1, y0, y1, y2, y3);
-    __m128i sa, sc;
-    SHANI_STATE_LOAD(h0, sa, sc);
-    abef0 = _mm_add_epi32(abef0, sa);
-    cdgh0 = _mm_add_epi32(cdgh0, sc);
-    abef1 = _mm_add_epi32(abef1, sa);
-    cdgh1 = _mm_add_epi32(cdgh1, sc);
+    SHANI_BLOCK2(a, b, mask, abef0, cdgh0, abef1, cdgh1);
     SHANI_DIGEST_STORE(da, abef0, cdgh0);
     SHANI_DIGEST_STORE(db, abef1, cdgh1);
 }

@@ -106,30 +106,6 @@ int mtp_envelope_key_id(const uint8_t *pkt, size_t len, int64_t *auth_key_id)
 /* MTProto 2.0                                                                        */
 /* ---------------------------------------------------------------------------------- */
 
-int mtp_envelope_seal(const mtp_auth_key_t *key, mtp_role_t self, uint8_t *buf,
-                      size_t plain_len, uint8_t msg_key_large[32])
-{
-    if (!key || !buf || plain_len == 0 || plain_len % 16)
-        return MTP_EINVAL;
-    int x = x_send(self);
-    uint8_t *plain = buf + MTP_ENC_OUTER_LEN;
-    uint8_t large[MTP_SHA256_LEN], aes_key[32], aes_iv[32];
-    mtp_msg_key2_large(key->key, x, plain, plain_len, large);
-    mtp_kdf2(key->key, large + 8, x, aes_key, aes_iv);
-    int rc = mtp_aes256_ige_encrypt(aes_key, aes_iv, plain, plain, plain_len);
-    mtp_secure_zero(aes_key, sizeof aes_key);
-    mtp_secure_zero(aes_iv, sizeof aes_iv);
-    if (rc) {
-        mtp_secure_zero(plain, plain_len);
-        return rc;
-    }
-    memcpy(buf, key->id, 8);
-    memcpy(buf + 8, large + 8, 16);
-    if (msg_key_large)
-        memcpy(msg_key_large, large, sizeof large);
-    return 0;
-}
-
 int mtp_envelope_seal_many(mtp_role_t self, mtp_seal_job_t *jobs, size_t n)
 {
     if (n && !jobs)
@@ -141,6 +117,7 @@ int mtp_envelope_seal_many(mtp_role_t self, mtp_seal_job_t *jobs, size_t n)
     enum { G = 4 };
     uint8_t aes[G][64];        /* key (32) + iv (32) per packet of the group */
     mtp_ige_job_t ige[G];
+    size_t used = 0;
     int rc = 0;
     for (size_t g = 0; g < n && !rc; g += G) {
         size_t m = n - g < G ? n - g : G;
@@ -160,16 +137,29 @@ int mtp_envelope_seal_many(mtp_role_t self, mtp_seal_job_t *jobs, size_t n)
             ige[i] = (mtp_ige_job_t){ aes[i], aes[i] + 32, J[i].buf + MTP_ENC_OUTER_LEN,
                                       J[i].buf + MTP_ENC_OUTER_LEN, J[i].plain_len };
         }
-        rc = mtp_aes256_ige_encrypt_many(ige, m);
+        rc = m == 1 ? mtp_aes256_ige_encrypt(aes[0], aes[0] + 32, ige[0].in, ige[0].out, ige[0].len)
+                    : mtp_aes256_ige_encrypt_many(ige, m);
+        used = m > used ? m : used;
         for (i = 0; i < m && !rc; i++) {
             memcpy(J[i].buf, J[i].key->id, 8);
             memcpy(J[i].buf + 8, J[i].msg_key_large + 8, 16);
         }
     }
-    mtp_secure_zero(aes, sizeof aes);
+    mtp_secure_zero(aes, used * sizeof aes[0]);
     if (rc)
         for (size_t i = 0; i < n; i++)
             mtp_secure_zero(jobs[i].buf + MTP_ENC_OUTER_LEN, jobs[i].plain_len);
+    return rc;
+}
+
+int mtp_envelope_seal(const mtp_auth_key_t *key, mtp_role_t self, uint8_t *buf,
+                      size_t plain_len, uint8_t msg_key_large[32])
+{
+    mtp_seal_job_t job = { .key = key, .buf = buf, .plain_len = plain_len };
+    int rc = mtp_envelope_seal_many(self, &job, 1);
+    if (!rc && msg_key_large)
+        memcpy(msg_key_large, job.msg_key_large, sizeof job.msg_key_large);
+    mtp_secure_zero(job.msg_key_large, sizeof job.msg_key_large);
     return rc;
 }
 
@@ -280,31 +270,6 @@ static int open_finish(unsigned bad, const uint8_t *pkt, uint8_t *plain, size_t 
     return 0;
 }
 
-static int open_packet(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t *pkt,
-                       size_t len, uint8_t *plain, mtp_envelope_msg_t *msg)
-{
-    memset(msg, 0, sizeof *msg);
-    /* 1. size: without whole blocks there is nothing to decrypt */
-    if (len < MTP_ENC_MIN_LEN || (len - MTP_ENC_OUTER_LEN) % 16)
-        return MTP_ESECURITY;
-    size_t n = len - MTP_ENC_OUTER_LEN;
-    int x = x_recv(self);
-    uint8_t large[MTP_SHA256_LEN], aes_key[32], aes_iv[32];
-
-    /* 2. auth_key_id (public: no need for constant time, but keep going either way) */
-    unsigned bad = memcmp(pkt, key->id, 8) != 0;
-
-    /* 3. decrypt, and 4. msg_key_large = SHA256(auth_key[88+x:120+x] + everything
-     * decrypted, padding included) computed in the same pass; compared in constant time */
-    mtp_kdf2(key->key, pkt + 8, x, aes_key, aes_iv);
-    if (mtp_aes256_ige_decrypt_sha256(aes_key, aes_iv, key->key + 88 + x, 32,
-                                      pkt + MTP_ENC_OUTER_LEN, plain, n, large))
-        bad = 1;
-    mtp_secure_zero(aes_key, sizeof aes_key);
-    mtp_secure_zero(aes_iv, sizeof aes_iv);
-    return open_finish(bad, pkt, plain, n, large, msg);
-}
-
 int mtp_envelope_decrypt_many(mtp_role_t self, mtp_open_job_t *jobs, size_t n)
 {
     if (n && !jobs)
@@ -325,7 +290,11 @@ int mtp_envelope_decrypt_many(mtp_role_t self, mtp_open_job_t *jobs, size_t n)
     unsigned bad[G];
     size_t i = 0;
     while (i < n) {
-        /* the next (up to) G packets of a sane size; the others fail at once */
+        /* The checks of §3.5, every one evaluated whatever the others say: 1. size (whole
+         * blocks, else nothing to decrypt: fails at once), 2. auth_key_id, then 3. decrypt
+         * and 4. msg_key_large = SHA256(auth_key[88+x:120+x] + all that was decrypted)
+         * compared in constant time, 5. lengths and padding (open_finish). Up to G packets
+         * at a time. */
         size_t m = 0;
         for (; i < n && m < G; i++) {
             mtp_open_job_t *j = &jobs[i];
@@ -342,7 +311,7 @@ int mtp_envelope_decrypt_many(mtp_role_t self, mtp_open_job_t *jobs, size_t n)
         }
         if (!m)
             continue;
-        if (m == 1) {
+        if (m == 1) {   /* alone: the hash rides along with the decryption */
             mtp_open_job_t *j = grp[0];
             if (mtp_aes256_ige_decrypt_sha256(aes[0], aes[0] + 32, j->key->key + 88 + x, 32,
                                               j->pkt + MTP_ENC_OUTER_LEN, j->plain, ige[0].len,
@@ -370,12 +339,24 @@ int mtp_envelope_decrypt_many(mtp_role_t self, mtp_open_job_t *jobs, size_t n)
     return 0;
 }
 
+/* One packet: decrypt_many on a single job (the fused IGE-decrypt + SHA-256 pass). */
+static int open_one(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t *pkt,
+                    size_t len, uint8_t *plain, mtp_envelope_msg_t *msg)
+{
+    mtp_open_job_t job = { .key = key, .pkt = pkt, .len = len, .plain = plain };
+    int rc = mtp_envelope_decrypt_many(self, &job, 1);
+    if (rc)
+        return rc;
+    *msg = job.msg;
+    return job.rc;
+}
+
 int mtp_envelope_decrypt(const mtp_auth_key_t *key, mtp_role_t self, uint8_t *pkt, size_t len,
                          mtp_envelope_msg_t *msg)
 {
     if (!key || !pkt || !msg)
         return MTP_EINVAL;
-    return open_packet(key, self, pkt, len, pkt + MTP_ENC_OUTER_LEN, msg);
+    return open_one(key, self, pkt, len, pkt + MTP_ENC_OUTER_LEN, msg);
 }
 
 int mtp_envelope_decrypt_to(const mtp_auth_key_t *key, mtp_role_t self, const uint8_t *pkt,
@@ -385,7 +366,7 @@ int mtp_envelope_decrypt_to(const mtp_auth_key_t *key, mtp_role_t self, const ui
         return MTP_EINVAL;
     if (len > MTP_ENC_OUTER_LEN && plain < pkt + len && pkt < plain + (len - MTP_ENC_OUTER_LEN))
         return MTP_EINVAL;   /* overlap */
-    return open_packet(key, self, pkt, len, plain, msg);
+    return open_one(key, self, pkt, len, plain, msg);
 }
 
 /* ---------------------------------------------------------------------------------- */

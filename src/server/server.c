@@ -79,6 +79,18 @@ static bool method_match(const char *rule, const char *method)
     return strcmp(rule, "*") == 0 || strcmp(rule, method) == 0;
 }
 
+/* Fault i fired once (srv->mu held): one use fewer; removed when that was its last.
+ * Returns whether it was removed. */
+static bool fault_used(srv_t *srv, int i)
+{
+    srv_fault_t *f = &srv->faults[i];
+    if (f->count <= 0 || --f->count > 0)
+        return false;
+    memmove(f, f + 1, (size_t)(srv->n_faults - i - 1) * sizeof *f);
+    srv->n_faults--;
+    return true;
+}
+
 bool srv_fault_take(srv_t *srv, int kind, const char *method, srv_fault_t *out)
 {
     bool hit = false;
@@ -89,10 +101,7 @@ bool srv_fault_take(srv_t *srv, int kind, const char *method, srv_fault_t *out)
             continue;
         *out = *f;
         hit = true;
-        if (f->count > 0 && --f->count == 0) {
-            memmove(f, f + 1, (size_t)(srv->n_faults - i - 1) * sizeof *f);
-            srv->n_faults--;
-        }
+        fault_used(srv, i);
         break;
     }
     pthread_mutex_unlock(&srv->mu);
@@ -117,10 +126,7 @@ size_t srv_fault_drop_room(srv_t *srv, int dc, size_t n, bool *drop)
         *drop = true;
         srv->stats.faults_injected++;
         f->sent = 0;
-        if (f->count > 0 && --f->count == 0) {
-            memmove(f, f + 1, (size_t)(srv->n_faults - i - 1) * sizeof *f);
-            srv->n_faults--;
-        }
+        fault_used(srv, i);
         break;
     }
     pthread_mutex_unlock(&srv->mu);
@@ -138,11 +144,7 @@ bool srv_fault_take_upd(srv_t *srv, int upd, int64_t user, bool *last)
             continue;
         hit = true;
         srv->stats.faults_injected++;
-        if (f->count > 0 && --f->count == 0) {
-            *last = true;
-            memmove(f, f + 1, (size_t)(srv->n_faults - i - 1) * sizeof *f);
-            srv->n_faults--;
-        }
+        *last = fault_used(srv, i);
         break;
     }
     pthread_mutex_unlock(&srv->mu);

@@ -999,17 +999,34 @@ static mtp_tl_object_t *new_message_upd(srv_req_t *r, const srv_msg_t *m)
     return &nm->_;
 }
 
+/* The request-like context a push is built in: the recipient's layer, an arena. */
+static int push_begin(srv_req_t *r, srv_t *srv, int layer)
+{
+    memset(r, 0, sizeof *r);
+    r->srv = srv;
+    r->arena = mtp_arena_new(0);
+    r->L = srv_layer_table(layer, &r->layer);
+    return r->arena ? 0 : MTP_ENOMEM;
+}
+
+/* Encode the push o (layer 228) in the recipient's layer; the context is released. */
+static int push_end(srv_req_t *r, mtp_tl_object_t *o, mtp_buf_t *out)
+{
+    int rc = MTP_ENOMEM;
+    mtp_tl_object_t *c = o ? to_client(r, o) : NULL;
+    if (c)
+        rc = mtp_tl_encode(c, out);
+    mtp_arena_free(r->arena);
+    return rc;
+}
+
 /* updateShortMessage (text), updates{updateNewMessage} (media, or with a seq),
  * updatesCombined or updatesTooLong for the recipient. */
 static int build_push(void *ctx, int layer, mtp_buf_t *out)
 {
     push_ctx_t *p = ctx;
     srv_req_t r;
-    memset(&r, 0, sizeof r);
-    r.srv = p->srv;
-    r.arena = mtp_arena_new(0);
-    r.L = srv_layer_table(layer, &r.layer);
-    if (!r.arena)
+    if (push_begin(&r, p->srv, layer))
         return MTP_ENOMEM;
     mtp_tl_object_t *o = NULL;
     if (p->too_long) {
@@ -1055,12 +1072,7 @@ static int build_push(void *ctx, int layer, mtp_buf_t *out)
             o = &u->_;
         }
     }
-    int rc = MTP_ENOMEM;
-    mtp_tl_object_t *c = o ? to_client(&r, o) : NULL;
-    if (c)
-        rc = mtp_tl_encode(c, out);
-    mtp_arena_free(r.arena);
-    return rc;
+    return push_end(&r, o, out);
 }
 
 static srv_msg_t *msg_by_pts(srv_user_t *u, int32_t pts)
@@ -1756,11 +1768,7 @@ static int build_chan_push(void *ctx, int layer, mtp_buf_t *out)
 {
     chan_push_t *p = ctx;
     srv_req_t r;
-    memset(&r, 0, sizeof r);
-    r.srv = p->srv;
-    r.arena = mtp_arena_new(0);
-    r.L = srv_layer_table(layer, &r.layer);
-    if (!r.arena)
+    if (push_begin(&r, p->srv, layer))
         return MTP_ENOMEM;
     mtp_tl_object_t *u = NULL;
     if (!p->m) {
@@ -1777,12 +1785,7 @@ static int build_chan_push(void *ctx, int layer, mtp_buf_t *out)
         u = new_chan_msg_upd(&r, p->m, p->to);
     }
     mtp_tl_object_t *o = u ? chan_updates(&r, p->ch, u, NULL, p->m ? p->m->from : 0) : NULL;
-    int rc = MTP_ENOMEM;
-    mtp_tl_object_t *c = o ? to_client(&r, o) : NULL;
-    if (c)
-        rc = mtp_tl_encode(c, out);
-    mtp_arena_free(r.arena);
-    return rc;
+    return push_end(&r, o, out);
 }
 
 /* m (NULL: updateChannel) to every member but the sender, shaped by the DROP / TOO_LONG
