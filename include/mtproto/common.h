@@ -15,7 +15,12 @@
 extern "C" {
 #endif
 
-#define MTP_VERSION_STRING "0.1.0"
+/* Version of these headers; mtp_version() / mtp_version_num() give the library's at run time. */
+#define MTP_VERSION_MAJOR 0
+#define MTP_VERSION_MINOR 2
+#define MTP_VERSION_PATCH 0
+#define MTP_VERSION_STRING "0.2.0"
+#define MTP_VERSION_NUM ((MTP_VERSION_MAJOR << 16) | (MTP_VERSION_MINOR << 8) | MTP_VERSION_PATCH)
 
 /* Error codes (always negative when returned). */
 enum {
@@ -45,11 +50,31 @@ enum {
     MTP_EFLOOD = -23,       /* FLOOD_WAIT above the configured threshold */
     MTP_EAUTH = -24,        /* not authorized / authorization lost */
     MTP_ECANCELED = -25,    /* the call was cancelled */
-    MTP_ELAST = -26
+    MTP_EFULL = -26,        /* a table, queue or budget is full */
+    MTP_EDISABLED = -27,    /* the feature is turned off in the configuration */
+    MTP_EVERSION = -28,     /* a struct or file of a version this library does not know */
+    MTP_EEXIST = -29,       /* already exists / already in use (a locked session file …) */
+    MTP_ELAST = -30
 };
 
 /* Human-readable name of an MTP_E* code (never NULL). */
 const char *mtp_strerror(int err);
+
+/* The library's version at run time (may differ from the headers' MTP_VERSION_*). */
+const char *mtp_version(void);
+unsigned mtp_version_num(void);
+
+/*
+ * Logging: configs that take a log callback call it with a level and one line of text
+ * (no newline). Secrets (auth keys, api_hash, passwords, login codes) are never passed.
+ */
+typedef enum mtp_log_level {
+    MTP_LOG_ERROR = 0,
+    MTP_LOG_WARN = 1,
+    MTP_LOG_INFO = 2,
+    MTP_LOG_DEBUG = 3
+} mtp_log_level_t;
+typedef void (*mtp_log_fn)(void *user, mtp_log_level_t level, const char *line);
 
 /*
  * Time as the sans-IO core sees it: microseconds since the Unix epoch, supplied by the caller

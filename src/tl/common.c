@@ -37,9 +37,16 @@ const char *mtp_strerror(int err)
     case MTP_EFLOOD: return "flood wait above the threshold";
     case MTP_EAUTH: return "not authorized";
     case MTP_ECANCELED: return "cancelled";
+    case MTP_EFULL: return "table, queue or budget full";
+    case MTP_EDISABLED: return "disabled in the configuration";
+    case MTP_EVERSION: return "unknown struct or file version";
+    case MTP_EEXIST: return "already exists or in use";
     default: return "unknown error";
     }
 }
+
+const char *mtp_version(void) { return MTP_VERSION_STRING; }
+unsigned mtp_version_num(void) { return MTP_VERSION_NUM; }
 
 /* ---------------- buffers ---------------- */
 
