@@ -4,7 +4,9 @@
  * Pieces:
  *   server.c     public API, lifecycle, fault rules, statistics
  *   srv_conn.c   connections: stream <-> mtp_conn_t, sessions, events, trace lines
- *   srv_api.c    the API methods (decode in the client's layer, answer in it)
+ *   srv_api.c    API dispatch; the methods by area in srv_auth.c, srv_users.c, srv_msgs.c,
+ *                srv_chan.c, srv_files.c, shared replies/objects in srv_reply.c
+ *                (srv_api_int.h)
  *   srv_store.c  keys, users, messages, documents, uploads; persistence (--state)
  *   srv_util.c   hash map, seeded RNG, JSON helpers
  *
