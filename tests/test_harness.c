@@ -1067,6 +1067,43 @@ static void test_trace_has_no_keys(void)
        "trace: messages both ways and key events");
 }
 
+/* The "out" line answering the last traced query `method` contains `want` right after its
+ * "req_msg_id":"<msg_id of that query>" (the decoded rpc_result)? */
+static bool trace_answer_has(const char *method, const char *want)
+{
+    char key[160], id[32] = "", *at = NULL;
+    snprintf(key, sizeof key, "\"body\":{\"_\":\"%s\"", method);
+    pthread_mutex_lock(&tmu);
+    for (char *p = trace; p && (p = strstr(p, key)) != NULL; p++)
+        at = p;
+    if (at) {
+        char *ls = at;
+        while (ls > trace && ls[-1] != '\n')
+            ls--;
+        char *m = strstr(ls, "\"msg_id\":\"");
+        if (m && m < at)
+            sscanf(m + 10, "%31[0-9-]", id);
+    }
+    snprintf(key, sizeof key, "\"req_msg_id\":\"%s\",\"result\":%s", id, want);
+    bool r = id[0] && strstr(trace, key) != NULL;
+    pthread_mutex_unlock(&tmu);
+    return r;
+}
+
+static void test_trace_decodes_results(void)
+{
+    OK(get_self(&A2, false) == 0 && trace_answer_has("users.getUsers", "[{\"_\":\"user\","),
+       "trace: the users.getUsers answer is decoded as Vector<User> ([{\"_\":\"user\",...}])");
+    mtp_messages_receivedQueue_t *q = MTP_NEW(A, messages_receivedQueue);
+    q->max_qts = 1;
+    hc_call_obj(&A2, q, false, 5000);
+    OK(hc_result_id(&A2) == 0x1cb5c415u && A2.res_len == 8 &&
+           trace_answer_has("messages.receivedQueue", "[]}"),
+       "trace: the messages.receivedQueue answer is decoded as Vector<long> ([])");
+    OK(!trace_has("\"undecodable\",\"id\":\"f35c6d01\""),
+       "trace: no rpc_result is undecodable");
+}
+
 /* ---- --state persistence across a restart ---- */
 
 static void test_state(void)
@@ -1202,6 +1239,7 @@ int main(void)
     test_errors();
     test_bind_temp();
     test_trace_has_no_keys();
+    test_trace_decodes_results();
 
     hc_close(&A2);
     hc_close(&A3);

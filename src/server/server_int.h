@@ -213,10 +213,18 @@ struct srv_sess {
     int64_t seq_msg[SRV_SEQ_RING];
     int32_t seq_no[SRV_SEQ_RING];
     unsigned seq_next;
+    /* queries whose answer cannot be decoded without their method (a bare Vector<T>
+     * result): msg_id -> method, until the answer is traced */
+    int64_t res_msg[SRV_SEQ_RING];
+    const mtp_tl_comb_t *res_method[SRV_SEQ_RING];
+    unsigned res_next;
 };
 
 /* seq_no of an incoming query seen by the wire trace hook (-1 if unknown). */
 int32_t srv_sess_seq_no(const srv_sess_t *ss, int64_t msg_id);
+/* The query msg_id is `method` (its client-layer combinator): the trace decodes its
+ * rpc_result by the method's result type (kept only for Vector<T> results). */
+void srv_sess_note_method(srv_sess_t *ss, int64_t msg_id, const mtp_tl_comb_t *method);
 
 /* ------------------------------------------------------------------------------------ */
 /* connections                                                                          */

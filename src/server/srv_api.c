@@ -259,6 +259,7 @@ void srv_handle_query(srv_conn_t *sc, srv_sess_t *ss, const mtp_session_event_t 
     }
     trace_in(&r, ev, obj, NULL);
     r.method = obj->tl->name;
+    srv_sess_note_method(ss, ev->msg_id, obj->tl);
 
     if (obj->tl == &mtp_tlc_mt_destroy_auth_key) {
         destroy_auth_key(&r);

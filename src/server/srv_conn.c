@@ -9,6 +9,8 @@
  */
 #include "server_int.h"
 
+#include <mtproto/tl_mtproto.h>
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +137,73 @@ int32_t srv_sess_seq_no(const srv_sess_t *ss, int64_t msg_id)
 #define ID_MSG_CONTAINER 0x73f1f8dcu
 #define ID_GZIP_PACKED   0x3072cfa1u
 
+void srv_sess_note_method(srv_sess_t *ss, int64_t msg_id, const mtp_tl_comb_t *method)
+{
+    if (!method || !method->result || method->result->kind != MTP_TL_VECTOR)
+        return;   /* objects and Bool decode without it */
+    unsigned i = ss->res_next++ % SRV_SEQ_RING;
+    ss->res_msg[i] = msg_id;
+    ss->res_method[i] = method;
+}
+
+/* The method noted for req_msg_id (the entry is used up), or NULL. */
+static const mtp_tl_comb_t *sess_take_method(srv_sess_t *ss, int64_t req_msg_id)
+{
+    for (unsigned i = 0; i < SRV_SEQ_RING; i++)
+        if (ss->res_method[i] && ss->res_msg[i] == req_msg_id) {
+            const mtp_tl_comb_t *m = ss->res_method[i];
+            ss->res_method[i] = NULL;
+            return m;
+        }
+    return NULL;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * rpc_result{req_msg_id, result} as JSON, the result decoded by the type of the method it
+ * answers (a bare Vector<T> has no constructor of its own), inflated first if it is
+ * gzip_packed. MTP_ENOTFOUND when the method is not known (the caller decodes generically).
+ */
+static int trace_rpc_result(srv_sess_t *ss, const mtp_tl_layer_t *L, const uint8_t *body,
+                            size_t len, mtp_arena_t *a, mtp_buf_t *b)
+{
+    if (len < 16)
+        return MTP_ETRUNC;
+    int64_t req = (int64_t)((uint64_t)rd32(body + 4) | (uint64_t)rd32(body + 8) << 32);
+    const mtp_tl_comb_t *m = sess_take_method(ss, req);
+    if (!m)
+        return MTP_ENOTFOUND;
+    const uint8_t *p = body + 12;
+    size_t n = len - 12;
+    mtp_buf_t z;
+    mtp_buf_init(&z);
+    int rc = 0;
+    if (rd32(p) == ID_GZIP_PACKED) {
+        mtp_tl_reader_t rd;
+        mtp_tl_reader_init(&rd, L, p + 4, n - 4, a);
+        mtp_bytes_t packed = mtp_tl_read_bytes(&rd);
+        rc = rd.err ? rd.err : mtp_gzip_inflate(packed.ptr, packed.len, MTP_TL_GZIP_CAP_DEFAULT, &z);
+        p = z.data;
+        n = z.len;
+    }
+    mtp_tl_object_t mo = { m }, *o = NULL;
+    if (!rc)   /* an rpc_error is decoded as what it is */
+        rc = mtp_tl_decode_result(L, n >= 4 && rd32(p) == MTP_ID_mt_rpc_error ? NULL : &mo, p,
+                                  n, a, &o);
+    if (!rc) {
+        mtp_buf_printf(b, "{\"_\":\"rpc_result\",\"req_msg_id\":\"%" PRId64 "\",\"result\":",
+                       req);
+        rc = mtp_tl_to_json(o, b);
+        mtp_buf_putc(b, '}');
+    }
+    mtp_buf_free(&z);
+    return rc;
+}
+
 /*
  * The wire view: the session layer calls this for every message it accepts (in) and packs
  * (out), with the real msg_id and seq_no. Service messages both ways and every answer are
@@ -185,7 +254,17 @@ static void srv_trace_hook(void *ctx, int dir, int64_t sid, int64_t msg_id, int3
     mtp_arena_t *a = mtp_arena_new(0);
     mtp_tl_object_t *o = NULL;
     size_t mark = b->len;
-    if (!a || mtp_tl_decode(L, body, len, a, &o) || mtp_tl_to_json(o, b)) {
+    int rc = a ? MTP_ENOTFOUND : MTP_ENOMEM;
+    if (a && !in && id == MTP_ID_mt_rpc_result)
+        rc = trace_rpc_result(ss, L, body, len, a, b);
+    if (rc == MTP_ENOTFOUND) {
+        b->len = mark;
+        b->err = 0;
+        rc = mtp_tl_decode(L, body, len, a, &o);
+        if (!rc)
+            rc = mtp_tl_to_json(o, b);
+    }
+    if (rc || b->err) {
         b->len = mark;
         b->err = 0;
         mtp_buf_printf(b, "{\"_\":\"undecodable\",\"id\":\"%08x\",\"bytes\":%zu}", id, len);

@@ -567,6 +567,16 @@ static void h_getDifference(srv_req_t *r, const void *qv)
     reply_obj(r, &d->_);
 }
 
+/* messages.receivedQueue: the random_ids of the secret-chat messages taken from the queue;
+ * there are no secret chats here, so an empty Vector<long>. */
+static void h_receivedQueue(srv_req_t *r, const void *q)
+{
+    (void)q;
+    uint8_t b[8];
+    mtp_tl_write_int(mtp_tl_write_int(b, (int32_t)MTP_TL_ID_VECTOR), 0);
+    reply_raw(r, b, sizeof b, "[]", 2);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* methods of this area (see srv_api_int.h: one row per method)                         */
 /* ------------------------------------------------------------------------------------ */
@@ -578,5 +588,6 @@ const handler_t srv_methods_msgs[] = {
     { &mtp_tlc_messages_getDialogs, h_getDialogs, A_AUTH },
     { &mtp_tlc_updates_getState, h_getState, A_AUTH },
     { &mtp_tlc_updates_getDifference, h_getDifference, A_AUTH },
+    { &mtp_tlc_messages_receivedQueue, h_receivedQueue, A_AUTH },
     { NULL, NULL, 0 }
 };
