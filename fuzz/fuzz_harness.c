@@ -56,8 +56,7 @@ static void setup(void)
     static const mtp_server_password_t pw[] = { { "9996611111", "pw" } };
     cfg.passwords = pw;
     cfg.n_passwords = 1;
-    srv = mtp_server_new(&cfg);
-    if (!srv)
+    if (mtp_server_new(&cfg, &srv))
         abort();
     uint8_t kb[256];
     for (int i = 0; i < 256; i++)

@@ -1117,8 +1117,9 @@ static void test_state(void)
     mtp_server_config_init(&cfg);
     cfg.n_dcs = 2;
     cfg.state_dir = dir;
-    mtp_server_t *s1 = mtp_server_new(&cfg);
-    OK(s1 && mtp_server_start_thread(s1) == 0, "state server started");
+    mtp_server_t *s1 = NULL;
+    OK(mtp_server_new(&cfg, &s1) == 0 && mtp_server_start_thread(s1) == 0,
+       "state server started");
     if (!s1)
         return;
     uint16_t p1[2];
@@ -1163,8 +1164,9 @@ static void test_state(void)
     snprintf(path, sizeof path, "%s/keys", dir);
     OK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600, "state file keys, mode 0600");
 
-    mtp_server_t *s2 = mtp_server_new(&cfg);
-    OK(s2 && mtp_server_start_thread(s2) == 0, "restarted on the same state");
+    mtp_server_t *s2 = NULL;
+    OK(mtp_server_new(&cfg, &s2) == 0 && mtp_server_start_thread(s2) == 0,
+       "restarted on the same state");
     if (!s2) {
         mtp_rsa_free(k1);
         return;
@@ -1198,6 +1200,44 @@ static void test_state(void)
         tap_diag("could not remove %s", dir);
 }
 
+/* ---- the constructor: versioned config, errors as codes, the reason to the log ---- */
+
+static char log_line[512];
+static int log_lines;
+
+static void on_log(void *user, mtp_log_level_t level, const char *line)
+{
+    (void)user;
+    if (level == MTP_LOG_ERROR)
+        snprintf(log_line, sizeof log_line, "%s", line);
+    log_lines++;
+}
+
+static void test_constructor(const mtp_server_config_t *good)
+{
+    mtp_server_config_t cfg;
+    OK(mtp_server_config_init_versioned(MTP_SERVER_CONFIG_VERSION + 1, &cfg) == MTP_EVERSION,
+       "config_init of an unknown version -> MTP_EVERSION");
+    mtp_server_t *s = (mtp_server_t *)&cfg;
+    cfg = *good;
+    cfg.version = 0;
+    cfg.log = on_log;
+    OK(mtp_server_new(&cfg, &s) == MTP_EVERSION && !s && log_lines == 1 &&
+           strstr(log_line, "version"),
+       "a config not made by config_init -> MTP_EVERSION, *out NULL, logged: %s", log_line);
+    cfg = *good;
+    cfg.n_dcs = MTP_SERVER_MAX_DCS + 1;
+    cfg.log = on_log;
+    s = (mtp_server_t *)&cfg;
+    OK(mtp_server_new(&cfg, &s) == MTP_EINVAL && !s && log_lines == 2 &&
+           strstr(log_line, "number of DCs"),
+       "n_dcs 17 -> MTP_EINVAL, logged: %s", log_line);
+    cfg.log_level = MTP_LOG_ERROR;
+    cfg.log = NULL;
+    OK(mtp_server_new(&cfg, &s) == MTP_EINVAL && log_lines == 2, "no log callback: no line");
+    OK(mtp_server_new(good, NULL) == MTP_EINVAL, "out NULL -> MTP_EINVAL");
+}
+
 int main(void)
 {
     A = mtp_arena_new(0);
@@ -1209,12 +1249,10 @@ int main(void)
     cfg.trace_cb = on_trace;
     cfg.has_seed = true;
     cfg.seed = 42;
-    char err[256] = "";
-    cfg.errbuf = err;
-    cfg.errbuf_len = sizeof err;
-    srv = mtp_server_new(&cfg);
-    if (!srv)
-        tap_bail("mtp_server_new: %s", err);
+    test_constructor(&cfg);
+    cfg.log = on_log;
+    if (mtp_server_new(&cfg, &srv))
+        tap_bail("mtp_server_new: %s", log_line);
     if (mtp_server_start_thread(srv))
         tap_bail("cannot start the server");
     OK(mtp_server_ports(srv, ports, 3) == 3 && ports[0] && ports[1] && ports[2],

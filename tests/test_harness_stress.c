@@ -105,8 +105,9 @@ static void test_half_frame(void)
     mtp_server_config_init(&cfg);
     cfg.n_dcs = 1;
     cfg.idle_timeout = 1500 * 1000;
-    mtp_server_t *s2 = mtp_server_new(&cfg);
-    if (!OK(s2 && mtp_server_start_thread(s2) == 0, "short-idle server started")) {
+    mtp_server_t *s2 = NULL;
+    if (!OK(mtp_server_new(&cfg, &s2) == 0 && mtp_server_start_thread(s2) == 0,
+            "short-idle server started")) {
         mtp_server_free(s2);
         return;
     }
@@ -338,8 +339,7 @@ int main(void)
     mtp_server_config_init(&cfg);
     cfg.n_dcs = 2;
     cfg.trace_path = getenv("STRESS_TRACE");   /* debugging aid */
-    srv = mtp_server_new(&cfg);
-    if (!srv || mtp_server_start_thread(srv))
+    if (mtp_server_new(&cfg, &srv) || mtp_server_start_thread(srv))
         tap_bail("cannot start the server");
     mtp_server_ports(srv, ports, 2);
     const char *pem = mtp_server_public_pem(srv);

@@ -26,8 +26,7 @@ int tu_harness_start(tu_harness_t *h, const char *name, const mtp_server_config_
         h->dir[0] = 0;
         return -1;
     }
-    h->srv = mtp_server_new(sc);
-    if (!h->srv || mtp_server_start_thread(h->srv) ||
+    if (mtp_server_new(sc, &h->srv) || mtp_server_start_thread(h->srv) ||
         mtp_server_ports(h->srv, h->ports, h->n_dcs) < h->n_dcs) {
         tu_harness_stop(h);
         return -1;

@@ -58,9 +58,6 @@ static const char usage[] =
     "with \"<digits>:<35 characters>\", home DC 2.\n";
 
 static mtp_server_t *g_srv;
-/* option lists (globals, so an early exit leaves nothing unreachable) */
-static mtp_server_password_t *pw;
-static char **faults, **delays, **drops, **upds;
 
 static void on_signal(int sig)
 {
@@ -102,21 +99,136 @@ static int split(char *s, char **f, int n)
     return k;
 }
 
-int main(int argc, char **argv)
-{
-    mtp_server_config_t cfg;
-    mtp_server_config_init(&cfg);
-    const char *pubkey_out = NULL;
-    pw = calloc((size_t)argc, sizeof *pw);
-    faults = calloc((size_t)argc, sizeof *faults);
-    delays = calloc((size_t)argc, sizeof *delays);
-    drops = calloc((size_t)argc, sizeof *drops);
-    upds = calloc((size_t)argc, sizeof *upds);
-    int nf = 0, nd = 0, ndr = 0, nu = 0;
-    char errbuf[512] = "";
-    if (!pw || !faults || !delays || !drops || !upds)
-        return die("%s", "out of memory");
+/* ---- options ---- */
 
+/* What the command line asks for. The lists are globals (through g_opts), so an early exit
+ * leaves nothing unreachable. */
+typedef struct opts {
+    mtp_server_config_t cfg;
+    const char *pubkey_out;
+    mtp_server_password_t *pw;
+    char **faults, **delays, **drops, **upds;
+    int nf, nd, ndr, nu;
+} opts_t;
+
+static opts_t g_opts;
+
+#define STR_OPT(fn, field)                                                                  \
+    static int fn(opts_t *o, char *val)                                                     \
+    {                                                                                       \
+        o->field = val;                                                                     \
+        return 0;                                                                           \
+    }
+#define LIST_OPT(fn, list, n)                                                               \
+    static int fn(opts_t *o, char *val)                                                     \
+    {                                                                                       \
+        o->list[o->n++] = val;                                                              \
+        return 0;                                                                           \
+    }
+
+STR_OPT(opt_host, cfg.host)
+STR_OPT(opt_rsa_key, cfg.rsa_key_path)
+STR_OPT(opt_pubkey_out, pubkey_out)
+STR_OPT(opt_state, cfg.state_dir)
+STR_OPT(opt_trace, cfg.trace_path)
+LIST_OPT(opt_fault, faults, nf)
+LIST_OPT(opt_delay, delays, nd)
+LIST_OPT(opt_drop, drops, ndr)
+LIST_OPT(opt_updates, upds, nu)
+
+static int opt_port(opts_t *o, char *val)
+{
+    long long v;
+    if (!parse_long(val, 0, 65535, &v))
+        return die("bad --port '%s'", val);
+    o->cfg.base_port = (uint16_t)v;
+    return 0;
+}
+
+static int opt_dcs(opts_t *o, char *val)
+{
+    long long v;
+    if (!parse_long(val, 1, MTP_SERVER_MAX_DCS, &v))
+        return die("bad --dcs '%s' (1..16)", val);
+    o->cfg.n_dcs = (int)v;
+    return 0;
+}
+
+static int opt_seed(opts_t *o, char *val)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long s = strtoull(val, &end, 0);
+    if (errno || !end || *end || end == val)
+        return die("bad --seed '%s'", val);
+    o->cfg.has_seed = true;
+    o->cfg.seed = s;
+    return 0;
+}
+
+static int opt_password(opts_t *o, char *val)
+{
+    char *c = strchr(val, ':');
+    if (!c || c == val || !c[1])
+        return die("bad --password '%s' (PHONE:PASSWORD)", val);
+    *c = 0;
+    o->pw[o->cfg.n_passwords].phone = val;
+    o->pw[o->cfg.n_passwords].password = c + 1;
+    o->cfg.n_passwords++;
+    return 0;
+}
+
+static int opt_idle_timeout(opts_t *o, char *val)
+{
+    long long v;
+    if (!parse_long(val, 1, 86400 * 365, &v))
+        return die("bad --idle-timeout '%s'", val);
+    o->cfg.idle_timeout = (mtp_usec_t)v * 1000000;
+    return 0;
+}
+
+static int opt_max_connections(opts_t *o, char *val)
+{
+    long long v;
+    if (!parse_long(val, 0, 1 << 24, &v))
+        return die("bad --max-connections '%s'", val);
+    o->cfg.max_connections = (int)v;
+    return 0;
+}
+
+/* Every option takes a value (--name VALUE or --name=VALUE); --help is handled apart. */
+static const struct option {
+    const char *name;
+    int (*set)(opts_t *o, char *val);   /* 0, or the exit code after a message */
+} options[] = {
+    { "--host", opt_host },
+    { "--port", opt_port },
+    { "--dcs", opt_dcs },
+    { "--rsa-key", opt_rsa_key },
+    { "--pubkey-out", opt_pubkey_out },
+    { "--state", opt_state },
+    { "--trace", opt_trace },
+    { "--seed", opt_seed },
+    { "--password", opt_password },
+    { "--idle-timeout", opt_idle_timeout },
+    { "--max-connections", opt_max_connections },
+    { "--fault", opt_fault },
+    { "--delay", opt_delay },
+    { "--drop", opt_drop },
+    { "--updates", opt_updates },
+};
+
+/* Parse the command line into o: -1 to go on, else the exit code (0 after --help). */
+static int parse_args(int argc, char **argv, opts_t *o)
+{
+    mtp_server_config_init(&o->cfg);
+    o->pw = calloc((size_t)argc, sizeof *o->pw);
+    o->faults = calloc((size_t)argc, sizeof *o->faults);
+    o->delays = calloc((size_t)argc, sizeof *o->delays);
+    o->drops = calloc((size_t)argc, sizeof *o->drops);
+    o->upds = calloc((size_t)argc, sizeof *o->upds);
+    if (!o->pw || !o->faults || !o->delays || !o->drops || !o->upds)
+        return die("%s", "out of memory");
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -132,15 +244,11 @@ int main(int argc, char **argv)
             return die("unknown option '%s' (see --help)", a);
         memcpy(name, a, nl);
         name[nl] = 0;
-        static const char *const known[] = { "--host", "--port", "--dcs", "--rsa-key",
-                                             "--pubkey-out", "--state", "--trace", "--seed",
-                                             "--password", "--idle-timeout",
-                                             "--max-connections", "--fault", "--delay",
-                                             "--drop", "--updates" };
-        bool is_known = false;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
-            is_known = is_known || strcmp(name, known[k]) == 0;
-        if (!is_known)
+        const struct option *opt = NULL;
+        for (size_t k = 0; k < sizeof options / sizeof options[0] && !opt; k++)
+            if (strcmp(name, options[k].name) == 0)
+                opt = &options[k];
+        if (!opt)
             return die("unknown option '%s' (see --help)", name);
         if (val) {
             val++;
@@ -149,134 +257,83 @@ int main(int argc, char **argv)
                 return die("option %s needs a value", name);
             val = argv[++i];
         }
-        long long v;
-        if (strcmp(name, "--host") == 0) {
-            cfg.host = val;
-        } else if (strcmp(name, "--port") == 0) {
-            if (!parse_long(val, 0, 65535, &v))
-                return die("bad --port '%s'", val);
-            cfg.base_port = (uint16_t)v;
-        } else if (strcmp(name, "--dcs") == 0) {
-            if (!parse_long(val, 1, MTP_SERVER_MAX_DCS, &v))
-                return die("bad --dcs '%s' (1..16)", val);
-            cfg.n_dcs = (int)v;
-        } else if (strcmp(name, "--rsa-key") == 0) {
-            cfg.rsa_key_path = val;
-        } else if (strcmp(name, "--pubkey-out") == 0) {
-            pubkey_out = val;
-        } else if (strcmp(name, "--state") == 0) {
-            cfg.state_dir = val;
-        } else if (strcmp(name, "--trace") == 0) {
-            cfg.trace_path = val;
-        } else if (strcmp(name, "--seed") == 0) {
-            char *end = NULL;
-            errno = 0;
-            unsigned long long s = strtoull(val, &end, 0);
-            if (errno || !end || *end || end == val)
-                return die("bad --seed '%s'", val);
-            cfg.has_seed = true;
-            cfg.seed = s;
-        } else if (strcmp(name, "--password") == 0) {
-            char *c = strchr(val, ':');
-            if (!c || c == val || !c[1])
-                return die("bad --password '%s' (PHONE:PASSWORD)", val);
-            *c = 0;
-            pw[cfg.n_passwords].phone = val;
-            pw[cfg.n_passwords].password = c + 1;
-            cfg.n_passwords++;
-        } else if (strcmp(name, "--idle-timeout") == 0) {
-            if (!parse_long(val, 1, 86400 * 365, &v))
-                return die("bad --idle-timeout '%s'", val);
-            cfg.idle_timeout = (mtp_usec_t)v * 1000000;
-        } else if (strcmp(name, "--max-connections") == 0) {
-            if (!parse_long(val, 0, 1 << 24, &v))
-                return die("bad --max-connections '%s'", val);
-            cfg.max_connections = (int)v;
-        } else if (strcmp(name, "--fault") == 0) {
-            faults[nf++] = val;
-        } else if (strcmp(name, "--delay") == 0) {
-            delays[nd++] = val;
-        } else if (strcmp(name, "--drop") == 0) {
-            drops[ndr++] = val;
-        } else if (strcmp(name, "--updates") == 0) {
-            upds[nu++] = val;
-        } else {
-            return die("unknown option '%s' (see --help)", name);
-        }
+        int rc = opt->set(o, val);
+        if (rc)
+            return rc;
     }
-    cfg.passwords = pw;
-    cfg.errbuf = errbuf;
-    cfg.errbuf_len = sizeof errbuf;
+    o->cfg.passwords = o->pw;
+    return -1;
+}
 
-    /* many connections: use every file descriptor we may */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+/* ---- run ---- */
 
-    mtp_server_t *srv = mtp_server_new(&cfg);
-    if (!srv)
-        return die("%s", errbuf[0] ? errbuf : "cannot create the server");
-    g_srv = srv;
+/* The reason mtp_server_new() fails (the last error line). */
+static char g_log_err[512];
 
-    for (int i = 0; i < nf; i++) {
+static void on_log(void *user, mtp_log_level_t level, const char *line)
+{
+    (void)user;
+    if (level == MTP_LOG_ERROR)
+        snprintf(g_log_err, sizeof g_log_err, "%s", line);
+    else
+        fprintf(stderr, "mtproto-harness: %s\n", line);
+}
+
+/* The --fault / --delay / --drop / --updates rules: 0, or the exit code after a message. */
+static int add_faults(mtp_server_t *srv, const opts_t *o)
+{
+    for (int i = 0; i < o->nf; i++) {
         char *f[4];
         long long cnt, code;
-        if (split(faults[i], f, 4) != 4 || !parse_long(f[1], -1, 1 << 30, &cnt) ||
+        if (split(o->faults[i], f, 4) != 4 || !parse_long(f[1], -1, 1 << 30, &cnt) ||
             !parse_long(f[2], -1000000, 1000000, &code) ||
-            mtp_server_fault_rpc(srv, f[0], (int)cnt, (int32_t)code, f[3])) {
-            mtp_server_free(srv);
-            return die("bad --fault '%s' (METHOD:COUNT:CODE:MESSAGE)", faults[i]);
-        }
+            mtp_server_fault_rpc(srv, f[0], (int)cnt, (int32_t)code, f[3]))
+            return die("bad --fault '%s' (METHOD:COUNT:CODE:MESSAGE)", o->faults[i]);
     }
-    for (int i = 0; i < nd; i++) {
+    for (int i = 0; i < o->nd; i++) {
         char *f[3];
         long long cnt, ms;
-        if (split(delays[i], f, 3) != 3 || !parse_long(f[1], -1, 1 << 30, &cnt) ||
+        if (split(o->delays[i], f, 3) != 3 || !parse_long(f[1], -1, 1 << 30, &cnt) ||
             !parse_long(f[2], 0, 3600 * 1000, &ms) ||
-            mtp_server_fault_delay(srv, f[0], (int)cnt, (mtp_usec_t)ms * 1000)) {
-            mtp_server_free(srv);
-            return die("bad --delay '%s' (METHOD:COUNT:MS)", delays[i]);
-        }
+            mtp_server_fault_delay(srv, f[0], (int)cnt, (mtp_usec_t)ms * 1000))
+            return die("bad --delay '%s' (METHOD:COUNT:MS)", o->delays[i]);
     }
-    for (int i = 0; i < ndr; i++) {
+    for (int i = 0; i < o->ndr; i++) {
         char *f[3];
         long long dc, bytes, cnt;
-        if (split(drops[i], f, 3) != 3 || !parse_long(f[0], 0, MTP_SERVER_MAX_DCS, &dc) ||
+        if (split(o->drops[i], f, 3) != 3 || !parse_long(f[0], 0, MTP_SERVER_MAX_DCS, &dc) ||
             !parse_long(f[1], 0, (long long)1 << 50, &bytes) ||
             !parse_long(f[2], -1, 1 << 30, &cnt) ||
-            mtp_server_fault_drop(srv, (int)dc, (uint64_t)bytes, (int)cnt)) {
-            mtp_server_free(srv);
-            return die("bad --drop '%s' (DC:BYTES:COUNT)", drops[i]);
-        }
+            mtp_server_fault_drop(srv, (int)dc, (uint64_t)bytes, (int)cnt))
+            return die("bad --drop '%s' (DC:BYTES:COUNT)", o->drops[i]);
     }
     static const char *const kinds[] = { "drop", "seq", "combine", "too-long", "diff-too-long" };
-    for (int i = 0; i < nu; i++) {
+    for (int i = 0; i < o->nu; i++) {
         char *f[3];
         long long user, cnt;
         int kind = 0;
-        if (split(upds[i], f, 3) == 3)
+        if (split(o->upds[i], f, 3) == 3)
             for (int k = 0; k < 5; k++)
                 if (strcmp(f[0], kinds[k]) == 0)
                     kind = MTP_SERVER_UPD_DROP + k;
         if (!kind || !parse_long(f[1], 0, INT64_MAX, &user) ||
             !parse_long(f[2], -1, 1 << 30, &cnt) ||
-            mtp_server_fault_updates(srv, (int64_t)user, kind, (int)cnt)) {
-            mtp_server_free(srv);
-            return die("bad --updates '%s' (KIND:USER:COUNT)", upds[i]);
-        }
+            mtp_server_fault_updates(srv, (int64_t)user, kind, (int)cnt))
+            return die("bad --updates '%s' (KIND:USER:COUNT)", o->upds[i]);
     }
+    return 0;
+}
 
-    if (pubkey_out) {
-        FILE *f = fopen(pubkey_out, "w");
+/* Everything after the server exists: the public key file, signals, listening, the ready
+ * line, serving. Returns the exit code. */
+static int serve(mtp_server_t *srv, const opts_t *o)
+{
+    if (o->pubkey_out) {
+        FILE *f = fopen(o->pubkey_out, "w");
         const char *pem = mtp_server_public_pem(srv);
-        if (!f || fputs(pem, f) < 0 || fclose(f)) {
-            mtp_server_free(srv);
-            return die("cannot write %s", pubkey_out);
-        }
+        if (!f || fputs(pem, f) < 0 || fclose(f))
+            return die("cannot write %s", o->pubkey_out);
     }
-
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -286,30 +343,54 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int rc = mtp_server_start(srv);
-    if (rc) {
-        mtp_server_free(srv);
+    if (rc)
         return die("cannot listen: %s", mtp_strerror(rc));
-    }
     char line[4096];
     int n = mtp_server_ready_json(srv, line, sizeof line);
-    if (n < 0 || (size_t)n >= sizeof line) {
-        mtp_server_free(srv);
+    if (n < 0 || (size_t)n >= sizeof line)
         return die("%s", "internal error (ready line)");
-    }
     fputs(line, stdout);
     fputc('\n', stdout);
     fflush(stdout);
-
     rc = mtp_server_run(srv);
-    mtp_server_free(srv);
-    free(pw);
-    free(faults);
-    free(delays);
-    free(drops);
-    free(upds);
     if (rc) {
         fprintf(stderr, "mtproto-harness: %s\n", mtp_strerror(rc));
         return 1;
     }
     return 0;
+}
+
+static void free_opts(opts_t *o)
+{
+    free(o->pw);
+    free(o->faults);
+    free(o->delays);
+    free(o->drops);
+    free(o->upds);
+}
+
+int main(int argc, char **argv)
+{
+    opts_t *o = &g_opts;
+    int rc = parse_args(argc, argv, o);
+    if (rc >= 0)
+        return rc;
+    o->cfg.log = on_log;
+
+    /* many connections: use every file descriptor we may */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    rc = mtp_server_new(&o->cfg, &g_srv);
+    if (rc)
+        return die("%s", g_log_err[0] ? g_log_err : "cannot create the server");
+    rc = add_faults(g_srv, o);
+    if (!rc)
+        rc = serve(g_srv, o);
+    mtp_server_free(g_srv);
+    free_opts(o);
+    return rc;
 }

@@ -11,7 +11,8 @@
  *     mtp_server_config_t cfg;
  *     mtp_server_config_init(&cfg);
  *     cfg.n_dcs = 3;                         // ports 0: free ports are picked
- *     mtp_server_t *srv = mtp_server_new(&cfg);
+ *     mtp_server_t *srv = NULL;
+ *     if (mtp_server_new(&cfg, &srv)) ...   // 0 or MTP_E*; the reason goes to cfg.log
  *     mtp_server_start_thread(srv);          // binds every DC, serves on its own thread
  *     uint16_t ports[3]; mtp_server_ports(srv, ports, 3);
  *     ... connect clients to 127.0.0.1:ports[i], trust mtp_server_public_pem(srv) ...
@@ -93,7 +94,11 @@ typedef struct mtp_server_password {
     const char *password;
 } mtp_server_password_t;
 
+/* The version of mtp_server_config_t these headers describe (see mtp_server_config_init). */
+#define MTP_SERVER_CONFIG_VERSION 1u
+
 typedef struct mtp_server_config {
+    unsigned version;           /* set by mtp_server_config_init(); never by hand */
     const char *host;           /* address to listen on; default "127.0.0.1" (a wildcard
                                    such as 0.0.0.0 is advertised as 127.0.0.1) */
     uint16_t base_port;         /* DC i listens on base_port + i - 1; 0 = free ports */
@@ -131,17 +136,28 @@ typedef struct mtp_server_config {
     /* Login codes expire after this long (default 300 s): PHONE_CODE_EXPIRED. */
     mtp_usec_t code_ttl;
 
-    /* Optional: mtp_server_new() writes a message here when it fails. */
-    char *errbuf;
-    size_t errbuf_len;
+    /* Diagnostics: why mtp_server_new() fails (MTP_LOG_ERROR, one line each), called on
+     * the calling thread. Lines of a level up to log_level (default MTP_LOG_WARN; ERROR = 0
+     * is the most severe) are passed; log NULL: none. Key material and passwords never
+     * appear. */
+    mtp_log_fn log;
+    void *log_user;
+    mtp_log_level_t log_level;
 } mtp_server_config_t;
 
-/* Defaults (see the fields). */
-void mtp_server_config_init(mtp_server_config_t *cfg);
+/* Defaults (see the fields) for a config of `version`: 0, or MTP_EVERSION for a version
+ * this library does not know (MTP_EINVAL: cfg NULL). Use the macro: it passes the version
+ * of the headers the caller was compiled with. */
+int mtp_server_config_init_versioned(unsigned version, mtp_server_config_t *cfg);
+#define mtp_server_config_init(cfg) \
+    mtp_server_config_init_versioned(MTP_SERVER_CONFIG_VERSION, (cfg))
 
-/* Loads/creates the RSA key and the state; binds nothing yet. NULL on failure (reason in
- * cfg->errbuf if given). The config is copied. */
-mtp_server_t *mtp_server_new(const mtp_server_config_t *cfg);
+/* Loads/creates the RSA key and the state; binds nothing yet. The config is copied (cfg
+ * NULL: the defaults). 0 and *out set, or a negative MTP_E* code with *out NULL (the reason
+ * also goes to cfg->log): MTP_EVERSION (cfg->version unknown: the config was not made by
+ * mtp_server_config_init()), MTP_EINVAL (a bad field), MTP_EIO (state directory, key or
+ * trace file), MTP_ENOMEM, MTP_ECRYPTO, or what loading the RSA key / the state reported. */
+int mtp_server_new(const mtp_server_config_t *cfg, mtp_server_t **out);
 /* Stops the server if it runs, writes the state, closes everything. NULL is fine. */
 void mtp_server_free(mtp_server_t *srv);
 

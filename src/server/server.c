@@ -51,23 +51,33 @@ void srv_stat_add(srv_t *srv, size_t off, uint64_t n)
     pthread_mutex_unlock(&srv->mu);
 }
 
+/* Why mtp_server_new() failed, to the config's log callback (MTP_LOG_ERROR). */
 static void seterr(const mtp_server_config_t *cfg, const char *fmt, ...)
 {
-    if (!cfg->errbuf || !cfg->errbuf_len)
+    if (!cfg->log || cfg->log_level < MTP_LOG_ERROR)
         return;
+    char line[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cfg->errbuf, cfg->errbuf_len, fmt, ap);
+    vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    cfg->log(cfg->log_user, MTP_LOG_ERROR, line);
 }
 
-void mtp_server_config_init(mtp_server_config_t *cfg)
+int mtp_server_config_init_versioned(unsigned version, mtp_server_config_t *cfg)
 {
+    if (!cfg)
+        return MTP_EINVAL;
+    if (version != MTP_SERVER_CONFIG_VERSION)
+        return MTP_EVERSION;
     memset(cfg, 0, sizeof *cfg);
+    cfg->version = version;
     cfg->host = "127.0.0.1";
     cfg->n_dcs = 3;
     cfg->idle_timeout = (mtp_usec_t)300 * MTP_USEC_PER_SEC;
     cfg->code_ttl = (mtp_usec_t)300 * MTP_USEC_PER_SEC;
+    cfg->log_level = MTP_LOG_WARN;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -406,6 +416,7 @@ static int load_secret(srv_t *srv, const mtp_server_config_t *cfg)
     if (srv->cfg.has_seed) {
         srv_rand(srv, srv->secret, sizeof srv->secret);
     } else if (mtp_rand(NULL, srv->secret, sizeof srv->secret)) {
+        seterr(cfg, "no random bytes for the server secret");
         return MTP_ECRYPTO;
     }
     if (!srv->state_dir)
@@ -437,26 +448,84 @@ static int make_dir(const char *path)
 
 static void housekeeping(mtp_timer_t *t, void *user);
 
-mtp_server_t *mtp_server_new(const mtp_server_config_t *cfg_in)
+/* The --password accounts: registered, with their SRP verifier. */
+static int load_passwords(srv_t *srv, const mtp_server_config_t *cfg_in)
 {
+    srv->passwords = calloc(cfg_in->n_passwords, sizeof *srv->passwords);
+    if (!srv->passwords) {
+        seterr(cfg_in, "out of memory");
+        return MTP_ENOMEM;
+    }
+    for (size_t i = 0; i < cfg_in->n_passwords; i++) {
+        const mtp_server_password_t *p = &cfg_in->passwords[i];
+        char d[24];
+        srv_user_t *u = NULL;
+        if (p->phone && p->password &&
+            srv_phone_norm((const uint8_t *)p->phone, strlen(p->phone), d))
+            u = srv_user_by_phone(srv, d);
+        if (!u) {
+            seterr(cfg_in, "--password: %s is not a valid test phone (99966XYYYY, X <= %d)",
+                   p->phone ? p->phone : "(null)", srv->n_dcs);
+            return MTP_EINVAL;
+        }
+        if (!u->registered) {
+            u->registered = true;
+            srv->dirty_users = true;
+        }
+        srv_user_set_password(srv, u, p->password);
+        if (!u->has_password) {
+            seterr(cfg_in, "cannot compute the SRP verifier");
+            return MTP_ECRYPTO;
+        }
+    }
+    srv->cfg.n_passwords = 0;
+    return 0;
+}
+
+static int open_trace(srv_t *srv, const char *path, const mtp_server_config_t *cfg_in)
+{
+    if (strcmp(path, "-") == 0) {
+        srv->trace_fp = stdout;
+        return 0;
+    }
+    srv->trace_fp = fopen(path, "a");
+    if (!srv->trace_fp) {
+        seterr(cfg_in, "cannot open the trace file %s: %s", path, strerror(errno));
+        return MTP_EIO;
+    }
+    srv->trace_close = true;
+    return 0;
+}
+
+int mtp_server_new(const mtp_server_config_t *cfg_in, mtp_server_t **out)
+{
+    if (!out)
+        return MTP_EINVAL;
+    *out = NULL;
     mtp_server_config_t def;
     if (!cfg_in) {
         mtp_server_config_init(&def);
         cfg_in = &def;
     }
+    if (cfg_in->version != MTP_SERVER_CONFIG_VERSION) {
+        seterr(cfg_in, "unknown mtp_server_config_t version %u (this library: %u)",
+               cfg_in->version, (unsigned)MTP_SERVER_CONFIG_VERSION);
+        return MTP_EVERSION;
+    }
     if (cfg_in->n_dcs < 1 || cfg_in->n_dcs > MTP_SERVER_MAX_DCS) {
         seterr(cfg_in, "the number of DCs must be 1..%d", MTP_SERVER_MAX_DCS);
-        return NULL;
+        return MTP_EINVAL;
     }
     if ((int)cfg_in->base_port + cfg_in->n_dcs - 1 > 65535) {
         seterr(cfg_in, "port range beyond 65535");
-        return NULL;
+        return MTP_EINVAL;
     }
     srv_t *srv = calloc(1, sizeof *srv);
     if (!srv) {
         seterr(cfg_in, "out of memory");
-        return NULL;
+        return MTP_ENOMEM;
     }
+    int rc = MTP_ENOMEM;
     srv->cfg = *cfg_in;
     pthread_mutex_init(&srv->mu, NULL);
     mtp_buf_init(&srv->tline);
@@ -487,18 +556,17 @@ mtp_server_t *mtp_server_new(const mtp_server_config_t *cfg_in)
     srv->cfg.state_dir = NULL;
     srv->cfg.trace_path = NULL;
     srv->cfg.passwords = NULL;
-    srv->cfg.errbuf = NULL;
-    srv->cfg.errbuf_len = 0;
     if (cfg_in->state_dir) {
         srv->state_dir = sdup(cfg_in->state_dir);
         char files[4200];
         snprintf(files, sizeof files, "%s/files", cfg_in->state_dir);
         if (!srv->state_dir || make_dir(srv->state_dir) || make_dir(files)) {
             seterr(cfg_in, "cannot create the state directory %s", cfg_in->state_dir);
+            rc = srv->state_dir ? MTP_EIO : MTP_ENOMEM;
             goto fail;
         }
     }
-    if (load_rsa(srv, cfg_in))
+    if ((rc = load_rsa(srv, cfg_in)))
         goto fail;
     srv->rsa_list[0] = srv->rsa;
     srv->fingerprint = mtp_rsa_fingerprint(srv->rsa);
@@ -508,56 +576,21 @@ mtp_server_t *mtp_server_new(const mtp_server_config_t *cfg_in)
         srv->pub_pem = malloc(len + 1);
         if (!srv->pub_pem || mtp_rsa_public_pem(srv->rsa, srv->pub_pem, len + 1, &len)) {
             seterr(cfg_in, "cannot export the public key");
+            rc = srv->pub_pem ? MTP_ECRYPTO : MTP_ENOMEM;
             goto fail;
         }
     }
-    if (load_secret(srv, cfg_in))
+    if ((rc = load_secret(srv, cfg_in)))
         goto fail;
-    if (srv_store_load(srv)) {
-        seterr(cfg_in, "cannot load the state");
+    if ((rc = srv_store_load(srv))) {
+        seterr(cfg_in, "cannot load the state: %s", mtp_strerror(rc));
         goto fail;
     }
-    if (cfg_in->n_passwords) {
-        srv->passwords = calloc(cfg_in->n_passwords, sizeof *srv->passwords);
-        if (!srv->passwords)
-            goto fail;
-        for (size_t i = 0; i < cfg_in->n_passwords; i++) {
-            const mtp_server_password_t *p = &cfg_in->passwords[i];
-            char d[24];
-            srv_user_t *u = NULL;
-            if (p->phone && p->password &&
-                srv_phone_norm((const uint8_t *)p->phone, strlen(p->phone), d))
-                u = srv_user_by_phone(srv, d);
-            if (!u) {
-                seterr(cfg_in, "--password: %s is not a valid test phone (99966XYYYY, X <= %d)",
-                       p->phone ? p->phone : "(null)", srv->n_dcs);
-                goto fail;
-            }
-            if (!u->registered) {
-                u->registered = true;
-                srv->dirty_users = true;
-            }
-            srv_user_set_password(srv, u, p->password);
-            if (!u->has_password) {
-                seterr(cfg_in, "cannot compute the SRP verifier");
-                goto fail;
-            }
-        }
-        srv->cfg.n_passwords = 0;
-    }
-    if (cfg_in->trace_path) {
-        if (strcmp(cfg_in->trace_path, "-") == 0) {
-            srv->trace_fp = stdout;
-        } else {
-            srv->trace_fp = fopen(cfg_in->trace_path, "a");
-            if (!srv->trace_fp) {
-                seterr(cfg_in, "cannot open the trace file %s: %s", cfg_in->trace_path,
-                       strerror(errno));
-                goto fail;
-            }
-            srv->trace_close = true;
-        }
-    }
+    if (cfg_in->n_passwords && (rc = load_passwords(srv, cfg_in)))
+        goto fail;
+    if (cfg_in->trace_path && (rc = open_trace(srv, cfg_in->trace_path, cfg_in)))
+        goto fail;
+    rc = MTP_ENOMEM;
     srv->loop = mtp_loop_new(0);
     if (!srv->loop) {
         seterr(cfg_in, "cannot create the event loop");
@@ -568,10 +601,11 @@ mtp_server_t *mtp_server_new(const mtp_server_config_t *cfg_in)
     if (!srv->housekeeping || !srv->delay_timer)
         goto fail;
     SRV_STAT(srv, users, 0);
-    return srv;
+    *out = srv;
+    return 0;
 fail:
     mtp_server_free(srv);
-    return NULL;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------ */
