@@ -1104,6 +1104,27 @@ static void test_trace_decodes_results(void)
        "trace: no rpc_result is undecodable");
 }
 
+/* The fault table is bounded: a rule beyond it is MTP_EFULL (not MTP_ENOMEM). */
+static void test_fault_table_full(void)
+{
+    char m[32];
+    int added = 0, rc = 0;
+    while (added < 64 && rc == 0) {
+        snprintf(m, sizeof m, "nosuch.method%d", added);
+        rc = mtp_server_fault_rpc(srv, m, 1, 500, "X");
+        if (rc == 0)
+            added++;
+    }
+    OK(rc == MTP_EFULL && added > 0 && added <= 32, "fault rule %d -> MTP_EFULL", added + 1);
+    for (int i = 0; i < added; i++) {
+        snprintf(m, sizeof m, "nosuch.method%d", i);
+        mtp_server_fault_rpc(srv, m, 0, 0, "");
+    }
+    OK(mtp_server_fault_rpc(srv, "nosuch.method0", 1, 500, "X") == 0 &&
+           mtp_server_fault_rpc(srv, "nosuch.method0", 0, 0, "") == 0,
+       "room again once the rules are removed");
+}
+
 /* ---- --state persistence across a restart ---- */
 
 static void test_state(void)
@@ -1278,6 +1299,7 @@ int main(void)
     test_bind_temp();
     test_trace_has_no_keys();
     test_trace_decodes_results();
+    test_fault_table_full();
 
     hc_close(&A2);
     hc_close(&A3);

@@ -188,7 +188,8 @@ const char *mtp_server_public_pem(const mtp_server_t *srv);
  * Returns its length (like snprintf). */
 int mtp_server_ready_json(const mtp_server_t *srv, char *buf, size_t size);
 
-/* ---- fault injection (any thread; effective for queries handled afterwards) ---- */
+/* ---- fault injection (any thread; effective for queries handled afterwards) ----
+ * Each returns 0, MTP_EINVAL (a bad argument) or MTP_EFULL (32 rules are set already). */
 
 /* The next `count` calls of `method` (schema name such as "upload.getFile", or "*" for
  * every method) fail with rpc_error(code, message), e.g. 420 "FLOOD_WAIT_3",

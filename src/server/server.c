@@ -195,7 +195,7 @@ static int add_fault(srv_t *srv, const srv_fault_t *nf)
     } else if (at >= 0) {
         srv->faults[at] = *nf;
     } else if (srv->n_faults == SRV_MAX_FAULTS) {
-        rc = MTP_ENOMEM;
+        rc = MTP_EFULL;
     } else {
         srv->faults[srv->n_faults++] = *nf;
     }

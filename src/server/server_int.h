@@ -447,10 +447,11 @@ int64_t srv_access_hash(const srv_t *srv, int64_t id, uint32_t kind);
 void srv_user_set_names(srv_user_t *u, const uint8_t *first, size_t fn, const uint8_t *last,
                         size_t ln);
 void srv_user_set_password(srv_t *srv, srv_user_t *u, const char *password);
-/* Channels: a new one (creator is its first member; NULL: no memory or SRV_MAX_CHANNELS
- * reached), lookup, membership, a new message (id, pts assigned). */
-srv_channel_t *srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen,
-                               int32_t date);
+/* Channels: a new one (creator is its first member; MTP_EFULL: SRV_MAX_CHANNELS reached,
+ * MTP_ENOMEM), lookup, membership (join: MTP_EFULL at SRV_CHANNEL_MEMBERS), a new message
+ * (id, pts assigned). */
+int srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen, int32_t date,
+                    srv_channel_t **out);
 srv_channel_t *srv_channel_find(srv_t *srv, int64_t id);
 bool srv_channel_member(const srv_channel_t *ch, int64_t uid);
 int srv_channel_join(srv_channel_t *ch, int64_t uid);

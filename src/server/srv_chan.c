@@ -172,10 +172,13 @@ static void h_createChannel(srv_req_t *r, const void *qv)
         reply_err(r, 400, "CHAT_TITLE_EMPTY");
         return;
     }
-    srv_channel_t *ch = srv_channel_new(r->srv, me_id(r), q->title.ptr, q->title.len,
-                                        srv_unixtime());
-    if (!ch) {
-        reply_err(r, 400, "CHANNELS_TOO_MUCH");
+    srv_channel_t *ch = NULL;
+    int rc = srv_channel_new(r->srv, me_id(r), q->title.ptr, q->title.len, srv_unixtime(), &ch);
+    if (rc) {
+        if (rc == MTP_EFULL)
+            reply_err(r, 400, "CHANNELS_TOO_MUCH");
+        else
+            reply_err(r, 500, "INTERNAL");
         return;
     }
     reply_obj(r, chan_updates(r, ch, upd_channel(r, ch), NULL, 0));
@@ -206,7 +209,7 @@ static void h_inviteToChannel(srv_req_t *r, const void *qv)
             return;
         }
         if (!srv_channel_member(ch, u->id)) {
-            if (srv_channel_join(ch, u->id)) {
+            if (srv_channel_join(ch, u->id)) {   /* MTP_EFULL */
                 reply_err(r, 400, "USERS_TOO_MUCH");
                 return;
             }

@@ -186,7 +186,8 @@ static int trace_rpc_result(srv_sess_t *ss, const mtp_tl_layer_t *L, const uint8
         mtp_tl_reader_t rd;
         mtp_tl_reader_init(&rd, L, p + 4, n - 4, a);
         mtp_bytes_t packed = mtp_tl_read_bytes(&rd);
-        rc = rd.err ? rd.err : mtp_gzip_inflate(packed.ptr, packed.len, MTP_TL_GZIP_CAP_DEFAULT, &z);
+        rc = rd.err ? rd.err
+                    : mtp_gzip_inflate(packed.ptr, packed.len, MTP_TL_GZIP_CAP_DEFAULT, &z);
         p = z.data;
         n = z.len;
     }

@@ -311,14 +311,15 @@ static srv_msg_t *msg_append(srv_user_t *u)
 
 /* ---- channels (memory only) ---- */
 
-srv_channel_t *srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen,
-                               int32_t date)
+int srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen, int32_t date,
+                    srv_channel_t **out)
 {
+    *out = NULL;
     if (srv->channels.n >= SRV_MAX_CHANNELS)
-        return NULL;
+        return MTP_EFULL;
     srv_channel_t *ch = calloc(1, sizeof *ch);
     if (!ch)
-        return NULL;
+        return MTP_ENOMEM;
     ch->id = srv->last_channel_id ? srv->last_channel_id + 1 : 1000000001;
     ch->access_hash = srv_access_hash(srv, ch->id, 3);
     if (tlen >= sizeof ch->title)
@@ -329,10 +330,11 @@ srv_channel_t *srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title
     ch->members[ch->n_members++] = creator;
     if (srv_map_put(&srv->channels, ch->id, ch)) {
         free(ch);
-        return NULL;
+        return MTP_ENOMEM;
     }
     srv->last_channel_id = ch->id;
-    return ch;
+    *out = ch;
+    return 0;
 }
 
 srv_channel_t *srv_channel_find(srv_t *srv, int64_t id)
@@ -353,7 +355,7 @@ int srv_channel_join(srv_channel_t *ch, int64_t uid)
     if (srv_channel_member(ch, uid))
         return 0;
     if (ch->n_members == SRV_CHANNEL_MEMBERS)
-        return MTP_ENOMEM;
+        return MTP_EFULL;
     ch->members[ch->n_members++] = uid;
     return 0;
 }
