@@ -49,28 +49,42 @@
  *
  * Trace (--trace / trace_path / trace_cb): one JSON object per line. 64-bit ids
  * (auth_key_id, session_id, msg_id, user ids) are decimal strings, as in the canonical TL
- * JSON. Key material never appears. Every line has "dc" and "conn" (a connection number)
- * except loop-level events.
- *  - Messages, both directions, as the API layer sees them:
- *      {"dir":"in","dc","conn","auth_key_id","session_id","msg_id","seq_no":null,
- *       "layer":N,"wrappers":["invokeWithLayer","initConnection",...],"body":<query>}
- *      {"dir":"out",...,"msg_id":null,"seq_no":null,"req_msg_id","layer":N,
- *       "body":{"_":"rpc_result","req_msg_id":"..","result":<answer or rpc_error>}}
- *      {"dir":"out",...,"msg_id":null,"seq_no":null,"push":true,"layer":N,"body":<update>}
- *    body is mtp_tl_to_json() of the decoded query / the answer in the client's layer; an
- *    undecodable query is {"_":"undecodable","id":"<hex>","bytes":N,"error":".."}.
- *    msg_id of answers and seq_no are null: the session layer does not expose them yet
- *    (see the notes in src/server/server_int.h); service messages (acks, pings, salts,
- *    containers, new_session_created) are therefore not traced individually.
- *  - Events: {"event":E,...} with E one of
+ * JSON. Key material never appears. "dc" and "conn" (a connection number) are on every
+ * line that belongs to a connection (not on loop_error). Bodies are mtp_tl_to_json().
+ *  - The wire, as the session layer packs and accepts messages (real msg_id and seq_no):
+ *      {"dir":"out","dc","conn","auth_key_id","session_id","msg_id","seq_no","body":<msg>}
+ *    for every message sent (answers, acks, pongs, new_session_created, bad_msg_
+ *    notification, future_salts, pushes ...) and {"dir":"in",...same fields...} for every
+ *    service message received (msgs_ack, ping, get_future_salts ...). Bodies are decoded in
+ *    the key's layer. An answer is {"_":"rpc_result","req_msg_id":"..","result":<r>}, the
+ *    result decoded by the result type of the method it answers (a bare Vector<T> as a
+ *    JSON array, gzip_packed inflated; an rpc_error as itself). A container is an
+ *      {"event":"container","dc","conn","container_dir":"in"|"out","auth_key_id",
+ *       "session_id","msg_id","seq_no","count":N}
+ *    line followed by its messages, each with "inner":true. What cannot be decoded is
+ *    {"_":"undecodable","id":"<hex constructor id>","bytes":N}.
+ *  - API queries (the session's incoming query, unwrapped), written by the API layer:
+ *      {"dir":"in","dc","conn","auth_key_id","session_id","msg_id","seq_no","layer":N,
+ *       "wrappers":["invokeWithLayer","initConnection",...],"body":<query>}
+ *    seq_no is -1 when not known; body is the query in the client's layer without its
+ *    wrappers, or {"_":"undecodable","id":"<hex>","bytes":N,"error":".."}.
+ *  - Pushes, when queued for a session (the wire line with its msg_id follows when sent):
+ *      {"dir":"out","dc","conn","auth_key_id","session_id","msg_id":null,"seq_no":null,
+ *       "push":true,"layer":N,"body":<update>}
+ *  - Events: {"event":E,"dc","conn",...} with E and its fields:
  *      open (peer), transport (transport, obfuscated, init_dc), key (auth_key_id, temp,
- *      inner_dc), layer (auth_key_id, layer, api_id, device_model, system_version,
- *      app_version, lang_code), authorized (auth_key_id, user_id, bot), bind_temp_key,
- *      destroy_auth_key, fault (rpc_error / delay / drop),
- *      bad_msg_notification (count, last_code, why: notifications and bad_server_salt the
- *      session sent), transport_error (code, why: -404, -444 ... sent), violation
- *      (framing or §3.5 failure that ended the connection, undecodable query),
- *      disconnect_delay, close (reason, bytes_in, bytes_out), loop_error.
+ *      inner_dc, rsa_fingerprint, expires_in, retries), layer (auth_key_id, layer, api_id,
+ *      device_model, system_version, app_version, lang_code), authorized (auth_key_id,
+ *      user_id, bot), bind_temp_key (temp_auth_key_id, perm_auth_key_id, expires_at),
+ *      destroy_auth_key (auth_key_id), fault (fault: rpc_error / delay with method,
+ *      error_code, error_message / delay_ms; drop with bytes_out; push_drop /
+ *      push_combine / push_too_long with user_id), delayed_answer (auth_key_id,
+ *      session_id, req_msg_id, layer, delay_ms, body: the rpc_result to be sent),
+ *      bad_msg_notification (auth_key_id, session_id, count, last_code, why: the
+ *      notifications and bad_server_salt the session sent), transport_error (code, why:
+ *      -404, -444 ... sent), violation (error: a framing or envelope failure that ended the
+ *      connection; or auth_key_id, msg_id, error "undecodable query", detail),
+ *      disconnect_delay, close (reason, bytes_in, bytes_out), loop_error (error).
  */
 #ifndef MTPROTO_SERVER_H
 #define MTPROTO_SERVER_H

@@ -11,14 +11,9 @@
  *   srv_util.c   hash map, seeded RNG, JSON helpers
  *
  * What the harness would need from the layers below (workarounds in place):
- *  1. A trace hook in mtp_conn/mtp_session: every decrypted message in both directions
- *     (session_id, msg_id, seq_no, body — containers and service messages included) and
- *     the reason of each bad_msg_notification / INPUT_FETCH_ERROR the session sends.
- *     Today the trace shows the queries and answers the API handles (msg_id of answers and
- *     seq_no unknown) and bad_msg notifications from mtp_session_stats() deltas.
- *  2. Per-answer control of gzip_packed (or a gzip_max in mtp_session_config_t): every
- *     upload.getFile answer is deflated (and thrown away: file bytes rarely compress).
- *  3. mtp_conn caches a key found by lookup_key for the connection's life: a destroyed or
+ *  1. The reason of each bad_msg_notification the session sends: the trace reports them
+ *     from mtp_session_stats() deltas (count and the last code only).
+ *  2. mtp_conn caches a key found by lookup_key for the connection's life: a destroyed or
  *     expired key keeps working on an open connection; the harness closes such connections.
  */
 #ifndef MTP_SERVER_INT_H
