@@ -139,7 +139,8 @@ int32_t srv_sess_seq_no(const srv_sess_t *ss, int64_t msg_id)
 
 void srv_sess_note_method(srv_sess_t *ss, int64_t msg_id, const mtp_tl_comb_t *method)
 {
-    if (!method || !method->result || method->result->kind != MTP_TL_VECTOR)
+    if (!srv_tracing(ss->srv) || !method || !method->result ||
+        method->result->kind != MTP_TL_VECTOR)
         return;   /* objects and Bool decode without it */
     unsigned i = ss->res_next++ % SRV_SEQ_RING;
     ss->res_msg[i] = msg_id;
@@ -218,8 +219,7 @@ static void srv_trace_hook(void *ctx, int dir, int64_t sid, int64_t msg_id, int3
     srv_sess_t *ss = ctx;
     srv_t *srv = ss->srv;
     bool in = (dir & 1) == MTP_TRACE_IN, inner = (dir & MTP_TRACE_INNER) != 0;
-    uint32_t id = len >= 4 ? (uint32_t)body[0] | (uint32_t)body[1] << 8 |
-                             (uint32_t)body[2] << 16 | (uint32_t)body[3] << 24 : 0;
+    uint32_t id = len >= 4 ? rd32(body) : 0;
     const mtp_tl_layer_t *svc = mtp_tl_layer(0);
     if (in && id != ID_MSG_CONTAINER && (id == ID_GZIP_PACKED || !mtp_tl_find_id(svc, id))) {
         ss->seq_msg[ss->seq_next % SRV_SEQ_RING] = msg_id;
@@ -234,8 +234,7 @@ static void srv_trace_hook(void *ctx, int dir, int64_t sid, int64_t msg_id, int3
         mtp_buf_t *b = srv_trace_begin(srv, "container", sc);
         if (!b)
             return;
-        uint32_t n = len >= 8 ? (uint32_t)body[4] | (uint32_t)body[5] << 8 |
-                                (uint32_t)body[6] << 16 | (uint32_t)body[7] << 24 : 0;
+        uint32_t n = len >= 8 ? rd32(body + 4) : 0;
         mtp_buf_printf(b, ",\"container_dir\":\"%s\",\"auth_key_id\":\"%" PRId64
                        "\",\"session_id\":\"%" PRId64 "\",\"msg_id\":\"%" PRId64
                        "\",\"seq_no\":%d,\"count\":%u", in ? "in" : "out", ss->key->id, sid,
