@@ -49,9 +49,9 @@ typedef struct handler {
 } handler_t;
 
 /* The table of each area (in its file), ended by a row with c == NULL. To serve a new
- * method, write its handler in the file of its area and add one row to that file's table:
- * nothing else changes (srv_api.c searches every table listed in srv_method_find()). A
- * new area (a new file) is added to the list there. */
+ * method, write its handler (static) in the file of its area and add one row to that
+ * file's table: nothing else changes (srv_api.c searches the tables listed in its
+ * method_tables[]; only a new area file is added there, and declared below). */
 extern const handler_t srv_methods_auth[];
 extern const handler_t srv_methods_users[];
 extern const handler_t srv_methods_msgs[];
