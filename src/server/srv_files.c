@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* An uploaded file: the upload if complete and consistent, else NULL (answered). */
 srv_upload_t *check_upload(srv_req_t *r, const mtp_tl_object_t *f, uint32_t *np,
-                                  mtp_bytes_t *name)
+                           mtp_bytes_t *name)
 {
     int64_t uid = me_id(r);
     int64_t id;
@@ -89,7 +88,6 @@ srv_upload_t *check_upload(srv_req_t *r, const mtp_tl_object_t *f, uint32_t *np,
     *np = (uint32_t)parts;
     return up;
 }
-
 
 /* ------------------------------------------------------------------------------------ */
 /* upload.*                                                                             */

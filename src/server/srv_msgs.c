@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* ------------------------------------------------------------------------------------ */
 /* messages, updates                                                                    */
 /* ------------------------------------------------------------------------------------ */
@@ -136,7 +135,6 @@ static void deliver(srv_req_t *r, srv_user_t *to, srv_msg_t *m)
     }
     srv_push_user(srv, to->id, r->ss, build_push, &p);
 }
-
 
 static void h_sendMessage(srv_req_t *r, const void *qv)
 {
@@ -296,7 +294,6 @@ static size_t chat_msgs(srv_user_t *me, int64_t peer, size_t *idx)
             idx[n++] = i;
     return n;
 }
-
 
 static void h_getHistory(srv_req_t *r, const void *qv)
 {

@@ -130,7 +130,7 @@ void reply_errf(srv_req_t *r, int32_t code, const char *fmt, long long v)
 }
 
 void reply_raw(srv_req_t *r, const uint8_t *body, size_t len, const char *json,
-                      size_t jlen)
+               size_t jlen)
 {
     if (r->replied)
         return;
@@ -372,7 +372,6 @@ srv_user_t *input_peer(srv_req_t *r, const mtp_tl_object_t *o)
     }
     return NULL;
 }
-
 
 /* The request-like context a push is built in: the recipient's layer, an arena. */
 int push_begin(srv_req_t *r, srv_t *srv, int layer)
