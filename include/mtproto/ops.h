@@ -4,7 +4,9 @@
  *
  * Every operation is an mtp_op_t:
  *  - it starts with mtp_*_start(client, &params, &op), which only queues the first call
- *    and returns at once (0, or a negative MTP_E* and then no callback ever runs);
+ *    and returns at once (0, or a negative MTP_E* and then no callback ever runs; an
+ *    operation with nothing to do, such as a 0-byte download, or whose first call cannot
+ *    be queued, completes inside start);
  *  - it runs on the client's loop (mtp_client_process / mtp_client_step / mtp_client_run,
  *    or any synchronous call, which runs the loop meanwhile);
  *  - it reports progress through params.progress (bytes done / total for transfers, the

@@ -355,12 +355,12 @@ static void down_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
     if (!part_begin(p))
         return;
     int rc = e->err ? e->err : down_part(x, p, res, len);
-    if (x->op.finished)
-        ;                       /* the write callback cancelled it */
-    else if (rc)
+    uint64_t n = p->off + (uint64_t)p->len > x->end ? x->end - p->off : (uint64_t)p->len;
+    if (x->op.finished) {
+        /* the write callback cancelled it: nothing more */
+    } else if (rc) {
         xfer_error(x, rc, e);
-    else if (xfer_progress(x, p->off + (uint64_t)p->len > x->end ? x->end - p->off
-                                                                   : (uint64_t)p->len)) {
+    } else if (xfer_progress(x, n)) {
         x->first = false;
         down_pump(x);
     }
