@@ -497,11 +497,16 @@ static void test_download_cancel(mtp_client_t *c, const doc_t *d, const uint8_t 
     /* before the loop ran at all */
     rec_init(&r, (size_t)d->size);
     dl_params(&p, d, &r);
+    mtp_client_stats_t st0, st1;
+    mtp_client_stats(c, &st0);
     IS_INT(mtp_download_start(c, &p, &op), 0, "third download started");
     IS_INT(mtp_op_cancel(op), 0, "cancelled before the loop ran");
     OK(r.done_calls == 1 && r.done_err == MTP_ECANCELED && r.writes == 0, "done once, nothing written");
     run_for(c, 0.3);
     OK(r.done_calls == 1 && r.writes == 0 && r.progress_calls == 0, "nothing later");
+    mtp_client_stats(c, &st1);
+    OK(st1.bytes_down - st0.bytes_down < 65536, "its queued call was dropped, never sent (%llu bytes in)",
+       (unsigned long long)(st1.bytes_down - st0.bytes_down));
     mtp_op_free(op);
     rec_free(&r);
 

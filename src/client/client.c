@@ -1429,6 +1429,25 @@ mtp_op_t **mtp_client__ops(mtp_client_t *c)
     return &c->ops;
 }
 
+void mtp_client__cancel_calls(mtp_client_t *c, mtp_call_cb cb,
+                              bool (*match)(void *user, void *ctx), void *ctx)
+{
+    mtp_call_error_t e = { .err = MTP_ECANCELED, .number = -1 };
+    for (call_t *x = c->calls; x;) {
+        if (x->cb != cb || !match(x->user, ctx)) {
+            x = x->next;
+        } else if (!x->on) {
+            deliver(c, x, NULL, 0, &e);     /* not sent: ends now */
+            x = c->calls;
+        } else {
+            mtp_session_t *s = x->on->mc ? mtp_conn_session(x->on->mc) : x->on->saved;
+            if (s)      /* rpc_drop_answer; the call ends with MTP_ECANCELED */
+                mtp_session_cancel(s, (uint64_t)x->id, now_us());
+            x = x->next;
+        }
+    }
+}
+
 mtp_peers_t *mtp_client__peers(mtp_client_t *c)
 {
     return c->peers;

@@ -67,6 +67,21 @@ static void xfer_release(mtp_op_t *op)
     x->ref = NULL;
 }
 
+static void up_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
+                  const mtp_call_error_t *e);
+static void down_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
+                    const mtp_call_error_t *e);
+
+static bool part_of(void *user, void *x)
+{
+    return ((const part_t *)user)->x == x;
+}
+
+static void xfer_abandon(mtp_op_t *op)
+{
+    mtp_client__cancel_calls(op->c, op->kind == MTP_OP_UPLOAD ? up_cb : down_cb, part_of, op);
+}
+
 static xfer_t *xfer_new(mtp_client_t *c, mtp_op_kind_t kind, mtp_op_progress_cb pr,
                         mtp_op_done_cb done, void *user)
 {
@@ -75,6 +90,7 @@ static xfer_t *xfer_new(mtp_client_t *c, mtp_op_kind_t kind, mtp_op_progress_cb 
         return NULL;
     x->fd = -1;
     x->op.release = xfer_release;
+    x->op.abandon = xfer_abandon;
     x->max_inflight = mtp_client__file_parallel(c);
     return x;
 }

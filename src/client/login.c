@@ -94,6 +94,16 @@ static void login_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len
     mtp_op__unref(&l->op);
 }
 
+static bool is_op(void *user, void *op)
+{
+    return user == op;
+}
+
+static void login_abandon(mtp_op_t *op)
+{
+    mtp_client__cancel_calls(op->c, login_cb, is_op, op);
+}
+
 /* Call method (in l->a); next runs with its decoded result. */
 static void login_call(login_t *l, mtp_tl_object_t *method,
                        void (*next)(login_t *, const mtp_tl_object_t *))
@@ -233,6 +243,7 @@ static int login_new(mtp_client_t *c, const mtp_login_params_t *p, mtp_op_kind_t
     if (!l)
         return MTP_ENOMEM;
     l->op.release = login_release;
+    l->op.abandon = login_abandon;
     l->a = mtp_arena_new(0);
     int rc = l->a ? 0 : MTP_ENOMEM;
     if (!rc && p->code && *p->code) {

@@ -85,8 +85,10 @@ void mtp_op__finish(mtp_op_t *op, const mtp_call_error_t *e)
         return;
     op->finished = true;
     op->err = *e;
+    mtp_op__ref(op);            /* the callbacks may free the handle */
+    if (op->abandon && op->c)
+        op->abandon(op);        /* their callbacks see the op finished and let it go */
     unlink_op(op);
-    mtp_op__ref(op);            /* the callback may free the handle */
     if (op->release)
         op->release(op);
     if (op->done)

@@ -24,6 +24,7 @@ struct mtp_op {
     mtp_op_done_cb done;
     void *user;
     void (*release)(mtp_op_t *op);
+    void (*abandon)(mtp_op_t *op);  /* end the op's calls still in flight (client alive) */
 };
 
 /* Allocate size bytes (a struct starting with mtp_op_t), linked to the client; one
@@ -36,7 +37,8 @@ void mtp_op__publish(mtp_op_t *op, mtp_op_t **out);
 void mtp_op__discard(mtp_op_t *op);
 void mtp_op__ref(mtp_op_t *op);
 void mtp_op__unref(mtp_op_t *op);
-/* Complete once (later calls do nothing): release, unlink, done callback. */
+/* Complete once (later calls do nothing): abandon the calls in flight, release, unlink,
+ * done callback. */
 void mtp_op__finish(mtp_op_t *op, const mtp_call_error_t *e);
 void mtp_op__fail(mtp_op_t *op, int err);
 /* Report progress (nothing once finished). Returns whether the op still runs. */
