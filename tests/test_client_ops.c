@@ -413,6 +413,18 @@ static void test_upload(mtp_client_t *c, const char *path, size_t size, doc_t *d
        "big %d, %d parts", up.big, up.parts);
     mtp_op_free(op);
     IS_INT(send_doc(c, &up, d), 0, "sent as a document");
+
+    /* cancelled midway from its progress callback */
+    rec_init(&r, 0);
+    r.cancel_after = 2;
+    IS_INT(mtp_upload_start(c, &p, &op), 0, "upload to cancel started");
+    run_until(c, &r, 60);
+    OK(r.done_calls == 1 && r.done_err == MTP_ECANCELED && r.last_done < size,
+       "upload cancelled midway (%llu bytes)", (unsigned long long)r.last_done);
+    run_for(c, 0.3);
+    OK(r.done_calls == 1 && !r.progress_after_done, "nothing after");
+    IS_INT(mtp_op_upload_result(op, &up), MTP_ESTATE, "no result after a cancel");
+    mtp_op_free(op);
     IS_INT(d->size, (int64_t)size, "document size");
 }
 
