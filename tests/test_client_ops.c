@@ -18,15 +18,13 @@
 
 static tu_harness_t H;
 
-static mtp_client_t *mk(int first_dc, int file_conns, int file_parallel)
+/* The one place that makes a client (session file or NULL). */
+static mtp_client_t *mk(int first_dc, const char *session)
 {
     mtp_client_config_t cfg;
     tu_harness_client_config(&H, &cfg);
     cfg.first_dc = first_dc;
-    if (file_conns)
-        cfg.file_conns = file_conns;
-    if (file_parallel)
-        cfg.file_parallel = file_parallel;
+    cfg.session_path = session;
     int err = 0;
     mtp_client_t *c = mtp_client_new(&cfg, &err);
     if (!c)
@@ -320,7 +318,7 @@ static void test_phone_login(mtp_client_t *c)
 
 static void test_2fa_login(void)
 {
-    mtp_client_t *c = mk(1, 0, 0);
+    mtp_client_t *c = mk(1, NULL);
     rec_t r;
     rec_init(&r, 0);
     mtp_login_params_t p;
@@ -539,13 +537,7 @@ static void test_download_cancel(mtp_client_t *c, const doc_t *d, const uint8_t 
 
 static void test_free_client(const doc_t *d, const char *sess, const char *big_file)
 {
-    mtp_client_config_t cfg;
-    tu_harness_client_config(&H, &cfg);
-    cfg.session_path = sess;
-    int err = 0;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
-    if (!c)
-        tap_bail("mtp_client_new: %d", err);
+    mtp_client_t *c = mk(1, sess);
     rec_t r, r2;
     rec_init(&r, (size_t)d->size);
     rec_init(&r2, 0);
@@ -588,13 +580,7 @@ int main(int argc, char **argv)
     char sess[300];
     snprintf(sess, sizeof sess, "%s/a.session", H.dir);
 
-    mtp_client_config_t cfg;
-    tu_harness_client_config(&H, &cfg);
-    cfg.session_path = sess;
-    int err = 0;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
-    if (!c)
-        tap_bail("mtp_client_new: %d", err);
+    mtp_client_t *c = mk(1, sess);
     test_params(c);
     test_phone_login(c);
 

@@ -17,9 +17,12 @@
  *    result can be read then). Pass op = NULL to start and forget: the operation then frees
  *    itself after done.
  *
- * Cancelling abandons the calls in flight: their answers, when they come, are dropped (a
- * transfer writes nothing more, a login changes no state). Callbacks run inside the loop
- * and may call any function here, including mtp_op_cancel / mtp_op_free of their own op.
+ * Cancelling abandons the calls in flight: the ones not sent yet are dropped, the sent ones
+ * are cancelled (rpc_drop_answer) and whatever still arrives for them is dropped (a
+ * transfer writes nothing more, a login changes no state). An operation failing (an RPC
+ * error, a write callback's error) abandons its other calls the same way. Callbacks run
+ * inside the loop and may call any function here, including mtp_op_cancel / mtp_op_free of
+ * their own op.
  *
  * The synchronous functions (mtp_login_phone, mtp_login_bot, mtp_login_password,
  * mtp_upload_file, mtp_download_document, mtp_download_document_to) start the operation
@@ -71,7 +74,10 @@ typedef void (*mtp_op_done_cb)(mtp_op_t *op, void *user, const mtp_call_error_t 
 /* Cancel: the done callback runs now (inside this call) with MTP_ECANCELED, nothing after
  * it. 0, or MTP_ESTATE when the operation had already completed (nothing happens). */
 int mtp_op_cancel(mtp_op_t *op);
-/* Release the handle (NULL-safe). An operation still running is cancelled first. */
+/* Release the handle (NULL-safe; once per handle, also from inside a callback). An
+ * operation still running is cancelled first (its done callback runs inside, with
+ * MTP_ECANCELED). A handle may outlive its client: freeing the client completes the op
+ * with MTP_ECLOSED, and mtp_op_free works afterwards. */
 void mtp_op_free(mtp_op_t *op);
 mtp_op_kind_t mtp_op_kind(const mtp_op_t *op);
 bool mtp_op_done(const mtp_op_t *op);
