@@ -307,9 +307,19 @@ int main(int argc, char **argv)
                 rc = mtp_download_document(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
                                            d->file_reference.len, d->size, f2, 0, NULL, NULL, &e);
             else
-                rc = mtp_download_document_to(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
-                                              d->file_reference.len, d->size, 0, sink_write, &sk,
-                                              NULL, NULL, &e);
+            {
+                mtp_download_params_t dp;
+                mtp_download_params_init(&dp);
+                dp.dc = d->dc_id;
+                dp.id = d->id;
+                dp.access_hash = d->access_hash;
+                dp.file_reference = d->file_reference.ptr;
+                dp.ref_len = d->file_reference.len;
+                dp.size = d->size;
+                dp.write = sink_write;
+                dp.write_user = &sk;
+                rc = mtp_download_document_to(c, &dp, &e);
+            }
             double down_s = tu_now() - t0;
             clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
             int nt1 = thread_cpu(tid1, ts1, 16);

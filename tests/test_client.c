@@ -441,8 +441,17 @@ int main(int argc, char **argv)
         sk.size = (size_t)d.size;
         sk.buf = calloc(1, sk.size);
         sk.seen = calloc(1, sk.size);
-        rc = mtp_download_document_to(c, d.dc, d.id, d.hash, d.ref, d.ref_len, d.size, 0,
-                                      sink_write, &sk, NULL, NULL, &e);
+        mtp_download_params_t dp;
+        mtp_download_params_init(&dp);
+        dp.dc = d.dc;
+        dp.id = d.id;
+        dp.access_hash = d.hash;
+        dp.file_reference = d.ref;
+        dp.ref_len = d.ref_len;
+        dp.size = d.size;
+        dp.write = sink_write;
+        dp.write_user = &sk;
+        rc = mtp_download_document_to(c, &dp, &e);
         IS_INT(rc, 0, "download into a callback");
         OK(!sk.bad && sk.bytes == sk.size && same_as_file(f1, sk.buf, sk.size),
            "callback: %zu bytes, each once, equal to the file (%d bad calls)", sk.bytes, sk.bad);
@@ -451,12 +460,11 @@ int main(int argc, char **argv)
         sk.bytes = 0;
         sk.calls = 0;
         sk.fail_after = 1;
-        rc = mtp_download_document_to(c, d.dc, d.id, d.hash, d.ref, d.ref_len, d.size, 0,
-                                      sink_write, &sk, NULL, NULL, &e);
+        rc = mtp_download_document_to(c, &dp, &e);
         OK(rc == MTP_ENOSPC_TEST && e.err == MTP_ENOSPC_TEST, "callback error -> the download stops with it (%d)", rc);
         IS_INT(sk.calls, 2, "callback: not called again after it failed");
-        IS_INT(mtp_download_document_to(c, d.dc, d.id, d.hash, d.ref, d.ref_len, d.size, 0,
-                                        NULL, NULL, NULL, NULL, &e), MTP_EINVAL, "no callback -> MTP_EINVAL");
+        dp.write = NULL;
+        IS_INT(mtp_download_document_to(c, &dp, &e), MTP_EINVAL, "no callback -> MTP_EINVAL");
         free(sk.buf);
         free(sk.seen);
         OK(nearest(c, &e) == 0, "the client is fine after the stopped download");

@@ -417,17 +417,16 @@ int mtp_download_document(mtp_client_t *c, int dc, int64_t id, int64_t access_ha
  * 1 MiB, size) exactly once, part by part (1 MiB, the last one shorter). Parts complete
  * out of order when several are in flight: use the offset. data is valid only during the
  * call. Return 0 to go on; anything else stops the download with that error (a positive
- * value becomes MTP_EIO).
+ * value becomes MTP_EIO). Given in mtp_download_params_t (<mtproto/ops.h>) to
+ * mtp_download_document_to() or mtp_download_start().
  */
 typedef int (*mtp_write_cb)(void *user, uint64_t offset, const uint8_t *data, size_t len);
-int mtp_download_document_to(mtp_client_t *c, int dc, int64_t id, int64_t access_hash,
-                             const uint8_t *file_reference, size_t ref_len, int64_t size,
-                             uint64_t resume_from, mtp_write_cb write, void *wuser,
-                             mtp_progress_cb progress, void *puser, mtp_call_error_t *err);
 
 const char *mtp_client_strerror(int err);
 
 #ifdef __cplusplus
 }
 #endif
+/* asynchronous login / upload / download, versioned parameter structs */
+#include <mtproto/ops.h>
 #endif /* MTPROTO_CLIENT_H */

@@ -90,6 +90,7 @@ struct mtp_client {
     bool in_process;
     mtp_peers_t *peers;         /* peers.c: id -> access_hash, username */
     mtp_upd_t *upd;             /* updates.c: pts/qts/date/seq, held updates, callback */
+    struct mtp_op *ops;         /* op.c: asynchronous operations running */
 };
 
 static const mtp_client_dc_t prod_dcs[] = {
@@ -457,6 +458,7 @@ void mtp_client_free(mtp_client_t *c)
         return;
     if (mtp_peers__dirty(c->peers) || mtp_upd__dirty(c->upd))
         mtp_client_save(c);     /* peers learned / updates state moved since the last save */
+    mtp_ops__client_closing(c); /* op.c: running operations end with MTP_ECLOSED */
     for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++)
         for (int k = 0; k < MAX_CONNS_PER_DC; k++)
             if (c->dc[i].conns[k].fd >= 0 || c->dc[i].conns[k].mc || c->dc[i].conns[k].saved)
@@ -1420,6 +1422,30 @@ void mtp_client__set_user(mtp_client_t *c, int64_t user_id)
         for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++)
             c->dc[i].authorized = false;
     mtp_client_save(c);
+}
+
+mtp_op_t **mtp_client__ops(mtp_client_t *c)
+{
+    return &c->ops;
+}
+
+void mtp_client__cancel_calls(mtp_client_t *c, mtp_call_cb cb,
+                              bool (*match)(void *user, void *ctx), void *ctx)
+{
+    mtp_call_error_t e = { .err = MTP_ECANCELED, .number = -1 };
+    for (call_t *x = c->calls; x;) {
+        if (x->cb != cb || !match(x->user, ctx)) {
+            x = x->next;
+        } else if (!x->on) {
+            deliver(c, x, NULL, 0, &e);     /* not sent: ends now */
+            x = c->calls;
+        } else {
+            mtp_session_t *s = x->on->mc ? mtp_conn_session(x->on->mc) : x->on->saved;
+            if (s)      /* rpc_drop_answer; the call ends with MTP_ECANCELED */
+                mtp_session_cancel(s, (uint64_t)x->id, now_us());
+            x = x->next;
+        }
+    }
 }
 
 mtp_peers_t *mtp_client__peers(mtp_client_t *c)

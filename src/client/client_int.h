@@ -59,6 +59,14 @@ void mtp_upd__saved(mtp_upd_t *u, mtp_usec_t now);
 
 /* client.c */
 mtp_peers_t *mtp_client__peers(mtp_client_t *c);
+/* op.c: the client's running operations; ended with MTP_ECLOSED by mtp_client_free */
+mtp_op_t **mtp_client__ops(mtp_client_t *c);
+void mtp_ops__client_closing(mtp_client_t *c);
+/* End the calls made with callback cb whose user pointer satisfies match(user, ctx): the
+ * ones not sent yet at once, the sent ones through mtp_session_cancel (rpc_drop_answer);
+ * each callback then runs once with MTP_ECANCELED (an operation abandoning its calls). */
+void mtp_client__cancel_calls(mtp_client_t *c, mtp_call_cb cb,
+                              bool (*match)(void *user, void *ctx), void *ctx);
 mtp_upd_t *mtp_client__upd(mtp_client_t *c);
 /* Test hook: drop the next n pushed bodies (a lost push). */
 void mtp_client__updates_drop_pushes(mtp_client_t *c, int n);
