@@ -68,6 +68,9 @@ void mtp_client__updates_pts_limit(mtp_client_t *c, int n);
 /* Test hook: how long a gap is held before a difference, and how soon a failed one is
  * asked again (0: the defaults, 500 ms and 2 s). */
 void mtp_client__updates_timing(mtp_client_t *c, mtp_usec_t hold_us, mtp_usec_t retry_us);
+/* Test hook: the updates box will deliver nothing more without new input (nothing held,
+ * in flight or due). */
+bool mtp_client__updates_idle(mtp_client_t *c);
 /* Test hook: handle body as if the server had pushed it. */
 void mtp_client__updates_inject(mtp_client_t *c, const uint8_t *body, size_t len);
 

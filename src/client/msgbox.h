@@ -131,6 +131,9 @@ void mtp_msgbox_failed(mtp_msgbox_t *b, mtp_usec_t now, uint32_t token, int how)
 mtp_usec_t mtp_msgbox_deadline(const mtp_msgbox_t *b);
 /* getState or getDifference in flight (the chain of slices counts as one). */
 bool mtp_msgbox_diff_running(const mtp_msgbox_t *b);
+/* Nothing held, nothing in flight, nothing due, nothing queued: without more input the box
+ * will deliver nothing. */
+bool mtp_msgbox_idle(const mtp_msgbox_t *b);
 
 /* ---- delivery ---- */
 

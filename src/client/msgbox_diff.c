@@ -84,6 +84,13 @@ mtp_usec_t mtp_msgbox_deadline(const mtp_msgbox_t *b)
     return t;
 }
 
+bool mtp_msgbox_idle(const mtp_msgbox_t *b)
+{
+    bool queued = b->qhead || (b->cur && b->cur->pos < b->cur->n);
+    return !b->npend && !b->diff_running && !b->cdiff_id && !queued &&
+           mtp_msgbox_deadline(b) == MTP_TIME_NEVER;
+}
+
 static bool is_common(const mtp_msgbox_t *b, uint32_t token)
 {
     return b->diff_running && token && token == b->diff_token;

@@ -341,6 +341,11 @@ void mtp_client__updates_timing(mtp_client_t *c, mtp_usec_t hold_us, mtp_usec_t 
     mtp_msgbox_set_params(u->box, &u->prm);
 }
 
+bool mtp_client__updates_idle(mtp_client_t *c)
+{
+    return mtp_msgbox_idle(mtp_client__upd(c)->box);
+}
+
 void mtp_client__updates_inject(mtp_client_t *c, const uint8_t *body, size_t len)
 {
     mtp_upd__feed(c, body, len, false);
