@@ -137,8 +137,12 @@ void mtp_msgbox_failed(mtp_msgbox_t *b, mtp_usec_t now, uint32_t token, int how)
     if (how == MTP_MSGBOX_FAIL_REJECTED || how == MTP_MSGBOX_FAIL_UNAVAILABLE) {
         chan_drop(b, now, id);          /* CHANNEL_PRIVATE, no access hash, ... */
     } else if (how != MTP_MSGBOX_FAIL_CLOSED) {
-        chan_want(b, id, retry);
         mtp_msgbox__replay(b, now, false, 0);       /* what was held meanwhile for other boxes */
+        chan_t *ch = chan_find(b, id);
+        if (ch) {
+            ch->hold_at = MTP_TIME_NEVER;   /* its gap is asked for again at the retry */
+            chan_want(b, id, retry);
+        }
     }
 }
 
@@ -242,6 +246,7 @@ static bool diff_answer(mtp_msgbox_t *b, out_t *x, const mtp_tl_object_t *o)
 static void diff_result(mtp_msgbox_t *b, mtp_usec_t now, out_t *x, const mtp_tl_object_t *o)
 {
     bool again = diff_answer(b, x, o);
+    mtp_msgbox__out_end(x);             /* its updates go before what the replay releases */
     b->diff_running = false;
     if (again) {
         want_diff(b, now);              /* the next round: asked for at once */
@@ -310,6 +315,8 @@ static void cdiff_result(mtp_msgbox_t *b, mtp_usec_t now, out_t *x, const mtp_tl
 {
     bool again;
     int32_t pts = cdiff_answer(x, o, id, &again);
+    bool brought = x->q != NULL;
+    mtp_msgbox__out_end(x);             /* its updates go before what the replay releases */
     chan_t *ch = chan_find(b, id);
     bool moved = false;
     if (ch && pts >= 0) {
@@ -319,7 +326,7 @@ static void cdiff_result(mtp_msgbox_t *b, mtp_usec_t now, out_t *x, const mtp_tl
     }
     b->cdiff_id = 0;
     /* final=false: another round, while the pts moves (or the answer brought something) */
-    if (ch && again && ++b->cslices < MTP_MSGBOX_MAX_SLICES && (moved || x->q)) {
+    if (ch && again && ++b->cslices < MTP_MSGBOX_MAX_SLICES && (moved || brought)) {
         chan_want(b, id, now);
         return;
     }
@@ -353,6 +360,5 @@ int mtp_msgbox_result(mtp_msgbox_t *b, mtp_usec_t now, uint32_t token, const uin
         diff_result(b, now, &x, o);
     else
         cdiff_result(b, now, &x, o, id);
-    mtp_msgbox__out_end(&x);
     return 0;
 }

@@ -187,8 +187,8 @@ static void req_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
         }
         mtp_msgbox_failed(u->box, box_now(), token, how_failed(e));
     }
-    if (how_failed(e) != MTP_MSGBOX_FAIL_CLOSED || !e->err)
-        issue_due(c, u);
+    if (!e->err || how_failed(e) != MTP_MSGBOX_FAIL_CLOSED)
+        issue_due(c, u);        /* the next slice, a retry, getState (not while closing) */
     drain(c, u);
 }
 
