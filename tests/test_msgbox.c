@@ -121,7 +121,7 @@ static void b_short(mtp_buf_t *b, int32_t pts, int32_t count, const char *text, 
 {
     mtp_updateShortMessage_t *u = MTP_NEW(A, updateShortMessage);
     u->out = out;
-    u->id = 1000 + pts;
+    u->id = 1000 + (int32_t)((uint32_t)pts % 100000u);
     u->user_id = PEER;
     u->message = str(text);
     u->pts = pts;
@@ -134,7 +134,7 @@ static void b_sent(mtp_buf_t *b, int32_t pts, int32_t count)
 {
     mtp_updateShortSentMessage_t *u = MTP_NEW(A, updateShortSentMessage);
     u->out = true;
-    u->id = 5000 + pts;
+    u->id = 5000 + (int32_t)((uint32_t)pts % 100000u);
     u->pts = pts;
     u->pts_count = count;
     u->date = 1700000001;
