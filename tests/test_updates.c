@@ -12,6 +12,10 @@
  * getChannelDifference, updateChannelTooLong with final=false slices, duplicates, the
  * channel's pts across a restart (session v4; v3 still loads), channelDifferenceTooLong,
  * getChannelDifference failing with 400, the sender's own posts.
+ *
+ * The rules themselves are tested without a server in test_msgbox; here the clients run
+ * with a 10 ms gap hold and a 100 ms retry (a test hook) and wait for quiet rather than
+ * for fixed times, so the whole run takes about a second.
  */
 #define _GNU_SOURCE
 #include <mtproto/client.h>
