@@ -60,6 +60,8 @@ void mtp_upd__saved(mtp_upd_t *u, mtp_usec_t now);
 /* client.c */
 mtp_peers_t *mtp_client__peers(mtp_client_t *c);
 mtp_upd_t *mtp_client__upd(mtp_client_t *c);
+/* The clock of the client's timers: the domain of the deadlines it compares. */
+mtp_usec_t mtp_client__now(const mtp_client_t *c);
 /* Test hook: drop the next n pushed bodies (a lost push). */
 void mtp_client__updates_drop_pushes(mtp_client_t *c, int n);
 /* Test hook: ask getDifference for at most n pts per answer (differenceSlice) and

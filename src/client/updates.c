@@ -7,9 +7,9 @@
  * application callback, feeds the peer cache with every body the box decodes, and saves
  * the state at most once a second while it changes.
  *
- * Clocks: the box runs on the monotonic clock (mtp_mono_usec); the deadline given to the
- * client and the save throttle use the client's timer clock (client_now below, the clock
- * of client.c's now_us()).
+ * Clocks: the box runs on the monotonic clock (mtp_mono_usec); the deadline handed to the
+ * client is converted into the clock of the client's timers (mtp_client__now), which the
+ * save throttle uses too.
  *
  * Delivery never nests: updates fed while the callback runs (a sync call inside it) are
  * processed at once and queued; the outer delivery loop hands them over, in order, after
@@ -44,10 +44,10 @@ struct mtp_upd {
     int draining;                       /* inside the delivery loop */
 };
 
-/* The clock of the client's timers (client.c now_us()). */
-static mtp_usec_t client_now(void)
+/* The clock of the client's timers (mtp_client__now). */
+static mtp_usec_t client_now(const mtp_client_t *c)
 {
-    return mtp_now_usec();
+    return mtp_client__now(c);
 }
 
 /* The clock of the box. */
@@ -298,7 +298,7 @@ void mtp_upd__tick(mtp_client_t *c)
     mtp_upd_t *u = upd(c);
     issue_due(c, u);
     drain(c, u);
-    mtp_usec_t now = client_now();
+    mtp_usec_t now = client_now(c);
     if (mtp_upd__dirty(u) && now - u->saved_at >= SAVE_US) {
         u->saved_at = now;      /* a failing save is retried a second later, not at once */
         mtp_client_save(c);
@@ -310,7 +310,7 @@ mtp_usec_t mtp_upd__deadline(mtp_client_t *c)
     mtp_upd_t *u = mtp_client__upd(c);
     mtp_usec_t d = mtp_msgbox_deadline(u->box), t = MTP_TIME_NEVER;
     if (d != MTP_TIME_NEVER) {
-        mtp_usec_t mono = box_now(), now = client_now();
+        mtp_usec_t mono = box_now(), now = client_now(c);
         if (d <= mono)
             t = now;
         else if (d - mono < MTP_TIME_NEVER - now)
