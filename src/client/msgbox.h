@@ -28,7 +28,12 @@
  *
  * Values a bad server can send (negative or huge pts_count, pts going backwards, pts or
  * seq at INT32_MAX, undecodable bodies) never overflow: the arithmetic is 64-bit, negative
- * counts are refused (skipped), bodies that do not decode are ignored.
+ * counts are refused (skipped), bodies that do not decode are skipped, answers that do not
+ * decode count as a failure (asked again).
+ *
+ * At most two requests are in flight: one of the common box (getState / getDifference)
+ * and one getChannelDifference. Tested on its own in tests/test_msgbox.c (fake clock) and
+ * fuzz/fuzz_msgbox.c.
  *
  * Not thread-safe; not re-entered by its own callbacks (the observe callback may not call
  * the box). Updates popped are valid until the next pop, reset or free.
