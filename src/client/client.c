@@ -1458,6 +1458,12 @@ mtp_upd_t *mtp_client__upd(mtp_client_t *c)
     return c->upd;
 }
 
+mtp_usec_t mtp_client__now(const mtp_client_t *c)
+{
+    (void)c;
+    return now_us();
+}
+
 const char *mtp_client__api_hash(const mtp_client_t *c);
 const char *mtp_client__api_hash(const mtp_client_t *c)
 {

@@ -28,7 +28,7 @@ bool mtp_peers__dirty(const mtp_peers_t *p);
 bool mtp_peers__want_save(const mtp_peers_t *p, mtp_usec_t now);
 void mtp_peers__saved(mtp_peers_t *p, mtp_usec_t now);
 
-/* ---- updates state (updates.c); the client owns one ---- */
+/* ---- updates state (updates.c, over the message box of msgbox.h); the client owns one ---- */
 typedef struct mtp_upd mtp_upd_t;
 
 mtp_upd_t *mtp_upd__new(void);
@@ -68,11 +68,19 @@ void mtp_ops__client_closing(mtp_client_t *c);
 void mtp_client__cancel_calls(mtp_client_t *c, mtp_call_cb cb,
                               bool (*match)(void *user, void *ctx), void *ctx);
 mtp_upd_t *mtp_client__upd(mtp_client_t *c);
+/* The clock of the client's timers: the domain of the deadlines it compares. */
+mtp_usec_t mtp_client__now(const mtp_client_t *c);
 /* Test hook: drop the next n pushed bodies (a lost push). */
 void mtp_client__updates_drop_pushes(mtp_client_t *c, int n);
 /* Test hook: ask getDifference for at most n pts per answer (differenceSlice) and
  * getChannelDifference for at most n messages (final=false). */
 void mtp_client__updates_pts_limit(mtp_client_t *c, int n);
+/* Test hook: how long a gap is held before a difference, and how soon a failed one is
+ * asked again (0: the defaults, 500 ms and 2 s). */
+void mtp_client__updates_timing(mtp_client_t *c, mtp_usec_t hold_us, mtp_usec_t retry_us);
+/* Test hook: the updates box will deliver nothing more without new input (nothing held,
+ * in flight or due). */
+bool mtp_client__updates_idle(mtp_client_t *c);
 /* Test hook: handle body as if the server had pushed it. */
 void mtp_client__updates_inject(mtp_client_t *c, const uint8_t *body, size_t len);
 
