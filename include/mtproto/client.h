@@ -11,12 +11,18 @@
  * resent on the new connection, or failed with a typed error — never lost, never answered
  * twice).
  *
- * Event-loop integration (libcurl-multi style): mtp_client_fds() + mtp_client_timeout()
- * tell what to wait for, mtp_client_process() does the work (reads, writes, timers,
- * callbacks). mtp_client_run() / mtp_call_sync() use a built-in poll() loop.
+ * Event loop: every client lives on an mtp_loop_t (<mtproto/net.h>): its own, or the
+ * one given in cfg.loop, which many clients (and an in-process harness) can share. Its
+ * connections are mtp_stream_t and its timers run on the monotonic clock (the offset to
+ * the server's time, used for msg_ids, is kept apart, on the wall clock). Host names are
+ * resolved without blocking (mtp_resolve_start: a lookup thread that reports through the
+ * loop). Drive it with the loop's own functions (mtp_loop_fds / mtp_loop_timeout_ms /
+ * mtp_loop_process, or mtp_loop_run_once), or with the wrappers below, which do the same
+ * on the client's loop. mtp_client_run() / mtp_call_sync() run the loop themselves (not
+ * from inside a callback of that loop: MTP_ESTATE).
  *
- * Threads: one client is used by one thread at a time. Secrets (api_hash, auth keys,
- * passwords) are never logged.
+ * Threads: one client, and its loop, are used by one thread at a time. Secrets
+ * (api_hash, auth keys, passwords) are never logged.
  */
 #ifndef MTPROTO_CLIENT_H
 #define MTPROTO_CLIENT_H
@@ -25,6 +31,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <mtproto/common.h>
+#include <mtproto/net.h>
 #include <mtproto/tl.h>
 #include <mtproto/transport.h>
 
@@ -49,9 +56,27 @@ typedef enum mtp_client_dcs_kind {
     MTP_CLIENT_DCS_CUSTOM           /* dcs[] + rsa_pem below */
 } mtp_client_dcs_kind_t;
 
+/* The version of mtp_client_config_t this header describes. */
+#define MTP_CLIENT_CONFIG_VERSION 1u
+
+/* Limits checked by mtp_client_new (longer is MTP_EINVAL, never silently cut). */
+#define MTP_CLIENT_API_HASH_MAX 64      /* characters */
+#define MTP_CLIENT_NAME_MAX 255         /* device_model, system_version, app_version */
+#define MTP_CLIENT_LANG_MAX 16          /* lang_code */
+#define MTP_CLIENT_PATH_MAX 1023        /* session_path */
+#define MTP_CLIENT_PEM_MAX 65536        /* rsa_pem */
+
+/*
+ * Every field is validated by mtp_client_new (MTP_EINVAL, with a message naming the field
+ * through cfg.log and from mtp_client_config_check) and every string is copied: nothing of
+ * the config is referred to after mtp_client_new returns, except cfg.loop and the log
+ * callback.
+ */
 typedef struct mtp_client_config {
-    int32_t api_id;
-    const char *api_hash;       /* secret: never logged */
+    unsigned version;           /* MTP_CLIENT_CONFIG_VERSION, set by mtp_client_config_init */
+    int32_t api_id;             /* >= 0 */
+    const char *api_hash;       /* secret: never logged; NULL = "" */
+    /* initConnection fields; NULL = the defaults ("libmtproto", "Linux", "1.0", "en") */
     const char *device_model, *system_version, *app_version, *lang_code;
 
     mtp_client_dcs_kind_t dcs_kind;
@@ -84,14 +109,31 @@ typedef struct mtp_client_config {
     /* Peer cache entries kept (0 = default 100000, at most 1000000; < 0 = no peer cache).
      * See "peers" below. */
     int peer_cache_max;
+
+    /* The event loop to live on (shared with others; it must outlive the client). NULL =
+     * a loop of the client's own, freed with it. */
+    mtp_loop_t *loop;
+    /* Log lines up to log_level: configuration errors (ERROR), connections, reconnects,
+     * migrations (INFO), key exchanges, resolution, backoff (DEBUG). Never secrets. */
+    mtp_log_fn log;
+    void *log_user;
+    mtp_log_level_t log_level;
 } mtp_client_config_t;
 
-void mtp_client_config_init(mtp_client_config_t *cfg);
+/* Defaults, and cfg->version = version (pass MTP_CLIENT_CONFIG_VERSION: use the macro). */
+void mtp_client_config_init_versioned(unsigned version, mtp_client_config_t *cfg);
+#define mtp_client_config_init(cfg) \
+    mtp_client_config_init_versioned(MTP_CLIENT_CONFIG_VERSION, (cfg))
+/* Validate cfg as mtp_client_new does, without creating anything: 0, MTP_EVERSION or
+ * MTP_EINVAL with the reason (naming the field) in why (NUL-terminated; may be NULL). */
+int mtp_client_config_check(const mtp_client_config_t *cfg, char *why, size_t why_len);
 /* Parse "HOST:PORT" into dc (id given). 0 or MTP_EINVAL. */
 int mtp_client_dc_parse(mtp_client_dc_t *dc, int id, const char *hostport);
 
-/* NULL on failure (*err gets the reason). Loads the session file if it exists. */
-mtp_client_t *mtp_client_new(const mtp_client_config_t *cfg, int *err);
+/* 0 and *out, or MTP_EVERSION (unknown cfg->version), MTP_EINVAL (a bad field: see
+ * mtp_client_config_check), MTP_ENOMEM, MTP_EIO / MTP_EINVAL (session file unreadable /
+ * malformed), MTP_EBADKEY. Loads the session file if it exists. */
+int mtp_client_new(const mtp_client_config_t *cfg, mtp_client_t **out);
 /* Closes everything; pending calls end with MTP_ECLOSED through their callbacks. */
 void mtp_client_free(mtp_client_t *c);
 /* Add or replace a DC address. */
@@ -149,20 +191,19 @@ int mtp_result_format(const mtp_tl_object_t *method, const uint8_t *res, size_t 
 
 /* ---- event loop ---- */
 
-typedef struct mtp_client_fd {
-    int fd;
-    bool want_read, want_write;
-} mtp_client_fd_t;
-
-/* Fill up to max descriptors to wait on; returns how many there are (may exceed max). */
-int mtp_client_fds(mtp_client_t *c, mtp_client_fd_t *fds, int max);
-/* Milliseconds until mtp_client_process() must run at the latest (-1 = no deadline). */
+/* The loop the client lives on (cfg.loop or its own). */
+mtp_loop_t *mtp_client_loop(const mtp_client_t *c);
+/* Wrappers over the client's loop, with the loop's shapes (see mtp_loop_fds): the fds to
+ * wait on (returns how many are needed), milliseconds until mtp_client_process() must run
+ * at the latest (-1 = no deadline), and the work for the readiness in fds (n 0: timers
+ * and deferred work only). On a shared loop these serve every user of the loop. */
+size_t mtp_client_fds(mtp_client_t *c, struct pollfd *fds, size_t max);
 int mtp_client_timeout(mtp_client_t *c);
-/* Do whatever can be done now without blocking (I/O on every fd, timers, callbacks). */
-int mtp_client_process(mtp_client_t *c);
-/* Built-in loop: wait up to ms and process once. */
+int mtp_client_process(mtp_client_t *c, const struct pollfd *fds, size_t n);
+/* Built-in loop: wait up to ms for I/O and process once (mtp_loop_run_once). 0 or < 0. */
 int mtp_client_step(mtp_client_t *c, int ms);
-/* Built-in loop until *done becomes true or ms pass (ms < 0: no limit). */
+/* Built-in loop until *done becomes true or ms pass (ms < 0: no limit); with done NULL,
+ * until no call of this client is pending. */
 int mtp_client_run(mtp_client_t *c, const volatile bool *done, int ms);
 
 /* ---- state ---- */
@@ -303,7 +344,8 @@ int mtp_client_input_channel(mtp_client_t *c, const char *spec, mtp_arena_t *a,
  *    updates.getState when the session holds no state, else updates.getDifference from
  *    the saved state, so the updates missed while the program was not running are
  *    delivered by start itself (before it returns). Then the event loop (mtp_client_run,
- *    mtp_client_step, mtp_client_process, or any sync call) delivers them as they come.
+ *    mtp_client_step, mtp_client_process, the loop's own functions, or any sync call)
+ *    delivers them as they come.
  *  - Containers: updates / updatesCombined (each inner update, with the container's users
  *    and chats), updateShort (its update), updateShortMessage / updateShortChatMessage
  *    (converted to updateNewMessage{message} with from_id / peer_id filled in from the
@@ -343,8 +385,8 @@ int mtp_client_input_channel(mtp_client_t *c, const char *spec, mtp_arena_t *a,
  *    The state is dropped when the logged-in user changes.
  *
  * The callback runs inside the event loop; update, users and chats are valid only during
- * it (copy, or encode with mtp_tl_encode, what you keep). It may make calls (async ones,
- * or sync ones: other updates may then be delivered from inside it).
+ * it (copy, or encode with mtp_tl_encode, what you keep). It may make asynchronous calls;
+ * a synchronous call from inside it fails with MTP_ESTATE (the loop is running).
  */
 
 typedef void (*mtp_update_cb)(mtp_client_t *c, void *user, const mtp_tl_object_t *update,
@@ -424,8 +466,6 @@ int mtp_download_document_to(mtp_client_t *c, int dc, int64_t id, int64_t access
                              const uint8_t *file_reference, size_t ref_len, int64_t size,
                              uint64_t resume_from, mtp_write_cb write, void *wuser,
                              mtp_progress_cb progress, void *puser, mtp_call_error_t *err);
-
-const char *mtp_client_strerror(int err);
 
 #ifdef __cplusplus
 }

@@ -131,6 +131,12 @@ typedef struct mtp_server_config {
     /* Login codes expire after this long (default 300 s): PHONE_CODE_EXPIRED. */
     mtp_usec_t code_ttl;
 
+    /* Optional: run on the caller's event loop (an mtp_loop_t of <mtproto/net.h>, shared
+     * with clients for instance): mtp_server_start() registers the listeners there and the
+     * caller drives the loop; no thread and no mtp_server_run() are needed. Free the server
+     * before the loop. NULL = a loop of its own. */
+    struct mtp_loop *loop;
+
     /* Optional: mtp_server_new() writes a message here when it fails. */
     char *errbuf;
     size_t errbuf_len;
