@@ -128,8 +128,12 @@ static void resolved(mtp_resolve_t *r, int err, const struct sockaddr_storage *a
     if (err < 0 || n < 1) {
         backoff(c, dc, "host name not resolved");
     } else {
-        d->addr = addrs[0];
-        d->addr_len = lens[0];
+        int pick = 0;       /* IPv4 first: "localhost" may list ::1 where only 127.0.0.1 listens */
+        for (int i = n - 1; i >= 0; i--)
+            if (addrs[i].ss_family == AF_INET)
+                pick = i;
+        d->addr = addrs[pick];
+        d->addr_len = lens[pick];
         mtp_client__log(c, MTP_LOG_DEBUG, "DC%d: host name resolved", dc);
     }
     mtp_client__kick(c);
