@@ -137,10 +137,21 @@ int mtp_client_process(mtp_client_t *c, const struct pollfd *fds, size_t n)
     return rc < 0 ? rc : 0;
 }
 
+/* Work that is due now (calls queued since the last iteration) runs before waiting, so
+ * that a step sends them and waits for their answers in one iteration. */
+static void work_now(mtp_client_t *c)
+{
+    if (c->kicked && !c->in_work && mtp_timer_deadline(c->timer) <= mtp_mono_usec()) {
+        mtp_timer_stop(c->timer);
+        work(c->timer, c);
+    }
+}
+
 int mtp_client_step(mtp_client_t *c, int ms)
 {
     if (!c)
         return MTP_EINVAL;
+    work_now(c);
     int rc = mtp_loop_run_once(c->loop, ms < 0 ? -1 : (mtp_usec_t)ms * 1000);
     return rc < 0 ? rc : 0;
 }
@@ -155,6 +166,7 @@ int mtp_client_run(mtp_client_t *c, const volatile bool *done, int ms)
         if (now >= until)
             return MTP_ETIMEDOUT;
         mtp_usec_t w = until == MTP_TIME_NEVER ? MTP_USEC_PER_SEC : until - now;
+        work_now(c);
         int rc = mtp_loop_run_once(c->loop, w > MTP_USEC_PER_SEC ? MTP_USEC_PER_SEC : w);
         if (rc < 0)
             return rc;
