@@ -14,8 +14,13 @@
 #include <mtproto/server.h>
 #include <mtproto/tl_schema.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,6 +146,59 @@ static bool done(const acct_t *a, int n)
     return true;
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return (double)(r.ru_utime.tv_sec + r.ru_stime.tv_sec) +
+           (double)(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e6;
+}
+
+static void ignore_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len,
+                      const mtp_call_error_t *e)
+{
+    (void)c;
+    (void)res;
+    (void)len;
+    *(int *)user = e->err ? e->err : 1;
+}
+
+/* A server that accepts (the kernel does) and never answers: the client waits on its loop
+ * without spinning, and its call times out on the monotonic clock. */
+static void silent_server(const char *pem)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) || listen(s, 4) ||
+        getsockname(s, (struct sockaddr *)&a, &al))
+        tap_bail("listen");
+    mtp_client_config_t cfg;
+    mtp_client_config_init(&cfg);
+    cfg.dcs_kind = MTP_CLIENT_DCS_CUSTOM;
+    cfg.n_dcs = 1;
+    cfg.dcs[0].id = 1;
+    snprintf(cfg.dcs[0].host, sizeof cfg.dcs[0].host, "127.0.0.1");
+    cfg.dcs[0].port = ntohs(a.sin_port);
+    cfg.rsa_pem = pem;
+    cfg.call_timeout = MTP_USEC_PER_SEC;
+    mtp_client_t *c = NULL;
+    if (mtp_client_new(&cfg, &c))
+        tap_bail("client");
+    mtp_arena_t *ar = mtp_arena_new(0);
+    int result = 0;
+    mtp_call(c, (mtp_tl_object_t *)MTP_NEW(ar, help_getNearestDc), ignore_cb, &result);
+    double c0 = cpu_seconds(), t0 = tu_now();
+    mtp_client_run(c, NULL, 5000);
+    double cpu = cpu_seconds() - c0, wall = tu_now() - t0;
+    IS_INT(result, MTP_ETIMEDOUT, "the call to a silent server times out");
+    OK(wall > 0.9 && wall < 3, "after its call_timeout of 1 s (%.2f s)", wall);
+    OK(cpu < 0.3 * wall, "waiting costs no CPU (%.3f s CPU in %.2f s)", cpu, wall);
+    mtp_arena_free(ar);
+    mtp_client_free(c);
+    close(s);
+}
+
 int main(void)
 {
     mtp_loop_t *loop = mtp_loop_new(0);
@@ -206,6 +264,8 @@ int main(void)
     IS_INT(acc[2].state, 3, "client 3 reached DC 1 by the name localhost (%d %s)",
            acc[2].err.err, acc[2].err.message);
     IS_INT(acc[2].answered, CALLS, "client 3: %d calls answered", CALLS);
+
+    silent_server(mtp_server_public_pem(srv));
 
     /* the clients go first (their streams close on the loop), then the harness, then the
      * loop */
