@@ -171,7 +171,8 @@ int mtp_loop_backend_fd(const mtp_loop_t *loop);
 
 /*
  * Name resolution uses getaddrinfo() and BLOCKS the calling thread while a name (not a
- * literal) is looked up. IPv4 and IPv6 literals ("127.0.0.1", "::1", "[::1]") never block.
+ * literal) is looked up (mtp_resolve_start below does it without blocking the loop).
+ * IPv4 and IPv6 literals ("127.0.0.1", "::1", "[::1]") never block.
  * Resolve up to `max` addresses of host:port into `out`; returns the count or MTP_ENOTFOUND.
  */
 int mtp_net_resolve(const char *host, uint16_t port, bool passive,
