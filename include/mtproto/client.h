@@ -80,30 +80,37 @@ typedef struct mtp_client_config {
     const char *device_model, *system_version, *app_version, *lang_code;
 
     mtp_client_dcs_kind_t dcs_kind;
-    mtp_client_dc_t dcs[MTP_CLIENT_MAX_DCS];   /* CUSTOM */
+    /* CUSTOM: n_dcs (1..MTP_CLIENT_MAX_DCS) entries, ids 1..MTP_CLIENT_MAX_DCS and distinct,
+     * host non-empty, port non-zero (other kinds: n_dcs 0..MTP_CLIENT_MAX_DCS, not read) */
+    mtp_client_dc_t dcs[MTP_CLIENT_MAX_DCS];
     int n_dcs;
     const char *rsa_pem;        /* CUSTOM: the server's public key (PEM) */
-    int first_dc;               /* home DC when the session has none (default 2, or the
-                                   first DC of a custom table) */
+    int first_dc;               /* home DC when the session has none: 0 (default 2, or the
+                                   first DC of a custom table) or a DC of the table */
 
     mtp_transport_kind_t transport;   /* default INTERMEDIATE */
     bool obfuscated;
 
-    /* Session store: a file (written atomically, mode 0600) or NULL = memory only. */
+    /* Session store: a file (written atomically, mode 0600; at most MTP_CLIENT_PATH_MAX
+     * characters) or NULL / "" = memory only. */
     const char *session_path;
 
     /* FLOOD_WAIT_X / SLOWMODE_WAIT_X with X <= this (seconds) are waited out and retried;
-     * above it the call fails with MTP_EFLOOD (default 60; < 0 = never wait). */
+     * above it the call fails with MTP_EFLOOD (default 60; < 0 = never wait; at most
+     * 7 days). */
     int flood_threshold;
-    /* Timeout of one call (µs, default 60 s) and of connecting (default 10 s). */
+    /* Timeout of one call (µs; 0 = default 60 s; at most 7 days) and of connecting
+     * (10 s). */
     mtp_usec_t call_timeout;
     /* Connections used for file transfer per DC (default 2) and parts in flight per
      * connection (default 8; a download keeps file_conns * file_parallel 1 MiB parts in
-     * flight, asked for four at a time so that they are answered and sealed together). */
+     * flight, asked for four at a time so that they are answered and sealed together).
+     * file_conns 0..8 and file_parallel 0..64; 0 = 1. */
     int file_conns;
     int file_parallel;
-    /* Reconnect backoff (µs): base (default 100 ms) and cap (default 10 s); attempts
-     * before the calls of a DC fail with MTP_ECLOSED (default 5). */
+    /* Reconnect backoff (µs, >= 0, cap >= base): base (0 = default 100 ms) and cap (0 =
+     * default 10 s); attempts before the calls of a DC fail with MTP_ECLOSED (0 = default
+     * 5, at most 1000). */
     mtp_usec_t backoff_base, backoff_cap;
     int max_reconnects;
     /* Peer cache entries kept (0 = default 100000, at most 1000000; < 0 = no peer cache).
