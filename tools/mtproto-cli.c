@@ -117,17 +117,17 @@ static int fail(const char *what, int rc, const mtp_call_error_t *e)
         /* a typed local error with details (bad PEER, peer not in the cache ...) */
         if (g_json) {
             fprintf(stderr, "{\"error\":\"%s\",\"what\":\"%s\",\"code\":%d,\"message\":",
-                    mtp_client_strerror(rc), what, rc);
+                    mtp_strerror(rc), what, rc);
             json_str(stderr, (const uint8_t *)e->message, strlen(e->message));
             fprintf(stderr, "}\n");
         } else {
-            fprintf(stderr, "mtproto-cli: %s: %s (%d): %s\n", what, mtp_client_strerror(rc), rc,
+            fprintf(stderr, "mtproto-cli: %s: %s (%d): %s\n", what, mtp_strerror(rc), rc,
                     e->message);
         }
     } else {
         fprintf(stderr, g_json ? "{\"error\":\"%s\",\"what\":\"%s\",\"code\":%d}\n"
                                : "mtproto-cli: %s: %s (%d)\n",
-                g_json ? mtp_client_strerror(rc) : what, g_json ? what : mtp_client_strerror(rc),
+                g_json ? mtp_strerror(rc) : what, g_json ? what : mtp_strerror(rc),
                 rc);
     }
     return 1;
@@ -475,12 +475,15 @@ int main(int argc, char **argv)
                          "-100N (channel)");
     }
 
-    int err = 0;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
+    char why[200];
+    mtp_client_t *c = NULL;
+    int err = mtp_client_config_check(&cfg, why, sizeof why);
+    if (!err)
+        err = mtp_client_new(&cfg, &c);
     free(pem);
-    if (!c) {
-        fprintf(stderr, "mtproto-cli: cannot create the client: %s (%d)\n",
-                mtp_client_strerror(err), err);
+    if (err) {
+        fprintf(stderr, "mtproto-cli: cannot create the client: %s (%d)%s%s\n",
+                mtp_strerror(err), err, why[0] ? ": " : "", why);
         return 1;
     }
     mtp_arena_t *a = mtp_arena_new(0);

@@ -171,11 +171,32 @@ int mtp_loop_backend_fd(const mtp_loop_t *loop);
 
 /*
  * Name resolution uses getaddrinfo() and BLOCKS the calling thread while a name (not a
- * literal) is looked up. IPv4 and IPv6 literals ("127.0.0.1", "::1", "[::1]") never block.
+ * literal) is looked up (mtp_resolve_start below does it without blocking the loop).
+ * IPv4 and IPv6 literals ("127.0.0.1", "::1", "[::1]") never block.
  * Resolve up to `max` addresses of host:port into `out`; returns the count or MTP_ENOTFOUND.
  */
 int mtp_net_resolve(const char *host, uint16_t port, bool passive,
                     struct sockaddr_storage *out, socklen_t *lens, int max);
+/* A literal IPv4 / IPv6 address ("1.2.3.4", "::1", "[::1]") into *out; never blocks, never
+ * looks a name up. 0, or MTP_EINVAL when host is not a literal. */
+int mtp_net_parse_literal(const char *host, uint16_t port, struct sockaddr_storage *out,
+                          socklen_t *len);
+
+/*
+ * Asynchronous lookup of a host name: the loop's thread never blocks. The lookup runs on a
+ * short-lived thread of its own and its answer is delivered by the loop (cb on the loop's
+ * thread, exactly once unless cancelled): err < 0 (MTP_ENOTFOUND ...) or the n >= 1
+ * addresses (valid during the call). mtp_resolve_cancel() (not from another thread) makes
+ * sure cb is not called; the request is freed by the loop once the thread has finished.
+ * The handle is invalid after cb or cancel.
+ */
+typedef struct mtp_resolve mtp_resolve_t;
+typedef void (*mtp_resolve_cb)(mtp_resolve_t *r, int err, const struct sockaddr_storage *addrs,
+                               const socklen_t *lens, int n, void *user);
+int mtp_resolve_start(mtp_loop_t *loop, const char *host, uint16_t port, mtp_resolve_cb cb,
+                      void *user, mtp_resolve_t **out);
+void mtp_resolve_cancel(mtp_resolve_t *r);
+
 /* "1.2.3.4:443" or "[::1]:443" into buf (always NUL-terminated); returns buf. */
 char *mtp_net_addr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
 enum { MTP_NET_ADDRSTRLEN = 64 };
@@ -211,6 +232,11 @@ typedef struct mtp_stream_cbs {
     /* Optional: the output queue became empty (after having had bytes in it); called from the
      * loop only. Bytes the kernel took straight from mtp_stream_write() never queue. */
     void (*on_drain)(mtp_stream_t *s);
+    /* Optional (zero-copy reads, as libuv's alloc_cb): room for the next read. `suggested`
+     * is what the socket has ready (at least 64 KiB). Set *buf / *cap to the caller's own
+     * memory; the bytes are read straight into it and on_data gets that pointer. *cap 0
+     * ends this round of reading (the fd stays readable: the loop comes back). */
+    void (*on_alloc)(mtp_stream_t *s, size_t suggested, uint8_t **buf, size_t *cap);
 } mtp_stream_cbs_t;
 
 /* Zero-initialise; 0 means the default for every field. */
