@@ -673,19 +673,6 @@ static void test_kdf(void)
     tj_free(doc);
 }
 
-static uint64_t rd_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint32_t rd_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void test_packets(void)
 {
     tj *doc = tj_load("tests/vectors/mtproto2_crypto.json");
@@ -726,13 +713,13 @@ static void test_packets(void)
     tap_mem_eq(k, hx(dec, "aes_key", NULL), 32, "decrypt: aes_key");
     tap_mem_eq(iv, hx(dec, "aes_iv", NULL), 32, "decrypt: aes_iv");
     const tj *parsed = tj_get(dec, "parsed");
-    IS_INT((int64_t)rd_le64(p2), tj_int(tj_get(parsed, "salt")), "decrypt: salt");
-    IS_INT((int64_t)rd_le64(p2 + 8), tj_int(tj_get(parsed, "session_id")), "decrypt: session_id");
-    IS_INT((int64_t)rd_le64(p2 + 16), tj_int(tj_get(parsed, "msg_id")), "decrypt: msg_id");
-    IS_INT(rd_le32(p2 + 24), tj_int(tj_get(parsed, "seq_no")), "decrypt: seq_no");
-    IS_INT(rd_le32(p2 + 28), tj_int(tj_get(parsed, "message_data_length")), "decrypt: message_data_length");
-    IS_INT(rd_le32(p2 + 32), 0x73f1f8dc, "decrypt: body is msg_container");
-    IS_INT(ptl - 32 - rd_le32(p2 + 28), tj_int(tj_get(parsed, "padding_length")), "decrypt: padding length");
+    IS_INT((int64_t)mtp_get_le64(p2), tj_int(tj_get(parsed, "salt")), "decrypt: salt");
+    IS_INT((int64_t)mtp_get_le64(p2 + 8), tj_int(tj_get(parsed, "session_id")), "decrypt: session_id");
+    IS_INT((int64_t)mtp_get_le64(p2 + 16), tj_int(tj_get(parsed, "msg_id")), "decrypt: msg_id");
+    IS_INT(mtp_get_le32(p2 + 24), tj_int(tj_get(parsed, "seq_no")), "decrypt: seq_no");
+    IS_INT(mtp_get_le32(p2 + 28), tj_int(tj_get(parsed, "message_data_length")), "decrypt: message_data_length");
+    IS_INT(mtp_get_le32(p2 + 32), 0x73f1f8dc, "decrypt: body is msg_container");
+    IS_INT(ptl - 32 - mtp_get_le32(p2 + 28), tj_int(tj_get(parsed, "padding_length")), "decrypt: padding length");
 
     /* tampering */
     uint8_t *t = xmalloc(cl), zero[64] = { 0 };

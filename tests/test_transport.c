@@ -149,7 +149,7 @@ static void test_vectors(void)
                 tap_mem_eq(last.data + wlen, payload, plen, "%s %s: payload follows", tname, test);
             }
             if (kind == MTP_TRANSPORT_FULL && tj_get(v, "crc32")) {
-                uint32_t crc = mtp_le32_(last.data + last.len - 4);
+                uint32_t crc = mtp_get_le32(last.data + last.len - 4);
                 IS_INT(crc, tj_uint(tj_get(v, "crc32")), "%s %s: crc32", tname, test);
             }
 
@@ -190,7 +190,7 @@ static void test_vectors(void)
             IS_INT(feed_next(&s, f, n, &ev), MTP_ETRANSPORT, "full %s: bad CRC rejected", test);
             IS_INT(mtp_transport_next(&s, &ev), MTP_ETRANSPORT, "full: error is sticky");
             IS_INT(mtp_transport_feed(&s, f, 1), MTP_ETRANSPORT, "full: feed after error fails");
-            uint32_t got = mtp_le32_(f + n - 4);
+            uint32_t got = mtp_get_le32(f + n - 4);
             IS_INT(got, tj_uint(tj_get(v, "got_crc")), "full: got_crc field as in the vector");
             mtp_transport_free(&s);
 
@@ -236,7 +236,7 @@ static void make_packet(uint8_t *p, size_t n)
     }
     if (n >= 20) {
         memset(p, 0, 8);
-        mtp_put_le32_(p + 16, (uint32_t)(n - 20));
+        mtp_put_le32(p + 16, (uint32_t)(n - 20));
         return;
     }
 }
@@ -583,7 +583,7 @@ static void test_wire_forms(void)
         mtp_rng_t rr;
         mtp_rng_replay_init(&rr, &st, rbytes, sizeof rbytes);
         uint8_t pkt[20] = { 0 };
-        mtp_put_le32_(pkt + 16, 0);
+        mtp_put_le32(pkt + 16, 0);
         mtp_transport_init_client(&c, MTP_TRANSPORT_PADDED, false, 0, NULL, &rr);
         IS_INT(mtp_transport_frame(&c, pkt, 20, MTP_TRANSPORT_QUICK_ACK, &out), 0, "padded frame");
         IS_INT(out.len, 4 + 4 + 20 + 3, "tag + len + payload + 3 padding bytes");
@@ -620,7 +620,7 @@ static void test_wire_forms(void)
     OK(ev.type == MTP_TRANSPORT_EV_ERROR && ev.code == -413, "bare negative word -> error");
     mtp_buf_clear(&out);
     IS_INT(mtp_transport_frame(&s, pl, 16, 0, &out), 0, "server full frame seq 1");
-    IS_INT(mtp_le32_(out.data + 4), 1, "server seqno counts its own frames (error was 0)");
+    IS_INT(mtp_get_le32(out.data + 4), 1, "server seqno counts its own frames (error was 0)");
     IS_INT(feed_next(&c, out.data, out.len, &ev), 1, "client reads seq 1");
     mtp_transport_free(&s);
     mtp_transport_free(&c);
@@ -759,7 +759,7 @@ static void test_negative(void)
         {
             uint8_t pk[4 + 4 + 1022];
             memset(pk, 0xdd, 4);
-            mtp_put_le32_(pk + 4, 1022);
+            mtp_put_le32(pk + 4, 1022);
             rnd_fill(pk + 8, 1022);
             pk[8] = 1;                        /* encrypted: 1022 -> 24 + 16 * 62 = 1016 */
             mtp_transport_init_server(&s, NULL, NULL);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "util/util.h"
+
 static int tap_n, tap_failed, tap_planned;
 
 void tap_plan(int n)
@@ -422,14 +424,6 @@ size_t tj_hex(const tj *v, uint8_t **out)
 
 /* ---------------- misc ---------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 size_t tu_unhex(const char *hex, uint8_t **out)
 {
     size_t n = strlen(hex);
@@ -443,13 +437,9 @@ size_t tu_unhex(const char *hex, uint8_t **out)
     uint8_t *b = malloc(n / 2 + 1);
     if (!b)
         abort();
-    for (size_t i = 0; i < n / 2; i++) {
-        int h = hexval(hex[2 * i]), l = hexval(hex[2 * i + 1]);
-        if (h < 0 || l < 0) {
-            free(b);
-            return (size_t)-1;
-        }
-        b[i] = (uint8_t)(h << 4 | l);
+    if (mtp_hex_decode(hex, n / 2, b) != 0) {
+        free(b);
+        return (size_t)-1;
     }
     *out = b;
     return n / 2;
@@ -457,14 +447,10 @@ size_t tu_unhex(const char *hex, uint8_t **out)
 
 char *tu_hex(const uint8_t *p, size_t n)
 {
-    static const char d[] = "0123456789abcdef";
     char *s = malloc(2 * n + 1);
     if (!s)
         abort();
-    for (size_t i = 0; i < n; i++) {
-        s[2 * i] = d[p[i] >> 4];
-        s[2 * i + 1] = d[p[i] & 15];
-    }
+    mtp_hex_encode(p, n, s);
     s[2 * n] = 0;
     return s;
 }

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/util.h"   /* little-endian access, hex (internal, static inline) */
+
 /* ---- TAP ---- */
 void tap_plan(int n);                 /* optional: "1..n" up front */
 int  tap_ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"
+
 /* Shared with print.c (internal; not part of the public API). */
 size_t mtp_tl_fmt_double(double v, char out[40]);
 uint32_t mtp_tl_nat_value(const mtp_tl_object_t *obj, int idx);
@@ -223,11 +225,8 @@ static void put_hex(mtp_buf_t *b, const uint8_t *p, size_t n)
         return;
     char *o = (char *)b->data + b->len;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        *o++ = hexdig[p[i] >> 4];
-        *o++ = hexdig[p[i] & 15];
-    }
-    *o++ = '"';
+    mtp_hex_encode(p, n, o);
+    o[2 * n] = '"';
     b->len += 2 * n + 2;
 }
 
@@ -258,44 +257,6 @@ static void put_i64(mtp_buf_t *b, int64_t v, bool quote)
     put_u64(b, u, v < 0, quote);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n) (1..4), or 0 with *bad set to the number
- * of bytes that form the maximal invalid subpart (WHATWG decoder: one U+FFFD each). */
-static size_t utf8_seq(const uint8_t *s, size_t n, size_t *bad)
-{
-    uint8_t c = s[0];
-    size_t need;
-    uint8_t lo = 0x80, hi = 0xbf;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 1;
-    else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        *bad = 1;
-        return 0;
-    }
-    size_t j = 1;
-    for (size_t k = 0; k < need; k++, j++) {
-        if (j >= n || s[j] < lo || s[j] > hi) {
-            *bad = j;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xbf;
-    }
-    return j;
-}
 
 static void put_string(mtp_buf_t *b, const uint8_t *s, size_t n)
 {
@@ -332,7 +293,7 @@ static void put_string(mtp_buf_t *b, const uint8_t *s, size_t n)
             i++;
             continue;
         }
-        size_t bad = 0, k = utf8_seq(s + i, n - i, &bad);
+        size_t bad = 0, k = mtp_utf8_seq(s + i, n - i, &bad);
         if (k) {
             memcpy(o, s + i, k);
             o += k;
@@ -570,22 +531,11 @@ static bool lit(jp_t *j, const char *w, size_t n)
     return false;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int read_u4(const char *p)
 {
     int v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval((unsigned char)p[i]);
+        int h = mtp_hexval((unsigned char)p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -593,29 +543,6 @@ static int read_u4(const char *p)
     return v;
 }
 
-static size_t put_utf8(uint8_t *o, uint32_t cp)
-{
-    if (cp < 0x80) {
-        o[0] = (uint8_t)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (uint8_t)(0xc0 | (cp >> 6));
-        o[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (uint8_t)(0xe0 | (cp >> 12));
-        o[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (uint8_t)(0xf0 | (cp >> 18));
-    o[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (uint8_t)(0x80 | (cp & 0x3f));
-    return 4;
-}
 
 /*
  * Scan a JSON string at j->p (which is at the opening quote). On success j->p is past the
@@ -665,7 +592,7 @@ static int scan_string(jp_t *j, const char **raw, size_t *rawlen, bool *plain)
             p++;
             continue;
         }
-        size_t bad = 0, k = utf8_seq((const uint8_t *)p, (size_t)(j->end - p), &bad);
+        size_t bad = 0, k = mtp_utf8_seq((const uint8_t *)p, (size_t)(j->end - p), &bad);
         if (!k) {
             j->p = p;
             return jp_syntax(j, "invalid UTF-8 in string");
@@ -720,7 +647,7 @@ static size_t decode_string(const char *raw, size_t rawlen, uint8_t *o)
             }
             /* a \uXXXX escape (6 chars) always has room for its <= 3 bytes, a pair (12)
              * for its 4 */
-            o += put_utf8(o, cp);
+            o += mtp_utf8_put(o, cp);
             break;
         }
         default: *o++ = (uint8_t)c; break; /* " \ / */
@@ -1228,7 +1155,7 @@ static int parse_hex(jp_t *j, const jctx_t *cx, const char *r, size_t rl, bool p
             return jp_fail(j, cx, MTP_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval((unsigned char)r[2 * i]), lo = hexval((unsigned char)r[2 * i + 1]);
+        int hi = mtp_hexval((unsigned char)r[2 * i]), lo = mtp_hexval((unsigned char)r[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return jp_fail(j, cx, MTP_EJSON, "bad hex digit at position %zu",
                            hi < 0 ? 2 * i : 2 * i + 1);
