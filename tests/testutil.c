@@ -422,6 +422,48 @@ size_t tj_hex(const tj *v, uint8_t **out)
     return tu_unhex(v->str, out);
 }
 
+/* ---------------- seeded generator ---------------- */
+
+static tu_rng_t tu_default_rng = { TU_RNG_SEED };
+
+void tu_rng_seed(tu_rng_t *r, uint64_t seed)
+{
+    (r ? r : &tu_default_rng)->s = seed ? seed : 1;
+}
+
+uint64_t tu_rng_next(tu_rng_t *r)
+{
+    uint64_t *s = &(r ? r : &tu_default_rng)->s;
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545f4914f6cdd1dull;
+}
+
+uint64_t tu_rng_below(tu_rng_t *r, uint64_t n)
+{
+    return n ? tu_rng_next(r) % n : 0;
+}
+
+void tu_rng_fill(tu_rng_t *r, void *out, size_t n)
+{
+    uint8_t *p = out;
+    while (n >= 8) {
+        uint64_t v = tu_rng_next(r);
+        memcpy(p, &v, 8);
+        p += 8;
+        n -= 8;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)tu_rng_next(r);
+}
+
+int tu_rng_mtp_fill(void *ctx, uint8_t *out, size_t n)
+{
+    tu_rng_fill(ctx, out, n);
+    return 0;
+}
+
 /* ---------------- misc ---------------- */
 
 size_t tu_unhex(const char *hex, uint8_t **out)

@@ -315,25 +315,23 @@ void mtp_listener_free(mtp_listener_t *l);
 /* Backoff: exponential with full jitter                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Uniform 64-bit random numbers. */
-typedef uint64_t (*mtp_rng_fn)(void *ctx);
-
+/* Randomness comes from an mtp_rng_t (mtproto/crypto.h), the one injection type of the
+ * library; the jitter takes 8 bytes per draw. */
+typedef struct mtp_rng mtp_rng_t;
 typedef struct mtp_backoff {
     mtp_usec_t base;        /* ceiling of attempt 0 */
     mtp_usec_t cap;         /* ceilings never exceed this */
     unsigned attempt;       /* next attempt number */
-    mtp_rng_fn rng;         /* NULL = built-in generator seeded from getrandom() */
-    void *rng_ctx;
+    const mtp_rng_t *rng;   /* NULL = built-in generator seeded from getrandom(); borrowed */
     uint64_t state;         /* built-in generator state */
 } mtp_backoff_t;
 
 /* min(cap, base * 2^attempt), without overflow; 0 if base <= 0. */
 mtp_usec_t mtp_backoff_ceiling(mtp_usec_t base, mtp_usec_t cap, unsigned attempt);
-/* Full jitter: uniform in [0, ceiling]. rng NULL is not allowed here. */
+/* Full jitter: uniform in [0, ceiling]. rng NULL (or a failing rng): no jitter, the ceiling. */
 mtp_usec_t mtp_backoff_delay(mtp_usec_t base, mtp_usec_t cap, unsigned attempt,
-                             mtp_rng_fn rng, void *ctx);
-void mtp_backoff_init(mtp_backoff_t *b, mtp_usec_t base, mtp_usec_t cap, mtp_rng_fn rng,
-                      void *ctx);
+                             const mtp_rng_t *rng);
+void mtp_backoff_init(mtp_backoff_t *b, mtp_usec_t base, mtp_usec_t cap, const mtp_rng_t *rng);
 /* Delay before the next attempt; advances the attempt counter. */
 mtp_usec_t mtp_backoff_next(mtp_backoff_t *b);
 /* After a success: start again from attempt 0. */

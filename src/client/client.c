@@ -422,7 +422,7 @@ mtp_client_t *mtp_client_new(const mtp_client_config_t *cfg, int *err)
         e = MTP_ENOMEM;
         goto fail;
     }
-    mtp_backoff_init(&c->backoff, c->cfg.backoff_base, c->cfg.backoff_cap, NULL, NULL);
+    mtp_backoff_init(&c->backoff, c->cfg.backoff_base, c->cfg.backoff_cap, NULL);
     for (int i = 0; i <= MTP_CLIENT_MAX_DCS; i++)
         for (int k = 0; k < MAX_CONNS_PER_DC; k++)
             c->dc[i].conns[k].fd = -1;
@@ -543,7 +543,7 @@ static cconn_t *conn_get(mtp_client_t *c, int dc, int kind)
     int fd = tcp_open(a, kind != 0, &connecting);
     if (fd < 0) {
         d->retry_at = now + mtp_backoff_delay(c->cfg.backoff_base, c->cfg.backoff_cap,
-                                              d->attempts, NULL, NULL) + 1;
+                                              d->attempts, NULL) + 1;
         d->attempts++;
         return NULL;
     }
@@ -651,7 +651,7 @@ static void conn_drop(mtp_client_t *c, int dc, cconn_t *k, bool failure)
         dcstate_t *d = &c->dc[dc];
         c->st.reconnects++;
         d->retry_at = now_us() + mtp_backoff_delay(c->cfg.backoff_base, c->cfg.backoff_cap,
-                                                   d->attempts, NULL, NULL);
+                                                   d->attempts, NULL);
         d->attempts++;
         if (dc == c->home && k == &d->conns[0])
             mtp_upd__conn_lost(c);      /* getDifference reconnects and fetches them */
