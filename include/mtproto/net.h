@@ -193,7 +193,8 @@ typedef struct mtp_stream mtp_stream_t;
  *   MTP_ECLOSED    the peer closed its side and no on_eof callback was set
  *   MTP_EIO        socket error: connect failed, reset, … (mtp_stream_errno() has the errno)
  *   MTP_ETIMEDOUT  connect timeout or idle timeout
- *   MTP_ENOMEM     queued output went over max_output (a peer that does not read), or malloc
+ *   MTP_EFULL      queued output went over max_output (a peer that does not read)
+ *   MTP_ENOMEM     malloc failed
  *   MTP_ECANCELED  the loop was freed
  */
 typedef struct mtp_stream_cbs {
@@ -242,7 +243,7 @@ int mtp_stream_new(mtp_loop_t *loop, int fd, const mtp_stream_opts_t *opts,
 
 /*
  * Queue bytes (sent right away if possible; while connecting, they wait). Errors: MTP_ESTATE
- * after mtp_stream_end(), MTP_ECLOSED once closing; MTP_ENOMEM when the cap is exceeded and
+ * after mtp_stream_end(), MTP_ECLOSED once closing; MTP_EFULL when the cap is exceeded and
  * MTP_EIO when the socket failed (e.g. EPIPE, see mtp_stream_errno()) — in both cases the
  * stream is then closing and on_close with the same code follows from the loop.
  */
