@@ -23,11 +23,7 @@
 
 #include <string.h>
 
-#include "util/util.h"
-
-/* Internal helpers from json.c. */
-size_t mtp_tl_fmt_double(double v, char out[40]);
-uint32_t mtp_tl_nat_value(const mtp_tl_object_t *obj, int idx);
+#include "tl/json_int.h"   /* mtp_tl_fmt_double, mtp_tl_nat_value; util */
 
 #define PR_MAX_DEPTH (4 * MTP_TL_MAX_DEPTH)
 
