@@ -153,12 +153,12 @@ void *mtp_timer_user(const mtp_timer_t *t);
  * ready; poll it and call mtp_loop_run_once(loop, 0).
  */
 /* Fill up to `max` entries (events = POLLIN/POLLOUT, revents = 0); returns how many are needed. */
-size_t mtp_loop_fds(mtp_loop_t *loop, struct pollfd *out, size_t max);
+size_t mtp_loop_fds(const mtp_loop_t *loop, struct pollfd *out, size_t max);
 /* Microseconds until something needs processing: 0 = now, -1 = nothing scheduled. */
-mtp_usec_t mtp_loop_timeout_usec(mtp_loop_t *loop);
+mtp_usec_t mtp_loop_timeout_usec(const mtp_loop_t *loop);
 /* The same rounded *up* to milliseconds (so poll() never wakes before the deadline and spins);
  * -1 = nothing scheduled. */
-int mtp_loop_timeout_ms(mtp_loop_t *loop);
+int mtp_loop_timeout_ms(const mtp_loop_t *loop);
 /* Dispatch the revents of `fds` (entries for fds the loop does not watch, or whose revents are
  * 0, are ignored), then expired timers and deferred work. Returns callbacks dispatched or < 0. */
 int mtp_loop_process(mtp_loop_t *loop, const struct pollfd *fds, size_t n);
