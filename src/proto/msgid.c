@@ -1,6 +1,7 @@
 /*
  * libmtproto — msg_id <-> time, the msg_id generator, the replay window of received ids
- * and a small int64-keyed hash map used by the session (PROTOCOL.md §3.5, §3.7).
+ * (PROTOCOL.md §3.5, §3.7), and the session's buffer appenders. The int64 map the session
+ * uses is the util layer's (src/util/util.h).
  */
 #include <mtproto/session.h>
 
@@ -16,14 +17,14 @@
 void ses_buf_u32(mtp_buf_t *b, uint32_t v)
 {
     uint8_t t[4];
-    ses_put32(t, v);
+    mtp_put_le32(t, v);
     mtp_buf_append(b, t, 4);
 }
 
 void ses_buf_i64(mtp_buf_t *b, int64_t v)
 {
     uint8_t t[8];
-    ses_put64(t, v);
+    mtp_put_le64(t, (uint64_t)v);
     mtp_buf_append(b, t, 8);
 }
 
