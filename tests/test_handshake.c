@@ -57,14 +57,6 @@ static mtp_rsa_key_t *g_pub;    /* its public half, as a client has it */
 static mtp_rsa_key_t *g_priv2;  /* a second server key */
 static const mtp_usec_t T0 = 1705754877LL * 1000000;
 
-static int64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return (int64_t)v;
-}
-
 static void setup_keys(void)
 {
     if (mtp_rsa_generate(2048, &g_priv) || mtp_rsa_generate(2048, &g_priv2))
@@ -613,7 +605,7 @@ static void test_client_negative(void)
     IS_INT(mtp_hs_client_feed(c, T0 + 3000, in.data, in.len, &out), 0, "dh_gen_retry accepted");
     uint8_t old_aux[8];
     memcpy(old_aux, f.aux, 8);
-    OK(fake_take_set_dh(&f, &out) == 0 && f.retry_id == le64(old_aux),
+    OK(fake_take_set_dh(&f, &out) == 0 && f.retry_id == (int64_t)mtp_get_le64(old_aux),
        "after dh_gen_retry: new g_b, retry_id = aux_hash of the previous key");
     fake_dh_gen(&f, 1, false, false, &in);
     mtp_buf_clear(&out);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "util/util.h"
+
 static int tap_n, tap_failed, tap_planned;
 
 void tap_plan(int n)
@@ -420,15 +422,49 @@ size_t tj_hex(const tj *v, uint8_t **out)
     return tu_unhex(v->str, out);
 }
 
-/* ---------------- misc ---------------- */
+/* ---------------- seeded generator ---------------- */
 
-static int hexval(int c)
+static tu_rng_t tu_default_rng = { TU_RNG_SEED };
+
+void tu_rng_seed(tu_rng_t *r, uint64_t seed)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    (r ? r : &tu_default_rng)->s = seed ? seed : 1;
 }
+
+uint64_t tu_rng_next(tu_rng_t *r)
+{
+    uint64_t *s = &(r ? r : &tu_default_rng)->s;
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545f4914f6cdd1dull;
+}
+
+uint64_t tu_rng_below(tu_rng_t *r, uint64_t n)
+{
+    return n ? tu_rng_next(r) % n : 0;
+}
+
+void tu_rng_fill(tu_rng_t *r, void *out, size_t n)
+{
+    uint8_t *p = out;
+    while (n >= 8) {
+        uint64_t v = tu_rng_next(r);
+        memcpy(p, &v, 8);
+        p += 8;
+        n -= 8;
+    }
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)tu_rng_next(r);
+}
+
+int tu_rng_mtp_fill(void *ctx, uint8_t *out, size_t n)
+{
+    tu_rng_fill(ctx, out, n);
+    return 0;
+}
+
+/* ---------------- misc ---------------- */
 
 size_t tu_unhex(const char *hex, uint8_t **out)
 {
@@ -443,13 +479,9 @@ size_t tu_unhex(const char *hex, uint8_t **out)
     uint8_t *b = malloc(n / 2 + 1);
     if (!b)
         abort();
-    for (size_t i = 0; i < n / 2; i++) {
-        int h = hexval(hex[2 * i]), l = hexval(hex[2 * i + 1]);
-        if (h < 0 || l < 0) {
-            free(b);
-            return (size_t)-1;
-        }
-        b[i] = (uint8_t)(h << 4 | l);
+    if (mtp_hex_decode(hex, n / 2, b) != 0) {
+        free(b);
+        return (size_t)-1;
     }
     *out = b;
     return n / 2;
@@ -457,14 +489,10 @@ size_t tu_unhex(const char *hex, uint8_t **out)
 
 char *tu_hex(const uint8_t *p, size_t n)
 {
-    static const char d[] = "0123456789abcdef";
     char *s = malloc(2 * n + 1);
     if (!s)
         abort();
-    for (size_t i = 0; i < n; i++) {
-        s[2 * i] = d[p[i] >> 4];
-        s[2 * i + 1] = d[p[i] & 15];
-    }
+    mtp_hex_encode(p, n, s);
     s[2 * n] = 0;
     return s;
 }

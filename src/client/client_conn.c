@@ -26,7 +26,7 @@ static void backoff(mtp_client_t *c, int dc, const char *why)
 {
     mtp_dcstate_t *d = &c->dc[dc];
     mtp_usec_t delay = mtp_backoff_delay(c->cfg.backoff_base, c->cfg.backoff_cap, d->attempts,
-                                         NULL, NULL);
+                                         NULL);
     d->retry_at = mtp_mono_usec() + delay + 1;
     d->attempts++;
     mtp_client__log(c, MTP_LOG_DEBUG, "DC%d: %s; attempt %u in %lld ms", dc, why, d->attempts,

@@ -615,8 +615,8 @@ static int enqueue(mtp_stream_t *s, const mtp_bytes_t *parts, size_t nparts, siz
     if (!rest)
         return 0;
     if (rest > s->max_output || pending(s) > s->max_output - rest) {
-        stream_fail(s, MTP_ENOMEM, 0);
-        return MTP_ENOMEM;
+        stream_fail(s, MTP_EFULL, 0);
+        return MTP_EFULL;
     }
     if (s->out_head && s->out.cap - s->out.len < rest) {      /* reuse the sent prefix */
         memmove(s->out.data, s->out.data + s->out_head, pending(s));

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "proto/handshake_int.h"
-#include "proto/envelope_int.h"
+#include "util/util.h"
 
 struct mtp_hs_client {
     mtp_hs_client_config_t cfg;
@@ -477,7 +477,7 @@ static int on_dh_gen(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mtp_b
         if (c->retries >= c->cfg.max_retries)
             return MTP_EPROTO;
         c->retries++;
-        c->retry_id = (int64_t)mtp_env_get64(c->aux_hash);
+        c->retry_id = (int64_t)mtp_get_le64(c->aux_hash);
         return send_client_dh(c, now, out);
     }
 
@@ -489,7 +489,7 @@ static int on_dh_gen(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mtp_b
         return rc;
     uint8_t salt[8];
     mtp_initial_server_salt(c->new_nonce, c->server_nonce, salt);
-    r->server_salt = (int64_t)mtp_env_get64(salt);
+    r->server_salt = (int64_t)mtp_get_le64(salt);
     r->time_offset = c->offset;
     r->dc_id = (c->cfg.flags & MTP_HS_LEGACY_INNER) ? 0 : c->cfg.dc_id;
     r->rsa_fingerprint = c->rsa_fp;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "proto/handshake_int.h"
-#include "proto/envelope_int.h"
+#include "util/util.h"
 
 
 void mtp_hs_result_wipe(mtp_hs_result_t *r)

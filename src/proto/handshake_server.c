@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "proto/handshake_int.h"
-#include "proto/envelope_int.h"
+#include "util/util.h"
 
 enum { SLOT_PQ, SLOT_DH, SLOT_SET, NSLOTS };
 
@@ -478,7 +478,7 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     }
     if (which == 2) {
         s->retries++;
-        s->retry_id = (int64_t)mtp_env_get64(k.aux_hash);
+        s->retry_id = (int64_t)mtp_get_le64(k.aux_hash);
         mtp_auth_key_wipe(&k);
         *ev = MTP_HS_EV_SEND;
         return 0;
@@ -497,7 +497,7 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     mtp_auth_key_wipe(&k);
     uint8_t salt[8];
     mtp_initial_server_salt(s->new_nonce, s->server_nonce, salt);
-    r->server_salt = (int64_t)mtp_env_get64(salt);
+    r->server_salt = (int64_t)mtp_get_le64(salt);
     r->dc_id = s->dc;
     r->temp = s->temp;
     r->rsa_fingerprint = s->rsa_fp;
@@ -551,7 +551,7 @@ int mtp_hs_server_feed(mtp_hs_server_t *s, mtp_usec_t now, const uint8_t *pkt, s
         }
     }
 
-    uint32_t id = mtp_env_get32(body.ptr);
+    uint32_t id = mtp_get_le32(body.ptr);
     size_t out_len = out->len;
     int32_t terr = -404;
     mtp_arena_reset(s->arena);

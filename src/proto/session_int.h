@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <mtproto/common.h>
 #include <mtproto/tl.h>
+#include "util/util.h"
 
 /* ---- constructor ids (tl/mtproto.tl and tl/api.tl; PROTOCOL.md §5, §7) ---- */
 #define SID_VECTOR              0x1cb5c415u
@@ -133,19 +134,15 @@ bool inwin_too_old(const in_win_t *w, int64_t id);
 /* Insert (the id must not be present); evicts the smallest when full. Never fails. */
 in_rec_t *inwin_insert(in_win_t *w, int64_t id, int32_t seq, uint32_t flags);
 
-/* ---- int64 -> pointer map (open addressing; key 0 is reserved) ---- */
+/* ---- int64 -> pointer map: the util layer's (src/util/util.h) ---- */
 
-typedef struct id_map {
-    int64_t *keys;
-    void **vals;
-    uint32_t cap, n;
-} id_map_t;
-
-void  idmap_free(id_map_t *m);
-void *idmap_get(const id_map_t *m, int64_t key);
-int   idmap_put(id_map_t *m, int64_t key, void *val);      /* replaces; 0 or MTP_ENOMEM */
+typedef mtp_i64map_t id_map_t;
+static inline void idmap_free(id_map_t *m) { mtp_i64map_free(m); }
+static inline void *idmap_get(const id_map_t *m, int64_t key) { return mtp_i64map_get(m, key); }
+/* replaces; 0 or MTP_ENOMEM */
+static inline int idmap_put(id_map_t *m, int64_t key, void *val) { return mtp_i64map_put(m, key, val); }
 /* Make room for `extra` more keys so that the next puts cannot fail. */
-int   idmap_reserve(id_map_t *m, uint32_t extra);
-void  idmap_del(id_map_t *m, int64_t key);
+static inline int idmap_reserve(id_map_t *m, uint32_t extra) { return mtp_i64map_reserve(m, extra); }
+static inline void idmap_del(id_map_t *m, int64_t key) { (void)mtp_i64map_del(m, key); }
 
 #endif
