@@ -56,6 +56,13 @@
 /* byte helpers                                                                       */
 /* ---------------------------------------------------------------------------------- */
 
+/* mtp_session_new() for tests that only need the session (NULL on failure). */
+static mtp_session_t *new_session(const mtp_session_config_t *c)
+{
+    mtp_session_t *s = NULL;
+    return mtp_session_new(c, &s) == 0 ? s : NULL;
+}
+
 static uint32_t g32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -194,7 +201,7 @@ static void world_init(world_t *w, const mtp_session_config_t *ccfg)
         c.time_synced = true;
         c.future_salts = 0;
     }
-    w->c = mtp_session_new(&c);
+    w->c = new_session(&c);
     mtp_session_config_init(&w->scfg, MTP_ROLE_SERVER);
     w->scfg.server_salt = 0x1111;
     w->scfg.destroy_session = destroy_cb;
@@ -222,7 +229,7 @@ static mtp_session_t *server_for(world_t *w, int64_t sid)
         return NULL;
     mtp_session_config_t c = w->scfg;
     c.session_id = sid;
-    w->srv[w->nsrv] = mtp_session_new(&c);
+    w->srv[w->nsrv] = new_session(&c);
     return w->srv[w->nsrv++];
 }
 
@@ -513,7 +520,7 @@ static void test_msg_id(void)
     mtp_session_config_init(&c, MTP_ROLE_CLIENT);
     c.future_salts = 0;
     c.time_synced = true;
-    mtp_session_t *s = mtp_session_new(&c);
+    mtp_session_t *s = new_session(&c);
     mtp_buf_t q;
     mtp_buf_init(&q);
     make_query(&q, 1, 1, false);
@@ -644,11 +651,11 @@ static void test_containers(void)
        (unsigned long long)mtp_session_stats(w.c)->packets_out);
     world_free(&w);
 
-    /* MTP_CALL_ALONE */
+    /* MTP_SESS_ALONE */
     world_init(&w, NULL);
     make_query(&q, 12, 1, false);
     call(&w, &q, 0);
-    call(&w, &q, MTP_CALL_ALONE);
+    call(&w, &q, MTP_SESS_ALONE);
     mtp_session_msg_t m;
     int pk = 0;
     bool alone_bare = false;
@@ -657,7 +664,7 @@ static void test_containers(void)
         if (g32(m.body) == 0x0badf00du && m.seq_no == 3)
             alone_bare = true;
     }
-    OK(pk == 2 && alone_bare, "MTP_CALL_ALONE goes in a packet of its own");
+    OK(pk == 2 && alone_bare, "MTP_SESS_ALONE goes in a packet of its own");
     world_free(&w);
     mtp_buf_free(&q);
 }
@@ -739,11 +746,11 @@ static void test_gzip(void)
     OK(mtp_session_stats(w.c)->gzip_in == 1 && mtp_session_stats(srv)->gzip_in == 1,
        "each side inflated once");
 
-    /* MTP_CALL_NO_GZIP and incompressible bodies stay plain */
-    call(&w, &q, MTP_CALL_NO_GZIP);
+    /* MTP_SESS_NO_GZIP and incompressible bodies stay plain */
+    call(&w, &q, MTP_SESS_NO_GZIP);
     mtp_session_pack(w.c, w.now, &m);
     OK(!(m.len >= 4 && g32(m.body) == ID_GZIP) && (g32(m.body) != ID_CONTAINER ||
-       g32(m.body + 24) != ID_GZIP), "MTP_CALL_NO_GZIP is sent plain");
+       g32(m.body + 24) != ID_GZIP), "MTP_SESS_NO_GZIP is sent plain");
     pump(&w);
 
     /* big bodies: incompressible ones are not deflated, compressible ones are */
@@ -786,7 +793,7 @@ static void test_gzip(void)
     mtp_gzip_deflate(q.data, q.len, 0, &gz);
     p32(&g, ID_GZIP);
     pbytes(&g, gz.data, gz.len);
-    mtp_session_send_raw(srv, g.data, g.len, MTP_SEND_CONTENT, w.now);
+    mtp_session_send_raw(srv, g.data, g.len, MTP_SESS_SEND_CONTENT, w.now);
     int up = w.updates;
     pump(&w);
     OK(w.updates == up + 1 && w.last_update_len == q.len &&
@@ -802,7 +809,7 @@ static void test_gzip(void)
     world_t w2;
     world_init(&w2, &c);
     make_query(&q, 6, 1000, true);
-    call(&w2, &q, MTP_CALL_NO_GZIP);
+    call(&w2, &q, MTP_SESS_NO_GZIP);
     pump(&w2);
     OK(w2.rec[1].count == 1 && w2.rec[1].err == MTP_EGZIP,
        "answer inflating past gzip_cap fails the call with MTP_EGZIP (%d)", w2.rec[1].err);
@@ -816,7 +823,7 @@ static void test_gzip(void)
 
 
 /* File-part sized bodies both ways, as a download does: sent bare (too big for a container),
- * never gzipped with MTP_CALL_NO_GZIP / mtp_session_reply_ex(NO_GZIP) even when they would
+ * never gzipped with MTP_SESS_NO_GZIP / mtp_session_reply_ex(NO_GZIP) even when they would
  * compress, and every answer intact while records and event buffers are recycled. */
 static void test_big_parts(void)
 {
@@ -830,7 +837,7 @@ static void test_big_parts(void)
     world_t w;
     world_init(&w, &c);
     w.scfg.max_container_bytes = 128u << 10;
-    w.reply_flags = MTP_CALL_NO_GZIP;
+    w.reply_flags = MTP_SESS_NO_GZIP;
     mtp_buf_t q;
     mtp_buf_init(&q);
     int ok_bodies = 0, bare = 0, plain = 0, total = 0;
@@ -840,7 +847,7 @@ static void test_big_parts(void)
         for (int i = 0; i < 8; i++) {
             /* 256 KiB, compressible, distinct per call */
             make_query(&q, (uint32_t)(100 + round * 8 + i), 65535, (i & 1) != 0);
-            ids[i] = call(&w, &q, MTP_CALL_NO_GZIP);
+            ids[i] = call(&w, &q, MTP_SESS_NO_GZIP);
             if (!first)
                 first = ids[i];
             last = ids[i];
@@ -873,10 +880,10 @@ static void test_big_parts(void)
     /* the same compressible answer without the flag is gzipped (the flag did the work) */
     w.reply_flags = 0;
     make_query(&q, 999, 65535, true);
-    int64_t id = call(&w, &q, MTP_CALL_NO_GZIP);
+    int64_t id = call(&w, &q, MTP_SESS_NO_GZIP);
     pump(&w);
     OK(w.rec[id].count == 1 && w.rec[id].len == q.len && mtp_session_stats(w.srv[0])->gzip_out == 1,
-       "without MTP_CALL_NO_GZIP the server gzips a compressible 256 KiB answer");
+       "without MTP_SESS_NO_GZIP the server gzips a compressible 256 KiB answer");
     mtp_buf_free(&q);
     world_free(&w);
 }
@@ -1131,7 +1138,7 @@ static void test_server_violations(void)
     mtp_session_config_t sc = w.scfg;
     sc.session_id = 5151;
     sc.replay_window = 64;
-    mtp_session_t *s2 = mtp_session_new(&sc);
+    mtp_session_t *s2 = new_session(&sc);
     mtp_buf_clear(&b);
     p32(&b, ID_MSGS_ACK);
     p32(&b, ID_VECTOR);
@@ -1187,7 +1194,7 @@ static void notify(world_t *w, mtp_session_t *srv, int64_t bad_id, int32_t code)
     p64(&b, bad_id);
     p32(&b, 1);
     p32(&b, (uint32_t)code);
-    mtp_session_send_raw(srv, b.data, b.len, MTP_SEND_ANSWER, w->now);
+    mtp_session_send_raw(srv, b.data, b.len, MTP_SESS_SEND_ANSWER, w->now);
     mtp_buf_free(&b);
 }
 
@@ -1703,12 +1710,12 @@ static void test_rpc_errors(void)
     p64(&g, mtp_session_call_msg_id(w.c, 5));
     p32(&g, ID_GZIP);
     pbytes(&g, z.data, z.len);
-    mtp_session_send_raw(srv, g.data, g.len, MTP_SEND_CONTENT | MTP_SEND_ANSWER, w.now);
+    mtp_session_send_raw(srv, g.data, g.len, MTP_SESS_SEND_CONTENT | MTP_SESS_SEND_ANSWER, w.now);
     mtp_buf_clear(&g);
     p32(&g, ID_RPC_RESULT);
     p64(&g, 0x7777777700000000);
     mtp_buf_append(&g, q.data, q.len);
-    mtp_session_send_raw(srv, g.data, g.len, MTP_SEND_CONTENT | MTP_SEND_ANSWER, w.now);
+    mtp_session_send_raw(srv, g.data, g.len, MTP_SESS_SEND_CONTENT | MTP_SESS_SEND_ANSWER, w.now);
     pump(&w);
     OK(w.rec[5].count == 1 && w.rec[5].err == MTP_ERPC && w.rec[5].e.code == 500,
        "gzipped rpc_error routed");
@@ -1789,9 +1796,9 @@ static void test_ordered_and_wrappers(void)
     mtp_buf_t q;
     mtp_buf_init(&q);
     make_query(&q, 1, 1, false);
-    int64_t a = call(&w, &q, MTP_CALL_ORDERED);
+    int64_t a = call(&w, &q, MTP_SESS_ORDERED);
     pump(&w);
-    int64_t b = call(&w, &q, MTP_CALL_ORDERED);
+    int64_t b = call(&w, &q, MTP_SESS_ORDERED);
     pump(&w);
     OK(w.last_info.n_after == 1 && (w.last_info.wrappers & MTP_WRAP_AFTER_MSG) &&
        w.last_after == mtp_session_call_msg_id(w.c, (uint64_t)a),
@@ -1799,8 +1806,8 @@ static void test_ordered_and_wrappers(void)
     OK(w.last_query_len == q.len && !memcmp(w.last_query, q.data, q.len),
        "server sees the unwrapped query");
     /* both in one container: the second refers to the first */
-    int64_t c1 = call(&w, &q, MTP_CALL_ORDERED);
-    int64_t c2 = call(&w, &q, MTP_CALL_ORDERED);
+    int64_t c1 = call(&w, &q, MTP_SESS_ORDERED);
+    int64_t c2 = call(&w, &q, MTP_SESS_ORDERED);
     pump(&w);
     OK(w.last_after == mtp_session_call_msg_id(w.c, (uint64_t)c1),
        "chain inside one container");
@@ -1812,7 +1819,7 @@ static void test_ordered_and_wrappers(void)
         mtp_session_reply(w.srv[0], w.held[i], q.data, q.len, w.now);
     w.nheld = 0;
     pump(&w);
-    call(&w, &q, MTP_CALL_ORDERED);
+    call(&w, &q, MTP_SESS_ORDERED);
     pump(&w);
     OK(w.last_info.n_after == 0, "no invokeAfterMsg once the previous call ended");
 
@@ -1988,13 +1995,144 @@ static void test_trace(void)
     world_free(&w);
 }
 
+/* A container is taken or refused as a whole (issue 13 item 9): when one inner message
+ * breaks a rule, none of the others is dispatched, acked or entered into the replay
+ * window. */
+static void inner(mtp_buf_t *b, int64_t id, int32_t seq, const mtp_buf_t *body)
+{
+    p64(b, id);
+    p32(b, (uint32_t)seq);
+    p32(b, (uint32_t)body->len);
+    mtp_buf_append(b, body->data, body->len);
+}
+
+static void test_container_whole(void)
+{
+    world_t w;
+    world_init(&w, NULL);
+    mtp_buf_t q, b;
+    mtp_buf_init(&q);
+    mtp_buf_init(&b);
+    make_query(&q, 1, 1, false);
+    mtp_usec_t t = w.now;
+
+    /* server: a valid query, then one with a msg_id ≡ 2 mod 4 */
+    mtp_session_t *srv = server_for(&w, 4343);
+    feed(srv, 0x1111, cid_at(t, 0), 1, q.data, q.len, t);
+    drain_server(&w, srv);
+    int q0 = w.queries;
+    int64_t good = cid_at(t, 2), badid = cid_at(t, 3) + 2, cont = cid_at(t, 5);
+    mtp_buf_clear(&b);
+    p32(&b, ID_CONTAINER);
+    p32(&b, 2);
+    inner(&b, good, 3, &q);
+    inner(&b, badid, 5, &q);
+    feed(srv, 0x1111, cont, 6, b.data, b.len, t);
+    drain_server(&w, srv);
+    outbox_t o = { 0 };
+    collect(srv, t, &o);
+    int64_t bid = 0;
+    IS_INT(bad_code(&o, &bid), 18, "server: an inner msg_id ≡ 2 mod 4 refuses the container");
+    OK(bid == cont, "  the notification is about the container");
+    OK(w.queries == q0, "  its valid query is not handed out");
+    OK(!mtp_session_received(srv, good) && !mtp_session_received(srv, cont),
+       "  neither the query nor the container enters the replay window");
+    OK(find_msg(&o, ID_MSGS_ACK) == NULL, "  nothing of it is acked");
+    outbox_free(&o);
+    /* the client re-sends the query alone: it is taken now */
+    feed(srv, 0x1111, good, 3, q.data, q.len, t);
+    drain_server(&w, srv);
+    OK(w.queries == q0 + 1, "server: the query re-sent on its own is taken");
+
+    /* server: the same msg_id twice in one container */
+    int64_t twice = cid_at(t, 10);
+    mtp_buf_clear(&b);
+    p32(&b, ID_CONTAINER);
+    p32(&b, 2);
+    inner(&b, twice, 7, &q);
+    inner(&b, twice, 9, &q);
+    feed(srv, 0x1111, cid_at(t, 12), 8, b.data, b.len, t);
+    drain_server(&w, srv);
+    collect(srv, t, &o);
+    IS_INT(bad_code(&o, NULL), 64, "server: a msg_id twice in a container refuses it (64)");
+    OK(w.queries == q0 + 1 && !mtp_session_received(srv, twice), "  and takes neither copy");
+    outbox_free(&o);
+
+    /* server: seq_no order broken inside the container (higher id, lower seq_no) */
+    mtp_buf_clear(&b);
+    p32(&b, ID_CONTAINER);
+    p32(&b, 2);
+    inner(&b, cid_at(t, 20), 13, &q);
+    inner(&b, cid_at(t, 21), 11, &q);
+    feed(srv, 0x1111, cid_at(t, 22), 14, b.data, b.len, t);
+    drain_server(&w, srv);
+    collect(srv, t, &o);
+    int code = bad_code(&o, &bid);
+    OK((code == 32 || code == 33) && bid == cid_at(t, 22),
+       "server: seq_no order broken inside a container refuses it (%d)", code);
+    OK(w.queries == q0 + 1 && !mtp_session_received(srv, cid_at(t, 20)),
+       "  its first query is not taken");
+    outbox_free(&o);
+
+    /* client: an update, then a message with an even (client) msg_id */
+    call(&w, &q, 0);
+    pump(&w);
+    advance(&w, SEC);   /* the acks of that exchange go out first */
+    int u0 = w.updates;
+    uint64_t acked0 = mtp_session_stats(w.c)->ids_acked;
+    make_query(&b, 7, 1, false);
+    mtp_buf_t upd;
+    mtp_buf_init(&upd);
+    mtp_buf_append(&upd, b.data, b.len);
+    int64_t base = mtp_msg_id_from_time(w.now + 2 * SEC);   /* ids the server never used */
+    int64_t sid1 = base | 3, sid2 = (base + 8) & ~3;
+    mtp_buf_clear(&b);
+    p32(&b, ID_CONTAINER);
+    p32(&b, 2);
+    inner(&b, sid1, 1001, &upd);
+    inner(&b, sid2, 1003, &upd);
+    mtp_session_msg_t m = { 0x1111, mtp_session_id(w.c), (base + 16) | 1, 1004, b.data, b.len };
+    int rc = mtp_session_feed(w.c, &m, w.now);
+    drain_client(&w);
+    OK(rc < 0, "client: a container with an even inner msg_id is refused (%d)", rc);
+    OK(w.updates == u0, "  its valid update is not delivered");
+    OK(!mtp_session_received(w.c, sid1) && !mtp_session_received(w.c, m.msg_id),
+       "  neither the update nor the container enters the replay window");
+    advance(&w, SEC);
+    OK(mtp_session_stats(w.c)->ids_acked == acked0, "  nothing of it is acked");
+    /* the same update alone is taken */
+    mtp_session_msg_t one = { 0x1111, mtp_session_id(w.c), sid1, 1001, upd.data, upd.len };
+    mtp_session_feed(w.c, &one, w.now);
+    drain_client(&w);
+    OK(w.updates == u0 + 1, "client: the update on its own is delivered");
+
+    /* client: the same msg_id twice */
+    int64_t sid3 = (base + 40) | 3;
+    mtp_buf_clear(&b);
+    p32(&b, ID_CONTAINER);
+    p32(&b, 2);
+    inner(&b, sid3, 1005, &upd);
+    inner(&b, sid3, 1007, &upd);
+    m.msg_id = (base + 48) | 1;
+    rc = mtp_session_feed(w.c, &m, w.now);
+    drain_client(&w);
+    OK(rc < 0 && w.updates == u0 + 1 && !mtp_session_received(w.c, sid3),
+       "client: a msg_id twice in a container: refused, nothing delivered");
+    mtp_buf_free(&upd);
+    mtp_buf_free(&q);
+    mtp_buf_free(&b);
+    world_free(&w);
+}
+
 static void test_misc_api(void)
 {
     mtp_session_config_t c;
     mtp_session_config_init(&c, MTP_ROLE_SERVER);
-    OK(mtp_session_new(&c) == NULL, "server without session_id refused");
+    mtp_session_t *refused = NULL;
+    OK(mtp_session_new(&c, &refused) == MTP_EINVAL && refused == NULL,
+       "server without session_id refused");
     mtp_session_config_init(&c, MTP_ROLE_CLIENT);
-    mtp_session_t *s = mtp_session_new(&c);
+    mtp_session_t *s = new_session(&c);
     OK(s && mtp_session_id(s) != 0, "client draws a session id");
     OK(mtp_session_role(s) == MTP_ROLE_CLIENT, "role");
     uint8_t bad[3] = { 0 };
@@ -2030,6 +2168,7 @@ int main(void)
     test_ordered_and_wrappers();
     test_close_and_reconnect();
     test_trace();
+    test_container_whole();
     test_misc_api();
     return tap_done();
 }

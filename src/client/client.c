@@ -569,12 +569,11 @@ static cconn_t *conn_get(mtp_client_t *c, int dc, int kind)
     } else if (k->saved) {
         drop_saved(c, k);
     }
-    int err = 0;
-    k->mc = mtp_conn_new(&cc, now, &err);
-    if (!k->mc && k->saved) {
+    int err = mtp_conn_new(&cc, now, &k->mc);
+    if (err && k->saved) {
         drop_saved(c, k);
         cc.client_session = NULL;
-        k->mc = mtp_conn_new(&cc, now, &err);
+        err = mtp_conn_new(&cc, now, &k->mc);
     }
     if (!k->mc) {
         close(fd);
@@ -825,7 +824,7 @@ static int send_call(mtp_client_t *c, call_t *x, int dc, cconn_t *k)
     int64_t id;
     /* file parts are sent as they are: media is compressed already, and deflating a
      * 512 KiB part costs more than sending it (official clients do not gzip them either) */
-    uint32_t sflags = MTP_CONN_CALL_DEFER | ((x->flags & MTP_CALL_FILE) ? MTP_CALL_NO_GZIP : 0);
+    uint32_t sflags = MTP_CONN_DEFER | ((x->flags & MTP_CALL_FILE) ? MTP_SESS_NO_GZIP : 0);
     if (!k->inited) {
         mtp_init_connection_t ic;
         memset(&ic, 0, sizeof ic);

@@ -175,7 +175,7 @@ static void reply_raw(srv_req_t *r, const uint8_t *body, size_t len, const char 
         queue_delayed(r, body, len, 0, NULL);
         return;
     }
-    mtp_session_reply_ex(r->ss->s, r->req_msg_id, body, len, r->no_gzip ? MTP_CALL_NO_GZIP : 0,
+    mtp_session_reply_ex(r->ss->s, r->req_msg_id, body, len, r->no_gzip ? MTP_SESS_NO_GZIP : 0,
                          r->now);
     if (!r->sc->in_feed)
         mtp_conn_flush(r->sc->c, r->now);
@@ -2312,7 +2312,7 @@ static void destroy_auth_key(srv_req_t *r)
     for (int i = 0; i < 4; i++)
         body[i] = (uint8_t)(id >> (8 * i));
     r->replied = true;
-    mtp_session_send_raw(r->ss->s, body, 4, MTP_SEND_ANSWER, r->now);
+    mtp_session_send_raw(r->ss->s, body, 4, MTP_SESS_SEND_ANSWER, r->now);
     mtp_conn_flush(r->sc->c, r->now);
     mtp_buf_t *b = srv_trace_begin(r->srv, "destroy_auth_key", r->sc);
     if (b) {
