@@ -497,11 +497,11 @@ int mtp_session_tick(mtp_session_t *s, mtp_usec_t now)
         return 0;
     }
     if (s->cfg.ping_interval > 0 && now >= s->next_ping_at) {
+        s->next_ping_at = add_sat(now, s->cfg.ping_interval);
         int64_t ping_id;
         int rc = ses_rand64(s, &ping_id);
         if (rc)
-            return rc;   /* no keep-alive without a random ping_id; asked again next tick */
-        s->next_ping_at = add_sat(now, s->cfg.ping_interval);
+            return rc;   /* no ping with a made-up id: this one is skipped */
         mtp_session_ping(s, ping_id, s->cfg.ping_disconnect_delay, now);
     }
     if (s->cfg.resend_timeout > 0 && s->unacked.head &&

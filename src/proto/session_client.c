@@ -406,7 +406,7 @@ int ses_client_packet(mtp_session_t *s, const mtp_session_msg_t *m, mtp_usec_t n
     }
     if (ses_get32(m->body) != MTP_ID_mt_msg_container)
         return client_msg(s, m->msg_id, m->seq_no, m->body, m->len, now);
-    int64_t first;
+    int64_t first = m->msg_id;
     int rc = ses_container_check(m->body, m->len, m->msg_id, &first) ? MTP_EPROTO : 0;
     if (!rc)
         rc = client_container_ok(s, m->body, m->len, now);

@@ -25,7 +25,7 @@
 #define SEC              MTP_USEC_PER_SEC
 #define WINDOW_PAST      (300 * SEC)
 #define WINDOW_FUTURE    (30 * SEC)
-#define MAX_IDS          8192u      /* ids in one msgs_ack / state req / ses_resend req */
+#define MAX_IDS          8192u      /* ids in one msgs_ack / state req / resend req */
 #define MAX_CONTAINER    1024u
 #define RECENT_IDS       512u       /* ids of recently sent messages (for notifications) */
 #define MAX_PINGS        8u

@@ -514,12 +514,12 @@ static int32_t server_container_code(mtp_session_t *s, const uint8_t *b, size_t 
     return 0;
 }
 
-static void server_container(mtp_session_t *s, const mtp_session_msg_t *m, mtp_usec_t now)
+static int server_container(mtp_session_t *s, const mtp_session_msg_t *m, mtp_usec_t now)
 {
     const uint8_t *b = m->body;
     size_t len = m->len;
-    int64_t id = m->msg_id, first;
-    int32_t code = 0;
+    int64_t id = m->msg_id, first = id;
+    int32_t code;
     if (inwin_find(&s->win, id))
         code = 19;
     else if (inwin_too_old(&s->win, id))
@@ -533,10 +533,11 @@ static void server_container(mtp_session_t *s, const mtp_session_msg_t *m, mtp_u
     if (code) {
         /* about the container: the client re-sends (or fails) all of its messages */
         server_bad_msg(s, id, m->seq_no, code);
-        return;
+        return 0;
     }
-    if (server_announce(s, first, now))
-        return;
+    int rc = server_announce(s, first, now);
+    if (rc)
+        return rc;
     inwin_insert(&s->win, id, m->seq_no, IN_CONTAINER);
     s->st.containers_in++;
     inner_it_t it = ses_inner_begin(b, len);
@@ -546,6 +547,7 @@ static void server_container(mtp_session_t *s, const mtp_session_msg_t *m, mtp_u
     size_t in;
     while (ses_inner_next(&it, &iid, &iseq, &ib, &in))
         server_msg(s, iid, iseq, ib, in, now);
+    return 0;
 }
 
 int ses_server_packet(mtp_session_t *s, const mtp_session_msg_t *m, mtp_usec_t now)
@@ -569,10 +571,8 @@ int ses_server_packet(mtp_session_t *s, const mtp_session_msg_t *m, mtp_usec_t n
         server_bad_salt(s, id, m->seq_no, now);
         return 0;
     }
-    if (ses_get32(b) == MTP_ID_mt_msg_container) {
-        server_container(s, m, now);
-        return 0;
-    }
+    if (ses_get32(b) == MTP_ID_mt_msg_container)
+        return server_container(s, m, now);
     int rc = server_announce(s, id, now);
     if (!rc)
         server_msg(s, id, m->seq_no, b, len, now);
