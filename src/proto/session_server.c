@@ -195,36 +195,32 @@ static void server_future_salts(mtp_session_t *s, int64_t req, int32_t num, mtp_
     if (ses_server_salts_ensure(s, t, want))
         return;   /* no randomness for new salts: no answer (the client asks again) */
     s->salt = ses_salt_at(s, t);
-    mtp_buf_t *b = ses_tmp_start(s);
-    ses_buf_u32(b, MTP_ID_mt_future_salts);
-    ses_buf_i64(b, req);
-    ses_buf_u32(b, (uint32_t)t);
+    mtp_mt_future_salt_t fs[MAX_SALTS];
+    mtp_tl_object_t *v[MAX_SALTS];
     uint32_t k = 0;
-    for (uint32_t i = 0; i < s->n_salts; i++)
-        if (s->salts[i].valid_until > t && k < want)
-            k++;
-    ses_buf_u32(b, k);
-    for (uint32_t i = 0, j = 0; i < s->n_salts && j < k; i++)
+    for (uint32_t i = 0; i < s->n_salts && k < want; i++)
         if (s->salts[i].valid_until > t) {
-            ses_buf_u32(b, (uint32_t)s->salts[i].valid_since);
-            ses_buf_u32(b, (uint32_t)s->salts[i].valid_until);
-            ses_buf_i64(b, s->salts[i].salt);
-            j++;
+            fs[k] = (mtp_mt_future_salt_t){ { &mtp_tlc_mt_future_salt }, s->salts[i].valid_since,
+                                            s->salts[i].valid_until, s->salts[i].salt };
+            v[k] = &fs[k]._;
+            k++;
         }
-    ses_enqueue_tmp(s, false, true);
+    mtp_mt_future_salts_t o = { { &mtp_tlc_mt_future_salts }, req, t, { k, v } };
+    ses_enqueue_obj(s, &o, false, true);
     ses_ack_remove(s, req);
 }
 
 static void server_drop_answer(mtp_session_t *s, int64_t drop_msg_id, int64_t req)
 {
-    uint8_t ans[20];
-    size_t alen = 4;
+    mtp_mt_rpc_answer_unknown_t unknown = { { &mtp_tlc_mt_rpc_answer_unknown } };
+    mtp_mt_rpc_answer_dropped_running_t running = { { &mtp_tlc_mt_rpc_answer_dropped_running } };
+    mtp_mt_rpc_answer_dropped_t dropped = { { &mtp_tlc_mt_rpc_answer_dropped } };
+    const mtp_tl_object_t *ans = &unknown._;
     in_rec_t *r = inwin_find(&s->win, req);
-    ses_put32(ans, MTP_ID_mt_rpc_answer_unknown);
     if (r && (r->flags & IN_QUERY)) {
         if (!(r->flags & IN_ANSWERED)) {
             r->flags |= IN_DROPPED;
-            ses_put32(ans, MTP_ID_mt_rpc_answer_dropped_running);
+            ans = &running._;
         } else {
             out_msg_t *found = NULL;
             olist_t *lists[] = { &s->queue, &s->unacked };
@@ -235,14 +231,13 @@ static void server_drop_answer(mtp_session_t *s, int64_t drop_msg_id, int64_t re
                         break;
                     }
             if (found && found->msg_id) {
-                ses_put32(ans, MTP_ID_mt_rpc_answer_dropped);
-                ses_put64(ans + 4, found->msg_id);
-                ses_put32(ans + 12, (uint32_t)found->seq_no);
-                ses_put32(ans + 16, (uint32_t)found->len);
-                alen = 20;
+                dropped.msg_id = found->msg_id;
+                dropped.seq_no = found->seq_no;
+                dropped.bytes = (int32_t)found->len;
+                ans = &dropped._;
                 ses_om_free(s, found);
             } else if (found) {
-                ses_put32(ans, MTP_ID_mt_rpc_answer_dropped_running);
+                ans = &running._;
                 ses_om_free(s, found);
             }
         }
@@ -250,7 +245,11 @@ static void server_drop_answer(mtp_session_t *s, int64_t drop_msg_id, int64_t re
     in_rec_t *d = inwin_find(&s->win, drop_msg_id);
     if (d)
         d->flags |= IN_ANSWERED | IN_ACKED;
-    ses_server_answer(s, drop_msg_id, ans, alen, false);
+    mtp_buf_t eb;
+    mtp_buf_init(&eb);
+    if (!mtp_tl_encode(ans, &eb))
+        ses_server_answer(s, drop_msg_id, eb.data, eb.len, false);
+    mtp_buf_free(&eb);
 }
 
 static void server_query(mtp_session_t *s, int64_t id, const uint8_t *p, size_t n)

@@ -235,11 +235,8 @@ void ses_handle_pong(mtp_session_t *s, int64_t msg_id, int64_t ping_id, const ui
  * the delayed form arms its disconnect deadline). */
 static void answer_ping(mtp_session_t *s, int64_t id, const ses_svc_t *v, mtp_usec_t now)
 {
-    uint8_t pong[20];
-    ses_put32(pong, MTP_ID_mt_pong);
-    ses_put64(pong + 4, id);
-    ses_put64(pong + 12, v->ping_id);
-    ses_enqueue(s, pong, sizeof pong, OM_SERVICE, false, false, is_server(s));
+    mtp_mt_pong_t pong = { { &mtp_tlc_mt_pong }, id, v->ping_id };
+    ses_enqueue_obj(s, &pong, false, is_server(s));
     if (!is_server(s))
         return;
     ses_ack_remove(s, id);
