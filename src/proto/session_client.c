@@ -363,8 +363,10 @@ static int client_msg(mtp_session_t *s, int64_t id, int32_t seq, const uint8_t *
 static int client_container_ok(mtp_session_t *s, const uint8_t *b, size_t len, mtp_usec_t now)
 {
     inner_it_t it = ses_inner_begin(b, len);
-    bool synced = s->synced;
+    bool synced = s->synced, increasing = true;
     mtp_usec_t offset = s->offset;
+    const in_rec_t *last = s->win.n ? inwin_at(&s->win, s->win.n - 1) : NULL;
+    int64_t last_id = last ? last->id : INT64_MIN, prev = INT64_MIN;
     uint32_t n = 0;
     int64_t id;
     int32_t seq;
@@ -374,7 +376,9 @@ static int client_container_ok(mtp_session_t *s, const uint8_t *b, size_t len, m
         if (!(id & 1))
             return MTP_ESECURITY;
         s->chk[n++].id = id;
-        if (inwin_find(&s->win, id) || inwin_too_old(&s->win, id))
+        increasing = increasing && id > prev;
+        prev = id;
+        if (id <= last_id && (inwin_find(&s->win, id) || inwin_too_old(&s->win, id)))
             continue;   /* a re-send or too old: dropped one by one */
         uint32_t cid = ses_get32(body);
         if (cid == MTP_ID_mt_bad_msg_notification || cid == MTP_ID_mt_bad_server_salt)
@@ -387,6 +391,8 @@ static int client_container_ok(mtp_session_t *s, const uint8_t *b, size_t len, m
             return MTP_ESECURITY;
         }
     }
+    if (increasing)
+        return 0;   /* strictly increasing: no id twice */
     qsort(s->chk, n, sizeof *s->chk, ses_cmp_chk);
     for (uint32_t i = 1; i < n; i++)
         if (s->chk[i].id == s->chk[i - 1].id)

@@ -90,6 +90,7 @@ typedef struct ses_chk {
     int64_t id;
     int32_t seq;
     bool known, ack;            /* already in the replay window / a msgs_ack */
+    bool fresh;                 /* above every id of the window */
 } ses_chk_t;
 
 struct mtp_session {
@@ -212,11 +213,61 @@ void ses_touch(mtp_session_t *s, mtp_usec_t now);
 /* Client: start a fresh session id space after bad_msg code (16/17/32/33). */
 void ses_client_new_session(mtp_session_t *s, int32_t code, mtp_usec_t now);
 
-/* ---- session_out.c: out-records ---- */
+/* ---- session_out.c: out-records (the list operations inline: they run per message) ---- */
 
-void ses_ol_remove(out_msg_t *m);
-void ses_ol_push_back(olist_t *l, out_msg_t *m);
-void ses_ol_push_front(olist_t *l, out_msg_t *m);
+static inline void ses_ol_remove(out_msg_t *m)
+{
+    olist_t *l = m->list;
+    if (!l)
+        return;
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        l->head = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    else
+        l->tail = m->prev;
+    l->n--;
+    m->next = m->prev = NULL;
+    m->list = NULL;
+}
+
+static inline void ses_ol_push_back(olist_t *l, out_msg_t *m)
+{
+    ses_ol_remove(m);
+    m->prev = l->tail;
+    m->next = NULL;
+    if (l->tail)
+        l->tail->next = m;
+    else
+        l->head = m;
+    l->tail = m;
+    l->n++;
+    m->list = l;
+}
+
+static inline void ses_ol_push_front(olist_t *l, out_msg_t *m)
+{
+    ses_ol_remove(m);
+    m->next = l->head;
+    m->prev = NULL;
+    if (l->head)
+        l->head->prev = m;
+    else
+        l->tail = m;
+    l->head = m;
+    l->n++;
+    m->list = l;
+}
+
+static inline void ses_remember_sent(mtp_session_t *s, int64_t id)
+{
+    s->recent[s->recent_pos] = id;
+    s->recent_pos = (s->recent_pos + 1) % RECENT_IDS;
+}
+
+
 void ses_om_unmap_id(mtp_session_t *s, out_msg_t *m, int64_t id);
 void ses_om_free(mtp_session_t *s, out_msg_t *m);
 /* A retained record whose current id is `id` (not an alias), or NULL. */
@@ -230,7 +281,6 @@ out_msg_t *ses_enqueue_tmp(mtp_session_t *s, bool content, bool answer);
 /* Queue a generated service object (encoded through s->tmp) as an OM_SERVICE record. */
 out_msg_t *ses_enqueue_obj(mtp_session_t *s, const void *obj, bool content, bool answer);
 mtp_buf_t *ses_tmp_start(mtp_session_t *s);
-void ses_remember_sent(mtp_session_t *s, int64_t id);
 bool ses_recently_sent(const mtp_session_t *s, int64_t id);
 void ses_parse_rpc_error(const uint8_t *p, size_t n, mtp_rpc_error_t *e);
 /* End call m: err 0 (result), MTP_ERPC (result holds rpc_error) or a failure. */
@@ -265,7 +315,21 @@ static inline inner_it_t ses_inner_begin(const uint8_t *b, size_t len)
     inner_it_t it = { b, len, 8, ses_get32(b + 4) };
     return it;
 }
-bool ses_inner_next(inner_it_t *it, int64_t *id, int32_t *seq, const uint8_t **body, size_t *n);
+/* The next inner message (header fields, body) or false at the end. */
+static inline bool ses_inner_next(inner_it_t *it, int64_t *id, int32_t *seq, const uint8_t **body,
+                       size_t *n)
+{
+    if (!it->left)
+        return false;
+    it->left--;
+    const uint8_t *p = it->b + it->off;
+    *id = ses_get64(p);
+    *seq = (int32_t)ses_get32(p + 8);
+    *n = ses_get32(p + 12);
+    *body = p + 16;
+    it->off += 16 + *n;
+    return true;
+}
 void ses_trace_msg(const mtp_session_t *s, int dir, int64_t sid, int64_t id, int32_t seq,
                    const uint8_t *body, size_t len);
 
@@ -311,8 +375,9 @@ typedef struct ses_svc {
 } ses_svc_t;
 
 /* Parse the message p[0..n) (n >= 4, n % 4 == 0): 1 = a service message the session
- * handles (v filled in), 0 = any other constructor (a query, an update ...), negative
- * MTP_E* = a service constructor with a malformed body (to be ignored). */
+ * handles (v filled in; for rpc_result only cid, body, len, msg_id and result), 0 = any
+ * other constructor (only cid set: a query, an update ...), negative MTP_E* = a service
+ * constructor with a malformed body (to be ignored). */
 int  ses_svc_parse(const uint8_t *p, size_t n, ses_svc_t *v);
 /* The service messages both roles treat alike (msgs_ack, ping, ping_delay_disconnect,
  * pong, msgs_state_req, msg_resend_req); false if v is another one. */

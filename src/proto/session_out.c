@@ -7,51 +7,8 @@
 
 /* ---- lists ---- */
 
-void ses_ol_remove(out_msg_t *m)
-{
-    olist_t *l = m->list;
-    if (!l)
-        return;
-    if (m->prev)
-        m->prev->next = m->next;
-    else
-        l->head = m->next;
-    if (m->next)
-        m->next->prev = m->prev;
-    else
-        l->tail = m->prev;
-    l->n--;
-    m->next = m->prev = NULL;
-    m->list = NULL;
-}
 
-void ses_ol_push_back(olist_t *l, out_msg_t *m)
-{
-    ses_ol_remove(m);
-    m->prev = l->tail;
-    m->next = NULL;
-    if (l->tail)
-        l->tail->next = m;
-    else
-        l->head = m;
-    l->tail = m;
-    l->n++;
-    m->list = l;
-}
 
-void ses_ol_push_front(olist_t *l, out_msg_t *m)
-{
-    ses_ol_remove(m);
-    m->next = l->head;
-    m->prev = NULL;
-    if (l->head)
-        l->head->prev = m;
-    else
-        l->tail = m;
-    l->head = m;
-    l->n++;
-    m->list = l;
-}
 
 /* A record holding head (hn bytes) followed by body (len bytes). */
 static out_msg_t *ses_om_new2(mtp_session_t *s, const uint8_t *head, size_t hn, const uint8_t *body,
@@ -158,11 +115,6 @@ mtp_buf_t *ses_tmp_start(mtp_session_t *s)
     return &s->tmp;
 }
 
-void ses_remember_sent(mtp_session_t *s, int64_t id)
-{
-    s->recent[s->recent_pos] = id;
-    s->recent_pos = (s->recent_pos + 1) % RECENT_IDS;
-}
 
 bool ses_recently_sent(const mtp_session_t *s, int64_t id)
 {

@@ -384,20 +384,6 @@ int ses_container_check(const uint8_t *b, size_t len, int64_t cid, int64_t *firs
     return off == len ? 0 : MTP_EPROTO;
 }
 
-bool ses_inner_next(inner_it_t *it, int64_t *id, int32_t *seq, const uint8_t **body,
-                       size_t *n)
-{
-    if (!it->left)
-        return false;
-    it->left--;
-    const uint8_t *p = it->b + it->off;
-    *id = ses_get64(p);
-    *seq = (int32_t)ses_get32(p + 8);
-    *n = ses_get32(p + 12);
-    *body = p + 16;
-    it->off += 16 + *n;
-    return true;
-}
 
 /* Trace a message and, for a well-formed container, its contents. */
 void ses_trace_msg(const mtp_session_t *s, int dir, int64_t sid, int64_t id, int32_t seq,

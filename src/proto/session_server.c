@@ -466,6 +466,10 @@ static int32_t server_container_code(mtp_session_t *s, const uint8_t *b, size_t 
                                      mtp_usec_t now)
 {
     inner_it_t it = ses_inner_begin(b, len);
+    /* ids above the window's largest (the usual case) need no lookup in it */
+    const in_rec_t *last = s->win.n ? inwin_at(&s->win, s->win.n - 1) : NULL;
+    int64_t last_id = last ? last->id : INT64_MIN, prev = INT64_MIN;
+    bool increasing = true;
     uint32_t n = 0;
     int64_t id;
     int32_t seq, code;
@@ -476,9 +480,12 @@ static int32_t server_container_code(mtp_session_t *s, const uint8_t *b, size_t 
             return code;
         ses_chk_t *c = &s->chk[n++];
         c->id = id;
-        c->known = inwin_find(&s->win, id) != NULL;
-        if (!c->known && inwin_too_old(&s->win, id))
+        c->fresh = id > last_id;
+        c->known = !c->fresh && inwin_find(&s->win, id) != NULL;
+        if (!c->known && !c->fresh && inwin_too_old(&s->win, id))
             return 20;
+        increasing = increasing && id > prev;
+        prev = id;
         uint32_t cid = ses_get32(body);
         c->ack = cid == MTP_ID_mt_msgs_ack;
         c->seq = c->ack ? seq & ~1 : seq;
@@ -488,19 +495,21 @@ static int32_t server_container_code(mtp_session_t *s, const uint8_t *b, size_t 
         if (!c->known && cls == CLS_ODD && !(seq & 1))
             return 35;
     }
-    qsort(s->chk, n, sizeof *s->chk, ses_cmp_chk);
-    for (uint32_t i = 1; i < n; i++)
-        if (s->chk[i].id == s->chk[i - 1].id)
-            return 64;
+    if (!increasing) {   /* sorted by id, then no id may appear twice */
+        qsort(s->chk, n, sizeof *s->chk, ses_cmp_chk);
+        for (uint32_t i = 1; i < n; i++)
+            if (s->chk[i].id == s->chk[i - 1].id)
+                return 64;
+    }
     for (uint32_t i = 0; i < n; i++) {
         const ses_chk_t *c = &s->chk[i];
         if (c->known || c->ack)
             continue;
-        uint32_t w = inwin_lower(&s->win, c->id);
+        uint32_t w = c->fresh ? s->win.n : inwin_lower(&s->win, c->id);
         const in_rec_t *wp = w > 0 ? inwin_at(&s->win, w - 1) : NULL;
         const in_rec_t *ws = w < s->win.n ? inwin_at(&s->win, w) : NULL;
-        ses_chk_t pw = { wp ? wp->id : 0, wp ? wp->seq : 0, false, false };
-        ses_chk_t sw = { ws ? ws->id : 0, ws ? ws->seq : 0, false, false };
+        ses_chk_t pw = { wp ? wp->id : 0, wp ? wp->seq : 0, false, false, false };
+        ses_chk_t sw = { ws ? ws->id : 0, ws ? ws->seq : 0, false, false, false };
         const ses_chk_t *pred = i > 0 ? &s->chk[i - 1] : NULL;
         const ses_chk_t *succ = i + 1 < n ? &s->chk[i + 1] : NULL;
         if (wp && (!pred || pw.id > pred->id))

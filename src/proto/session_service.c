@@ -84,10 +84,57 @@ static bool rd_about(mtp_tl_reader_t *r, uint32_t cid, ses_svc_t *v)
     }
 }
 
+/* Is cid one of the constructors ses_svc_parse() reads? */
+static bool svc_known(uint32_t cid)
+{
+    switch (cid) {
+    case MTP_ID_mt_bad_server_salt:
+    case MTP_ID_mt_bad_msg_notification:
+    case MTP_ID_mt_msgs_state_info:
+    case MTP_ID_mt_msgs_all_info:
+    case MTP_ID_mt_msg_detailed_info:
+    case MTP_ID_mt_msg_new_detailed_info:
+    case MTP_ID_mt_msgs_ack:
+    case MTP_ID_mt_msgs_state_req:
+    case MTP_ID_mt_msg_resend_req:
+    case MTP_ID_mt_rpc_result:
+    case MTP_ID_mt_ping_delay_disconnect:
+    case MTP_ID_mt_ping:
+    case MTP_ID_mt_pong:
+    case MTP_ID_mt_get_future_salts:
+    case MTP_ID_mt_future_salts:
+    case MTP_ID_mt_new_session_created:
+    case MTP_ID_mt_destroy_session:
+    case MTP_ID_mt_destroy_session_ok:
+    case MTP_ID_mt_destroy_session_none:
+    case MTP_ID_mt_rpc_drop_answer:
+    case MTP_ID_mt_http_wait:
+    case MTP_ID_mt_msg_copy:
+    case MTP_ID_mt_msg_container:
+        return true;
+    default:
+        return false;
+    }
+}
+
 int ses_svc_parse(const uint8_t *p, size_t n, ses_svc_t *v)
 {
+    uint32_t cid = ses_get32(p);
+    v->cid = cid;
+    if (!svc_known(cid))   /* queries, updates: the common case, nothing to read */
+        return 0;
+    if (cid == MTP_ID_mt_rpc_result) {   /* every answer: only these fields are read */
+        if (n < 16)
+            return MTP_ETRUNC;
+        v->body = p;
+        v->len = n;
+        v->msg_id = ses_get64(p + 4);
+        v->result = p + 12;
+        v->result_len = n - 12;
+        return 1;
+    }
     memset(v, 0, sizeof *v);
-    v->cid = ses_get32(p);
+    v->cid = cid;
     v->body = p;
     v->len = n;
     mtp_tl_reader_t r;
@@ -95,13 +142,6 @@ int ses_svc_parse(const uint8_t *p, size_t n, ses_svc_t *v)
     if (rd_about(&r, v->cid, v))
         return ses_rd_done(&r) ? 1 : (r.err ? r.err : MTP_EBADTL);
     switch (v->cid) {
-    case MTP_ID_mt_rpc_result:
-        if (n < 16)
-            return MTP_ETRUNC;
-        v->msg_id = ses_get64(p + 4);
-        v->result = p + 12;
-        v->result_len = n - 12;
-        return 1;
     case MTP_ID_mt_ping_delay_disconnect:
     case MTP_ID_mt_ping:
         v->ping_id = mtp_tl_read_long(&r);
