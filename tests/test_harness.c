@@ -983,8 +983,7 @@ static void test_errors(void)
         cfg.auth_key = &k;
         cfg.client_session = s;
         cfg.session.server_salt = salt;
-        int err = 0;
-        A2.c = mtp_conn_new(&cfg, hc_now(), &err);
+        (void)mtp_conn_new(&cfg, hc_now(), &A2.c);
         A2.key = k;
         A2.has_key = true;
         get_file(&A2, &docA, 524288, 524288, false);

@@ -182,7 +182,7 @@ static int send_call(mtp_client_t *c, mtp_ccall_t *x, int dc, mtp_cconn_t *k)
     int64_t id;
     /* file parts are sent as they are: media is compressed already, and deflating a
      * 512 KiB part costs more than sending it (official clients do not gzip them either) */
-    uint32_t sflags = MTP_CONN_CALL_DEFER | ((x->flags & MTP_CALL_FILE) ? MTP_CALL_NO_GZIP : 0);
+    uint32_t sflags = MTP_CONN_DEFER | ((x->flags & MTP_CALL_FILE) ? MTP_SESS_NO_GZIP : 0);
     if (!k->inited) {
         mtp_init_connection_t ic;
         memset(&ic, 0, sizeof ic);

@@ -206,15 +206,15 @@ static mtp_conn_t *core_new(mtp_client_t *c, int dc, mtp_cconn_t *k)
     } else if (k->saved) {
         mtp_client__drop_saved(c, k);
     }
-    int err = 0;
     mtp_usec_t now = mtp_now_usec();
-    mtp_conn_t *mc = mtp_conn_new(&cc, now, &err);
-    if (!mc && k->saved) {
+    mtp_conn_t *mc = NULL;
+    int err = mtp_conn_new(&cc, now, &mc);
+    if (err && k->saved) {
         mtp_client__drop_saved(c, k);
         cc.client_session = NULL;
-        mc = mtp_conn_new(&cc, now, &err);
+        err = mtp_conn_new(&cc, now, &mc);
     }
-    return mc;
+    return err ? NULL : mc;
 }
 
 /* The connection for kind (0 main, 1.. file), opened if needed. NULL: not ready yet. */
