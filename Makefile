@@ -139,12 +139,16 @@ test-asan:
 test-fuzz: fuzz
 	@sh fuzz/run.sh $(BUILD)/fuzz $(FUZZ_TIME)
 
+# every skipped group of checks is listed after prove's summaries (tests/skips.sh)
+test: export MTP_SKIP_LOG := $(abspath $(BUILD))/skips.log
 test:
 	@CC="$(CC)" sh tools/deps.sh test
+	@rm -f $(BUILD)/skips.log
 	@sh tests/interop/setup.sh
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-asan
+	@sh tests/skips.sh $(BUILD)/skips.log
 
 # ---- benchmarks ----
 $(BUILD)/bench/%: bench/%.c $(TESTLIB) $(LIBA) $(TESTUTIL_HDR)
