@@ -61,7 +61,7 @@ void *mtp_hs_decode_(mtp_arena_t *arena, const uint8_t *p, size_t n,
             *err = MTP_ENOMEM;
         return NULL;
     }
-    if (exact && r.p != r.end)
+    if (exact && (size_t)(r.end - r.p) > HS_PLAIN_PAD_MAX)
         return NULL;
     if (consumed)
         *consumed = (size_t)(r.p - r.start);

@@ -21,10 +21,13 @@ int64_t mtp_hs_msg_id_(mtp_usec_t now, mtp_usec_t offset, int parity, int64_t *l
 
 /*
  * Decode one boxed object from the start of p[0:n] (strings borrowed from p; gzip not
- * unpacked). The constructor must be one of allowed[0..nallowed). exact: the object must
- * fill all n bytes. *consumed (may be NULL) receives its length. NULL + *err (MTP_EPROTO)
- * on failure.
+ * unpacked). The constructor must be one of allowed[0..nallowed). exact: p is a whole
+ * plain message body, which the object must fill but for at most HS_PLAIN_PAD_MAX trailing
+ * bytes (TDLib pads every plain message with 0..255 random bytes and Telegram ignores them;
+ * both roles accept that). *consumed (may be NULL) receives the object's length. NULL +
+ * *err (MTP_EPROTO) on failure.
  */
+#define HS_PLAIN_PAD_MAX   1024
 void *mtp_hs_decode_(mtp_arena_t *arena, const uint8_t *p, size_t n,
                      const mtp_tl_comb_t *const *allowed, size_t nallowed, bool exact,
                      size_t *consumed, int *err);
