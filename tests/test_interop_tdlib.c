@@ -41,7 +41,7 @@
 #include <mtproto/client.h>
 #include <mtproto/tl_schema.h>
 
-#define N_CHECKS 24
+#define N_CHECKS 26
 #define TD_LIB "tests/interop/tdlib/node_modules/@prebuilt-tdlib/linux-x64-glibc/libtdjson.so"
 #define PHONE "9996631234"   /* lives on DC 3; its code is 33333 */
 #define CODE "33333"
@@ -668,17 +668,132 @@ static void td_download(run_t *r, const tj *file)
     tj_free(v);
 }
 
+/* ---------------------------------------------------------------- the harness's view */
+
+typedef struct tview {
+    int obf_conns, obf_bad;             /* obfuscated transports; not intermediate / init_dc != dc */
+    int obf_dc[MTP_SERVER_MAX_DCS + 1];
+    int keys, keys_fp_bad, keys_dc_bad, temp_keys, binds_ok;
+    int layer229, migrate_3, signin_3, get_file, sent_ok, errors;
+    char conn_obf[4096];                /* conn id (< 4096) is one of TDLib's */
+} tview_t;
+
+static bool str_is(const tj *v, const char *s)
+{
+    return tj_str(v) && !strcmp(tj_str(v), s);
+}
+
+/* One trace line. Requests are remembered by msg_id (method name in *names) to judge answers. */
+static void view_line(tview_t *tv, const tj *o, int64_t fp, char (*names)[48], int64_t *ids,
+                      size_t *nids)
+{
+    int dc = (int)tj_int(tj_get(o, "dc")), conn = (int)tj_int(tj_get(o, "conn"));
+    bool td_conn = conn > 0 && conn < 4096 && tv->conn_obf[conn];
+    const char *ev = tj_str(tj_get(o, "event"));
+    if (ev && !strcmp(ev, "transport") && tj_get(o, "obfuscated") && tj_get(o, "obfuscated")->b) {
+        tv->obf_conns++;
+        if (conn > 0 && conn < 4096)
+            tv->conn_obf[conn] = 1;
+        if (!str_is(tj_get(o, "transport"), "intermediate") || tj_int(tj_get(o, "init_dc")) != dc)
+            tv->obf_bad++;
+        else if (dc >= 1 && dc <= MTP_SERVER_MAX_DCS)
+            tv->obf_dc[dc]++;
+    } else if (ev && !strcmp(ev, "key") && td_conn) {
+        tv->keys++;
+        tv->keys_fp_bad += tj_int(tj_get(o, "rsa_fingerprint")) != fp;
+        tv->keys_dc_bad += tj_int(tj_get(o, "inner_dc")) != dc;
+        tv->temp_keys += tj_get(o, "temp") && tj_get(o, "temp")->b;
+    } else if (ev && !strcmp(ev, "layer") && td_conn) {
+        tv->layer229 += tj_int(tj_get(o, "layer")) == 229;
+    } else if (ev && (!strcmp(ev, "transport_error") || !strcmp(ev, "violation"))) {
+        tv->errors++;
+    }
+    if (!td_conn)
+        return;
+    const tj *body = tj_get(o, "body");
+    const char *bt = tj_str(tj_get(body, "_"));
+    if (!bt)
+        return;
+    if (str_is(tj_get(o, "dir"), "in") && *nids < 4096) {
+        ids[*nids] = tj_int(tj_get(o, "msg_id"));
+        snprintf(names[*nids], 48, "%d:%s", dc, bt);
+        (*nids)++;
+        tv->get_file += !strcmp(bt, "upload.getFile");
+        return;
+    }
+    if (strcmp(bt, "rpc_result"))
+        return;
+    int64_t req = tj_int(tj_get(body, "req_msg_id"));
+    const char *m = NULL;
+    for (size_t i = *nids; i-- > 0;)
+        if (ids[i] == req) {
+            m = names[i];
+            break;
+        }
+    const tj *res = tj_get(body, "result");
+    const char *rt = tj_str(tj_get(res, "_"));
+    if (!m || !rt)
+        return;
+    if (!strcmp(m, "1:auth.sendCode") && str_is(tj_get(res, "error_message"), "PHONE_MIGRATE_3"))
+        tv->migrate_3++;
+    if (!strcmp(m, "3:auth.signIn") && !strcmp(rt, "auth.authorization"))
+        tv->signin_3++;
+    if (strstr(m, ":auth.bindTempAuthKey") && !strcmp(rt, "boolTrue"))
+        tv->binds_ok++;
+    if (strstr(m, ":messages.sendMessage") && strcmp(rt, "rpc_error"))
+        tv->sent_ok++;
+}
+
+static void check_view(run_t *r, int64_t fp)
+{
+    static tview_t tv;
+    static char names[4096][48];
+    static int64_t ids[4096];
+    size_t nids = 0;
+    memset(&tv, 0, sizeof tv);
+    FILE *f = fopen(r->trace, "r");
+    if (!OK(f, "harness trace readable"))
+        return;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        tj *o = tj_parse(line, (size_t)n);
+        if (o)
+            view_line(&tv, o, fp, names, ids, &nids);
+        tj_free(o);
+    }
+    free(line);
+    fclose(f);
+    OK(tv.obf_conns >= 2 && tv.obf_bad == 0 && tv.obf_dc[1] && tv.obf_dc[3],
+       "trace: TDLib's %d connections are obfuscated intermediate with the DC id in the init "
+       "(DC1 %d, DC3 %d), %d otherwise", tv.obf_conns, tv.obf_dc[1], tv.obf_dc[3], tv.obf_bad);
+    OK(tv.keys >= 2 && !tv.keys_fp_bad && !tv.keys_dc_bad,
+       "trace: TDLib made %d auth keys, all with our RSA key (%d other) and p_q_inner_data_dc "
+       "naming the DC (%d not)", tv.keys, tv.keys_fp_bad, tv.keys_dc_bad);
+    OK(tv.temp_keys == tv.binds_ok, "trace: temp keys %d, bound by auth.bindTempAuthKey %d",
+       tv.temp_keys, tv.binds_ok);
+    OK(tv.layer229 >= 2, "trace: TDLib's requests carry layer 229 (%d layer events; answered "
+       "with the layer-228 schema)", tv.layer229);
+    OK(tv.migrate_3 >= 1 && tv.signin_3 >= 1, "trace: auth.sendCode on DC 1 got PHONE_MIGRATE_3 "
+       "(%d), auth.signIn on DC 3 succeeded (%d)", tv.migrate_3, tv.signin_3);
+    OK(tv.sent_ok >= 1, "trace: messages.sendMessage answered (%d)", tv.sent_ok);
+    OK(tv.get_file >= FILE_MIB, "trace: upload.getFile called %d times for %d MiB", tv.get_file,
+       FILE_MIB);
+    OK(tv.errors == 0, "trace: no transport_error / violation events (%d)", tv.errors);
+}
+
 static int run_all(void)
 {
     static run_t r;
     snprintf(g_dir, sizeof g_dir, "/tmp/mtp-tdlib-XXXXXX");
     if (!mkdtemp(g_dir))
         tap_bail("mkdtemp: %s", strerror(errno));
-    char why[600];
+    char why[600] = "";
     if (setup(&r))
         goto done;
     OK(seed_file(&r) == 0, "our client put a %d MiB document in %s's Saved Messages", FILE_MIB, PHONE);
-    if (!OK(td_load(r.lib, why, sizeof why) == 0, "libtdjson.so loaded: %s", why))
+    if (!OK(td_load(r.lib, why, sizeof why) == 0, "libtdjson.so (our copy) loaded%s%s", *why ? ": " : "", why))
         goto done;
     if (td_login(&r) || td_me(&r))
         goto done;
@@ -692,15 +807,31 @@ done:
         td.destroy(td.client);
     if (td.log)
         fclose(td.log);
-    relay_stop(&r.relay);
+    if (r.relay.th)
+        relay_stop(&r.relay);
+    int64_t fp = r.h.srv ? mtp_server_fingerprint(r.h.srv) : 0;
+    if (r.h.srv)
+        mtp_server_stop(r.h.srv);
+    if (fp)
+        check_view(&r, fp);
     tu_harness_stop(&r.h);
     tap_diag("relay: %d connections (DC1 %d, DC2 %d, DC3 %d, DC4 %d, DC5 %d), %d bad inits",
              atomic_load(&r.relay.conns), atomic_load(&r.relay.by_dc[1]),
              atomic_load(&r.relay.by_dc[2]), atomic_load(&r.relay.by_dc[3]),
              atomic_load(&r.relay.by_dc[4]), atomic_load(&r.relay.by_dc[5]),
              atomic_load(&r.relay.bad));
-    tap_diag("files kept in %s", g_dir);
-    return tap_done();
+    int rc = tap_done();
+    const char *keep = getenv("MTP_TDLIB_KEEP");
+    if (rc || (keep && *keep == '1')) {
+        tap_diag("files kept in %s (td.log: TDLib's log, objects.jsonl: what it sent us, "
+                 "trace.jsonl: the harness's trace)", g_dir);
+    } else {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+        if (system(cmd))
+            tap_diag("could not remove %s", g_dir);
+    }
+    return rc;
 }
 
 /* ---------------------------------------------------------------- the run */
