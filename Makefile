@@ -187,6 +187,7 @@ install: all
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*MTP_VERSION_STRING "\(.*\)"/\1/p' include/mtproto/common.h)|g' \
 	    libmtproto.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmtproto.pc
+	@case "$(DESTDIR):$(PREFIX):$$(id -u)" in :/usr:0|:/usr/local:0) ldconfig;; esac
 
 clean:
 	rm -rf $(BUILD)
