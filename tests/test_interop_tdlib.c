@@ -41,7 +41,7 @@
 #include <mtproto/client.h>
 #include <mtproto/tl_schema.h>
 
-#define N_CHECKS 26
+#define N_CHECKS 27
 #define TD_LIB "tests/interop/tdlib/node_modules/@prebuilt-tdlib/linux-x64-glibc/libtdjson.so"
 #define PHONE "9996631234"   /* lives on DC 3; its code is 33333 */
 #define CODE "33333"
@@ -595,7 +595,7 @@ static const char *msg_text(const tj *m)
 static int td_send_and_history(run_t *r, const tj **doc_out, tj **hist_out)
 {
     char buf[512];
-    snprintf(buf, sizeof buf, "{\"@type\":\"createPrivateChat\",\"user_id\":%lld,\"force\":true,"
+    snprintf(buf, sizeof buf, "{\"@type\":\"createPrivateChat\",\"user_id\":%lld,\"force\":false,"
              "\"@extra\":\"chat\"}", (long long)r->me_id);
     tj *v = td_call(buf, "chat", 30);
     r->chat_id = tj_int(tj_get(v, "id"));
@@ -674,7 +674,7 @@ typedef struct tview {
     int obf_conns, obf_bad;             /* obfuscated transports; not intermediate / init_dc != dc */
     int obf_dc[MTP_SERVER_MAX_DCS + 1];
     int keys, keys_fp_bad, keys_dc_bad, temp_keys, binds_ok;
-    int layer229, migrate_3, signin_3, get_file, sent_ok, errors;
+    int layer229, migrate_3, signin_3, get_file, sent_ok, errors, app_config, peer_dialogs;
     char conn_obf[4096];                /* conn id (< 4096) is one of TDLib's */
 } tview_t;
 
@@ -742,6 +742,10 @@ static void view_line(tview_t *tv, const tj *o, int64_t fp, char (*names)[48], i
         tv->binds_ok++;
     if (strstr(m, ":messages.sendMessage") && strcmp(rt, "rpc_error"))
         tv->sent_ok++;
+    if (strstr(m, ":help.getAppConfig") && strcmp(rt, "rpc_error"))
+        tv->app_config++;
+    if (strstr(m, ":messages.getPeerDialogs") && !strcmp(rt, "messages.peerDialogs"))
+        tv->peer_dialogs++;
 }
 
 static void check_view(run_t *r, int64_t fp)
@@ -778,6 +782,9 @@ static void check_view(run_t *r, int64_t fp)
     OK(tv.migrate_3 >= 1 && tv.signin_3 >= 1, "trace: auth.sendCode on DC 1 got PHONE_MIGRATE_3 "
        "(%d), auth.signIn on DC 3 succeeded (%d)", tv.migrate_3, tv.signin_3);
     OK(tv.sent_ok >= 1, "trace: messages.sendMessage answered (%d)", tv.sent_ok);
+    OK(tv.app_config >= 1 && tv.peer_dialogs >= 1, "trace: help.getAppConfig answered (%d), "
+       "messages.getPeerDialogs answered (%d: createPrivateChat loads the chat with it)",
+       tv.app_config, tv.peer_dialogs);
     OK(tv.get_file >= FILE_MIB, "trace: upload.getFile called %d times for %d MiB", tv.get_file,
        FILE_MIB);
     OK(tv.errors == 0, "trace: no transport_error / violation events (%d)", tv.errors);
