@@ -81,9 +81,8 @@ static int pem_resize(const char *pem, size_t want, char *out)
             lines++;
         }
     }
-    while (lines < breaks) {    /* a short last line: put the rest as empty-free breaks */
+    if (lines < breaks)
         return -1;
-    }
     o += (size_t)sprintf(out + o, "\n%s", ftr);
     return o == want ? 0 : -1;
 }
@@ -330,7 +329,6 @@ static struct {
     void (*destroy)(void *);
     void *client;
     FILE *log;             /* every object received, one per line */
-    tj *auth_state;        /* the latest updateAuthorizationState's state */
 } td;
 
 static int td_load(const char *path, char *why, size_t whylen)
