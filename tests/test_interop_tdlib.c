@@ -41,7 +41,7 @@
 #include <mtproto/client.h>
 #include <mtproto/tl_schema.h>
 
-#define N_CHECKS 28
+#define N_CHECKS 29
 #define TD_LIB "tests/interop/tdlib/node_modules/@prebuilt-tdlib/linux-x64-glibc/libtdjson.so"
 #define PHONE "9996631234"   /* lives on DC 3; its code is 33333 */
 #define CODE "33333"
@@ -673,7 +673,7 @@ typedef struct tview {
     int obf_dc[MTP_SERVER_MAX_DCS + 1];
     int keys, keys_fp_bad, keys_dc_bad, temp_keys, binds_ok;
     int layer229, migrate_3, signin_3, get_file, sent_ok, errors, app_config, peer_dialogs,
-        peer_dialogs_asked;
+        peer_dialogs_asked, input_errors;
     char conn_obf[4096];                /* conn id (< 4096) is one of TDLib's */
 } tview_t;
 
@@ -732,6 +732,8 @@ static void view_line(tview_t *tv, const tj *o, int64_t fp, char (*names)[48], i
         }
     const tj *res = tj_get(body, "result");
     const char *rt = tj_str(tj_get(res, "_"));
+    const char *em = tj_str(tj_get(res, "error_message"));
+    tv->input_errors += em && !strncmp(em, "INPUT_", 6);  /* a query the 228 schema cannot read */
     if (!m || !rt)
         return;
     if (!strcmp(m, "1:auth.sendCode") && str_is(tj_get(res, "error_message"), "PHONE_MIGRATE_3"))
@@ -779,6 +781,8 @@ static void check_view(run_t *r, int64_t fp)
        tv.temp_keys, tv.binds_ok);
     OK(tv.layer229 >= 2, "trace: TDLib's requests carry layer 229 (%d layer events; answered "
        "with the layer-228 schema)", tv.layer229);
+    OK(tv.input_errors == 0, "trace: every layer-229 query decoded with the 228 schema "
+       "(%d INPUT_METHOD_INVALID / INPUT_CONSTRUCTOR_INVALID / INPUT_FETCH_ERROR)", tv.input_errors);
     OK(tv.migrate_3 >= 1 && tv.signin_3 >= 1, "trace: auth.sendCode on DC 1 got PHONE_MIGRATE_3 "
        "(%d), auth.signIn on DC 3 succeeded (%d)", tv.migrate_3, tv.signin_3);
     OK(tv.sent_ok >= 1, "trace: messages.sendMessage answered (%d)", tv.sent_ok);
