@@ -190,7 +190,8 @@ static int on_req_pq(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
 {
     static const mtp_tl_comb_t *const allowed[] = { &mtp_tlc_mt_req_pq_multi, &mtp_tlc_mt_req_pq };
     int rc;
-    mtp_tl_object_t *o = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 2, true, NULL, &rc);
+    mtp_tl_object_t *o = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 2, HS_PLAIN_PAD_MAX,
+                                        NULL, &rc);
     if (!o)
         return rc;
     /* a fresh exchange replaces whatever was going on */
@@ -251,7 +252,7 @@ static int parse_inner(mtp_hs_server_t *s, const uint8_t *data, size_t n, inner_
     };
     int rc;
     memset(v, 0, sizeof *v);
-    mtp_tl_object_t *o = mtp_hs_decode_(s->arena, data, n, allowed, 4, false, NULL, &rc);
+    mtp_tl_object_t *o = mtp_hs_decode_(s->arena, data, n, allowed, 4, HS_ANY_TAIL, NULL, &rc);
     if (!o)
         return rc;
 #define VIEW(m)                              \
@@ -296,7 +297,8 @@ static int on_req_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
 {
     static const mtp_tl_comb_t *const allowed[] = { &mtp_tlc_mt_req_DH_params };
     int rc;
-    mtp_mt_req_DH_params_t *m = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 1, true,
+    mtp_mt_req_DH_params_t *m = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 1,
+                                               HS_PLAIN_PAD_MAX,
                                                NULL, &rc);
     if (!m)
         return rc;
@@ -404,7 +406,7 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     static const mtp_tl_comb_t *const allowed[] = { &mtp_tlc_mt_set_client_DH_params };
     int rc;
     mtp_mt_set_client_DH_params_t *m = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 1,
-                                                      true, NULL, &rc);
+                                                      HS_PLAIN_PAD_MAX, NULL, &rc);
     if (!m)
         return rc;
     if (!nonces_ok(s, m->nonce, m->server_nonce))
@@ -419,7 +421,8 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     static const mtp_tl_comb_t *const inner_allowed[] = { &mtp_tlc_mt_client_DH_inner_data };
     size_t used = 0;
     mtp_mt_client_DH_inner_data_t *d =
-        mtp_hs_decode_(s->arena, dwh + MTP_SHA1_LEN, n - MTP_SHA1_LEN, inner_allowed, 1, false,
+        mtp_hs_decode_(s->arena, dwh + MTP_SHA1_LEN, n - MTP_SHA1_LEN, inner_allowed, 1,
+                       HS_ANY_TAIL,
                        &used, &rc);
     if (!d)
         return rc == MTP_ENOMEM ? rc : MTP_ESECURITY;
