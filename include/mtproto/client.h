@@ -31,6 +31,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 #define MTP_CLIENT_MAX_DCS 16
 
@@ -427,6 +428,7 @@ int mtp_download_document_to(mtp_client_t *c, int dc, int64_t id, int64_t access
 
 const char *mtp_client_strerror(int err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -44,6 +44,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 typedef struct mtp_conn mtp_conn_t;
 
@@ -210,6 +211,7 @@ typedef struct mtp_conn_stats {
 } mtp_conn_stats_t;
 const mtp_conn_stats_t *mtp_conn_stats(const mtp_conn_t *c);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

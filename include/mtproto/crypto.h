@@ -63,6 +63,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* ===================================================================================== */
 /* Sizes                                                                                  */
@@ -658,6 +659,7 @@ int  mtp_srp_server_check(const mtp_srp_algo_t *algo, const uint8_t v[256], cons
                           const uint8_t B[256], const uint8_t *A, size_t A_len,
                           const uint8_t M1[32]);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -33,6 +33,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* Which side of the connection the caller is. */
 typedef enum mtp_role {
@@ -276,6 +277,7 @@ int  mtp_bind_inner_decrypt(const mtp_auth_key_t *perm, const uint8_t *enc, size
  */
 int  mtp_bind_inner_check(const mtp_bind_inner_t *got, const mtp_bind_inner_t *want);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -34,6 +34,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* Phase of an exchange (both roles). */
 typedef enum mtp_hs_state {
@@ -191,6 +192,7 @@ int32_t mtp_hs_server_transport_error(const mtp_hs_server_t *s);
 /* The key of the last completed exchange: MTP_ESTATE if none. */
 int  mtp_hs_server_result(const mtp_hs_server_t *s, mtp_hs_result_t *out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -43,6 +43,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* ===================================================================================== */
 /* msg_id <-> time                                                                       */
@@ -474,6 +475,7 @@ typedef struct mtp_session_stats {
 
 const mtp_session_stats_t *mtp_session_stats(const mtp_session_t *s);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -32,6 +32,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 struct mtp_tl_comb;
 struct mtp_tl_layer;
@@ -368,6 +369,7 @@ int mtp_tl_value_from_json(const mtp_tl_layer_t *layer, const mtp_tl_type_t *t,
                            const char *json, size_t len, mtp_arena_t *arena, void *dst,
                            char *err, size_t errlen);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -110,6 +110,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* Default bound on one payload (the MTProto packet, without transport header/padding). */
 #define MTP_TRANSPORT_DEFAULT_MAX_PACKET ((size_t)16 * 1024 * 1024 + 4096)
@@ -341,6 +342,7 @@ int mtp_transport_frame_error(mtp_transport_t *t, int32_t code, mtp_buf_t *out);
 /* Name of a kind ("abridged", "intermediate", "padded", "full", "unknown"). */
 const char *mtp_transport_kind_name(mtp_transport_kind_t kind);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
