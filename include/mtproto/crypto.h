@@ -277,26 +277,18 @@ int  mtp_aes_ige(const uint8_t *key, size_t key_len, uint8_t iv[32],
  * EVP_aes_256_ctr semantics). Successive mtp_aes_ctr_apply() calls continue the stream
  * at the exact byte where the previous call stopped, whatever the lengths.
  *
- * The object lives wherever the caller puts it (stack, inside a connection struct). On
- * AES-NI CPUs it uses no heap at all; otherwise it holds an EVP_CIPHER_CTX. Always pair
- * a successful mtp_aes_ctr_init() with mtp_aes_ctr_free(), which wipes the key schedule.
- * The fields are private.
+ * Opaque (the key schedule is private): mtp_aes_ctr_new() allocates and keys one,
+ * mtp_aes_ctr_free() wipes the key schedule and releases it.
  */
-typedef struct mtp_aes_ctr {
-    uint8_t priv_rk[240];      /* expanded key (AES-NI path) */
-    uint8_t priv_ctr[16];      /* next counter block, big-endian */
-    uint8_t priv_ks[16];       /* keystream of the current partial block */
-    unsigned priv_ks_used;     /* bytes of priv_ks already used (16 = none left) */
-    int priv_impl;             /* 0 = not initialized, 1 = AES-NI, 2 = EVP */
-    void *priv_evp;            /* EVP_CIPHER_CTX * (EVP path) */
-} mtp_aes_ctr_t;
+typedef struct mtp_aes_ctr mtp_aes_ctr_t;
 
-/* MTP_EINVAL, MTP_ENOMEM or MTP_ECRYPTO on failure (then nothing needs freeing). */
-int  mtp_aes_ctr_init(mtp_aes_ctr_t *c, const uint8_t key[32], const uint8_t iv[16]);
+/* *out = a new keystream. MTP_EINVAL, MTP_ENOMEM or MTP_ECRYPTO on failure (then *out
+ * is NULL). */
+int  mtp_aes_ctr_new(mtp_aes_ctr_t **out, const uint8_t key[32], const uint8_t iv[16]);
 /* XOR the next len keystream bytes into in, writing out. in == out allowed.
- * MTP_ESTATE if c was never initialized (or already freed). */
+ * MTP_ESTATE if c was never initialized. */
 int  mtp_aes_ctr_apply(mtp_aes_ctr_t *c, const uint8_t *in, uint8_t *out, size_t len);
-/* Wipe and release. Safe on a zero-filled or already freed object. */
+/* Wipe and release. NULL is a no-op. */
 void mtp_aes_ctr_free(mtp_aes_ctr_t *c);
 
 /* One-shot AES-256-CTR from a fresh counter block iv. in == out allowed. */

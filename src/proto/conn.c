@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "proto/transport_internal.h"
+
 #define MAX_SESSIONS   16
 #define QA_RING        64
 #define OUT_LIMIT      ((size_t)4 << 20)
@@ -715,10 +717,10 @@ mtp_conn_t *mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, int *err)
     mtp_buf_init(&c->out);
     mtp_buf_init(&c->scratch);
     if (c->role == MTP_ROLE_CLIENT)
-        e = mtp_transport_init_client(&c->tr, cfg->transport, cfg->obfuscated, cfg->dc_id,
-                                      cfg->secret, cfg->rng);
+        e = mtp_transport_init_client_(&c->tr, cfg->transport, cfg->obfuscated, cfg->dc_id,
+                                       cfg->secret, cfg->rng);
     else
-        e = mtp_transport_init_server(&c->tr, cfg->secret, cfg->rng);
+        e = mtp_transport_init_server_(&c->tr, cfg->secret, cfg->rng);
     if (e)
         goto out;
     c->tr_init = true;
@@ -797,7 +799,7 @@ void mtp_conn_free(mtp_conn_t *c)
     mtp_hs_client_free(c->hsc);
     mtp_hs_server_free(c->hss);
     if (c->tr_init)
-        mtp_transport_free(&c->tr);
+        mtp_transport_clear_(&c->tr);
     mtp_buf_free(&c->out);
     if (c->scratch.data)
         mtp_secure_zero(c->scratch.data, c->scratch.cap);
