@@ -163,6 +163,9 @@ $(BUILD)/tests/%: tests/%.c $(TESTLIB) $(LINKA) $(TESTUTIL_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(TESTLIB) $(LINKA) $(LDFLAGS_ALL) $(LIBS)
 
+# the ABI checker reads the shared libraries
+$(BUILD)/tests/test_abi: $(LIBSO) $(HARNESSSO)
+
 PROVE := prove -j2 -e '' --timer
 
 test-plain: tests

@@ -947,16 +947,16 @@ static void test_pq(void)
 
 int main(void)
 {
-    test_hashes();
-    test_rng();
-    test_ige_vectors();
-    test_ige_errors();
-    test_ige_random();
-    test_ctr();
-    test_kdf();
-    test_packets();
-    test_flows();
-    test_pq();
+    TU_CASE(test_hashes);
+    TU_CASE(test_rng);
+    TU_CASE(test_ige_vectors);
+    TU_CASE(test_ige_errors);
+    TU_CASE(test_ige_random);
+    TU_CASE(test_ctr);
+    TU_CASE(test_kdf);
+    TU_CASE(test_packets);
+    TU_CASE(test_flows);
+    TU_CASE(test_pq);
     free_all();
     return tap_done();
 }

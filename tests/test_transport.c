@@ -986,14 +986,14 @@ static void test_public_objects(void)
 int main(void)
 {
     double t0 = tu_now();
-    test_public_objects();
-    test_vectors();
-    test_wire_forms();
-    test_negative();
+    TU_CASE(test_public_objects);
+    TU_CASE(test_vectors);
+    TU_CASE(test_wire_forms);
+    TU_CASE(test_negative);
     double t1 = tu_now();
-    test_round_trips();
+    TU_CASE(test_round_trips);
     double t2 = tu_now();
-    test_steady_state();
+    TU_CASE(test_steady_state);
     tap_diag("times: unit %.2fs, round trips %.2fs, steady state %.2fs", t1 - t0, t2 - t1,
              tu_now() - t2);
     return tap_done();
