@@ -5,6 +5,7 @@
  *
  *   bytes in -> transport (unframe) -> handshake (no key yet / unencrypted packets)
  *                                    -> envelope (decrypt, §3.5 checks) -> session
+ *   (§3.5 and the like: sections of docs/PROTOCOL.md)
  *   session  -> envelope (encrypt)  -> transport (frame) -> bytes out
  *
  * The caller owns the socket and the clock: it feeds received bytes with mtp_conn_feed(),

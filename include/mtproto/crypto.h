@@ -26,7 +26,7 @@
  *  - Everything that needs randomness takes a `const mtp_rng_t *` (NULL = OpenSSL CSPRNG),
  *    so whole flows can be replayed byte for byte in tests.
  *
- * Where each primitive is used (PROTOCOL.md section in brackets):
+ * Where each primitive is used (docs/PROTOCOL.md section in brackets):
  *   key exchange, client [§4]: mtp_rand (nonce, new_nonce) -> mtp_factorize_pq_bytes ->
  *     mtp_rsa_load_public_pem + mtp_rsa_fingerprint (pick the server's key) ->
  *     mtp_rsa_pad_encrypt (req_DH_params.encrypted_data) -> mtp_tmp_aes_key_iv +
@@ -304,7 +304,7 @@ int  mtp_aes256_ctr(const uint8_t key[32], const uint8_t iv[16],
  * (x must be 0 or 8; any other non-zero value is treated as 8.) Only auth_key[0:128+8]
  * takes part in any derivation.
  *
- * MTProto 2.0 (PROTOCOL.md §3.3):
+ * MTProto 2.0 (docs/PROTOCOL.md §3.3):
  *   a = SHA256(msg_key + auth_key[x:x+36]);  b = SHA256(auth_key[40+x:76+x] + msg_key)
  *   aes_key = a[0:8] + b[8:24] + a[24:32];    aes_iv = b[0:8] + a[8:24] + b[24:32]
  */
@@ -327,7 +327,7 @@ void mtp_kdf1(const uint8_t auth_key[256], const uint8_t msg_key[16], int x,
 void mtp_msg_key2(const uint8_t auth_key[256], int x, const uint8_t *plain_with_padding,
                   size_t len, uint8_t msg_key[16]);
 /* The full 32-byte msg_key_large = SHA256(auth_key[88+x:120+x] + plaintext_with_padding);
- * the quick-ack token is LE_uint32(msg_key_large[0:4]) | 0x80000000 (PROTOCOL.md §2.5). */
+ * the quick-ack token is LE_uint32(msg_key_large[0:4]) | 0x80000000 (docs/PROTOCOL.md §2.5). */
 void mtp_msg_key2_large(const uint8_t auth_key[256], int x, const uint8_t *plain_with_padding,
                         size_t len, uint8_t msg_key_large[32]);
 /* Two msg_key_large at once (packets a and b, possibly under different keys): with SHA-NI
@@ -384,7 +384,7 @@ int  mtp_mtproto2_encrypt(const uint8_t auth_key[256], int x, const uint8_t *pla
  * computation: in_len >= 24 + 16 and (in_len - 24) % 16 == 0 (else MTP_EINVAL, nothing
  * written); auth_key_id matches; msg_key recomputed over the whole decrypted buffer
  * matches (constant time). Any mismatch: MTP_ESECURITY and plain is wiped.
- * The header fields, length and padding rules (PROTOCOL.md §3.5 step 5+) are the caller's.
+ * The header fields, length and padding rules (docs/PROTOCOL.md §3.5 step 5+) are the caller's.
  */
 int  mtp_mtproto2_decrypt(const uint8_t auth_key[256], int x, const uint8_t *in,
                           size_t in_len, uint8_t *plain);
@@ -497,7 +497,7 @@ int  mtp_rsa_public_op(const mtp_rsa_key_t *key, const uint8_t *in, size_t in_le
 int  mtp_rsa_private_op(const mtp_rsa_key_t *key, const uint8_t *in, size_t in_len, uint8_t *out);
 
 /*
- * RSA_PAD, the client side of handshake step 4.1 (PROTOCOL.md §4), for a 2048-bit key
+ * RSA_PAD, the client side of handshake step 4.1 (docs/PROTOCOL.md §4), for a 2048-bit key
  * (else MTP_EBADKEY). data: 1..144 bytes (else MTP_EINVAL). Randomness: one draw of
  * 224 bytes R, padding = R[0 : 192-len], temp_key = R[192:224] (R[192-len:192] is unused;
  * this is the layout of the recorded reference runs, so they replay byte for byte), then
@@ -579,7 +579,7 @@ int  mtp_modexp(const uint8_t *base, size_t base_len, const uint8_t *exp, size_t
                 const uint8_t *mod, size_t mod_len, uint8_t *out, size_t out_len);
 
 /* ===================================================================================== */
-/* SRP two-factor authentication (PROTOCOL.md §9)                                         */
+/* SRP two-factor authentication (docs/PROTOCOL.md §9)                                         */
 /* ===================================================================================== */
 
 /*

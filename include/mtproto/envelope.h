@@ -1,5 +1,5 @@
 /*
- * libmtproto — the message envelope (PROTOCOL.md §3, §8): unencrypted handshake messages,
+ * libmtproto — the message envelope (docs/PROTOCOL.md §3, §8): unencrypted handshake messages,
  * MTProto 2.0 encrypted messages, and the MTProto 1.0 inner message of auth.bindTempAuthKey.
  *
  * Sans-IO and stateless: every function works on caller memory only. Replay windows,

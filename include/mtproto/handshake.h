@@ -1,5 +1,5 @@
 /*
- * libmtproto — creating an authorization key (PROTOCOL.md §4): the client and the server
+ * libmtproto — creating an authorization key (docs/PROTOCOL.md §4): the client and the server
  * role of the DH exchange as sans-IO state machines.
  *
  * Input: the unencrypted messages of the peer (whole packets: auth_key_id 0, msg_id,

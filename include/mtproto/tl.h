@@ -153,7 +153,7 @@ const mtp_tl_comb_t *mtp_tl_find_id(const mtp_tl_layer_t *l, uint32_t id);
 const mtp_tl_comb_t *mtp_tl_find_name(const mtp_tl_layer_t *l, const char *name, size_t len);
 const mtp_tl_tname_t *mtp_tl_find_type(const mtp_tl_layer_t *l, const char *name, size_t len);
 
-/* crc32 id of a schema line by the normalisation rule (PROTOCOL.md §1.5). */
+/* crc32 id of a schema line by the normalisation rule (docs/PROTOCOL.md §1.5). */
 uint32_t mtp_tl_line_crc(const char *line, size_t len);
 
 /* ---- bounded reader (sticky error) ---- */

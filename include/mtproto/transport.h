@@ -5,7 +5,7 @@
  * unframes incoming ones for either role (client or server); the two roles share the
  * same framing code. No I/O, no clock, no globals: bytes go in with
  * mtp_transport_feed(), events come out of mtp_transport_next(), and frames to send are
- * appended to a caller buffer by mtp_transport_frame*(). See PROTOCOL.md §2.
+ * appended to a caller buffer by mtp_transport_frame*(). See docs/PROTOCOL.md §2.
  *
  * Transports ("kinds"):
  *   abridged      tag 0xef; header 1 byte len/4 (< 127) or 0x7f + 3-byte LE len/4
@@ -24,7 +24,7 @@
  * ---- Server role: auto-detection ----
  *   mtp_transport_new_server() accepts whatever the client speaks and decides as soon
  *   as the first bytes allow (each rule is unambiguous because of the obfuscation rules
- *   of PROTOCOL.md §2.7):
+ *   of docs/PROTOCOL.md §2.7):
  *     byte 0 == 0xef                                   -> abridged        (1 byte)
  *     bytes 0..3 == ee ee ee ee                        -> intermediate    (4 bytes)
  *     bytes 0..3 == dd dd dd dd                        -> padded          (4 bytes)
@@ -58,7 +58,7 @@
  *   (plus whatever the caller feeds without draining); there is no allocation per
  *   packet in the steady state. Obfuscated input is decrypted in place as it is fed.
  *
- * ---- Transport errors (PROTOCOL.md §2.6) ----
+ * ---- Transport errors (docs/PROTOCOL.md §2.6) ----
  *   Client role: a packet whose payload is exactly 4 bytes holding a negative int32 is
  *   reported as MTP_TRANSPORT_EV_ERROR with that code (-404, -429, -444, -403, ...)
  *   instead of a packet. In full, a bare negative first word (no seqno/CRC, as some
@@ -68,7 +68,7 @@
  *   Server role: mtp_transport_frame_error() sends the code as a normal 4-byte-payload
  *   frame in every kind (padded: no padding; full: a complete len/seqno/crc packet).
  *
- * ---- Quick ack (PROTOCOL.md §2.5) ----
+ * ---- Quick ack (docs/PROTOCOL.md §2.5) ----
  *   Client: pass MTP_TRANSPORT_QUICK_ACK to mtp_transport_frame(); it sets bit 31 of the
  *   length word (intermediate/padded) or bit 7 of the first header byte (abridged: 0x80 |
  *   len/4, or 0xff + 3 bytes for the long form).
@@ -92,7 +92,7 @@
  *   (>= 18 bytes) = FakeTLS. FakeTLS parses (key and domain are reported) but is NOT
  *   implemented: mtp_transport_new_client()/new_server() return MTP_EINVAL for it. It
  *   needs a TLS-1.3-looking ClientHello/ServerHello exchange with HMAC-SHA256 randoms and
- *   TLS record wrapping of the obfuscated stream (PROTOCOL.md §2.7); future work.
+ *   TLS record wrapping of the obfuscated stream (docs/PROTOCOL.md §2.7); future work.
  *   A 17-byte secret starting 0xee is rejected (some clients treat it as "secured"; tdlib
  *   does not).
  *

@@ -392,7 +392,7 @@ static void client_packet(mtp_conn_t *c, const uint8_t *pkt, size_t len, mtp_use
     }
     if (kid == 0) {
         if (!c->hsc)
-            return;   /* §3.1: ignore unencrypted messages outside the key exchange */
+            return;   /* §3.1 of docs/PROTOCOL.md: unencrypted only in the key exchange */
         mtp_buf_clear(&c->scratch);
         int rc = mtp_hs_client_feed(c->hsc, now, pkt, len, &c->scratch);
         if (rc) {

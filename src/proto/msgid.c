@@ -1,6 +1,6 @@
 /*
  * libmtproto — msg_id <-> time, the msg_id generator, the replay window of received ids
- * and a small int64-keyed hash map used by the session (PROTOCOL.md §3.5, §3.7).
+ * and a small int64-keyed hash map used by the session (docs/PROTOCOL.md §3.5, §3.7).
  */
 #include <mtproto/session.h>
 

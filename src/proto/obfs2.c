@@ -1,5 +1,5 @@
 /*
- * libmtproto — obfuscated2 transport obfuscation and MTProxy secrets (PROTOCOL.md §2.7).
+ * libmtproto — obfuscated2 transport obfuscation and MTProxy secrets (docs/PROTOCOL.md §2.7).
  *
  * Pure functions: the random init comes from the injected rng, the keys go into the
  * caller's AES-CTR objects. No I/O, no clock, no globals.

@@ -12,7 +12,7 @@
 #include <mtproto/common.h>
 #include <mtproto/tl.h>
 
-/* ---- constructor ids (tl/mtproto.tl and tl/api.tl; PROTOCOL.md §5, §7) ---- */
+/* ---- constructor ids (tl/mtproto.tl and tl/api.tl; docs/PROTOCOL.md §5, §7) ---- */
 #define SID_VECTOR              0x1cb5c415u
 #define SID_RPC_RESULT          0xf35c6d01u
 #define SID_RPC_ERROR           0x2144ca19u

@@ -65,7 +65,7 @@ static inline void mtp_put_le32_(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-/* 1 if a 64-byte init must be re-drawn (PROTOCOL.md §2.7 step 1), else 0. */
+/* 1 if a 64-byte init must be re-drawn (docs/PROTOCOL.md §2.7 step 1), else 0. */
 int mtp_obfs2_forbidden_(const uint8_t init[64]);
 
 /* 1 if the first 4 bytes are one of the forbidden first words (HTTP verbs, TLS record,
