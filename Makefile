@@ -129,10 +129,16 @@ $(HARNESSA): $(HARNESS_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(HARNESSSO): $(HARNESS_OBJ) $(LIBSO) libmtproto.map
+# Linked against libmtproto.so for the API. An internal (hidden) helper of libmtproto that the
+# harness calls is taken from libmtproto.a and stays local to the harness library (the version
+# script); tests/test_abi checks that no exported libmtproto function is copied that way.
+# --no-undefined: nothing is left to resolve at run time (not under sanitizers, whose runtime
+# a shared object leaves to the program).
+NOUNDEF := $(if $(findstring sanitize,$(SANFLAGS) $(CFLAGS) $(LDFLAGS)),,-Wl,--no-undefined)
+$(HARNESSSO): $(HARNESS_OBJ) $(LIBSO) $(LIBA) libmtproto.map
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-soname,libmtproto-harness.so.$(SOMAJOR) -Wl,--version-script=libmtproto.map \
-	    -Wl,--no-undefined $(LDFLAGS_ALL) -o $@.$(VERSION) $(HARNESS_OBJ) -L$(@D) -lmtproto $(LIBS)
+	    $(NOUNDEF) $(LDFLAGS_ALL) -o $@.$(VERSION) $(HARNESS_OBJ) -L$(@D) -lmtproto $(LIBA) $(LIBS)
 	ln -sf libmtproto-harness.so.$(VERSION) $@.$(SOMAJOR)
 	ln -sf libmtproto-harness.so.$(VERSION) $@
 

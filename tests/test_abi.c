@@ -197,6 +197,21 @@ static void test_harness_lib(void)
     snprintf(cmd, sizeof cmd, "objdump -p %s/lib/libmtproto-harness.so | grep -q 'NEEDED *libmtproto.so.0$'",
              build);
     OK(sh(cmd) == 0, "libmtproto-harness.so is linked against libmtproto.so.0");
+    /* the core is used from libmtproto.so, not copied: no function the core exports is
+     * defined in the harness library (its full symbol table, local names included) */
+    snprintf(cmd, sizeof cmd, "nm -D --defined-only %s/lib/libmtproto.so", build);
+    symlist_t core_api = nm_list(cmd, false);
+    snprintf(cmd, sizeof cmd, "nm --defined-only %s/lib/libmtproto-harness.so 2>/dev/null", build);
+    symlist_t all = nm_list(cmd, false);
+    size_t copied = 0;
+    for (size_t i = 0; i < all.n; i++)
+        if (has(&core_api, all.name[i]) && copied++ < 20)
+            tap_diag("libmtproto-harness.so carries a copy of %s", all.name[i]);
+    OK(all.n > dyn.n, "libmtproto-harness.so has a symbol table (%zu names)", all.n);
+    IS_INT(copied, 0, "libmtproto-harness.so copies none of libmtproto's %zu exported names",
+           core_api.n);
+    list_free(&core_api);
+    list_free(&all);
     list_free(&dyn);
     list_free(&arch);
 }
