@@ -68,7 +68,7 @@
  *      destroy_auth_key, fault (rpc_error / delay / drop),
  *      bad_msg_notification (count, last_code, why: notifications and bad_server_salt the
  *      session sent), transport_error (code, why: -404, -444 ... sent), violation
- *      (framing or docs/PROTOCOL.md §3.5 failure that ended the connection, undecodable query),
+ *      (framing or §3.5 failure that ended the connection, undecodable query),
  *      disconnect_delay, close (reason, bytes_in, bytes_out), loop_error.
  */
 #ifndef MTPROTO_SERVER_H
