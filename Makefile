@@ -8,6 +8,10 @@
 #   make fuzz         libFuzzer targets (clang), build only; run with FUZZ_TIME=seconds
 #   make install      PREFIX=/usr/local DESTDIR=
 #
+# Outputs: build/lib/libmtproto.{a,so} (the library: only the mtp_ API is exported, see
+# libmtproto.map) and build/lib/libmtproto-harness.{a,so} (src/server, the test harness,
+# linked against libmtproto). Tools, tests, benchmarks and fuzzers link the static archives.
+#
 # Variables: CC (gcc or clang), BUILD (output directory), SAN=1 (sanitizer build).
 
 CC      ?= cc
@@ -28,12 +32,16 @@ GEN      := $(BUILD)/gen
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-missing-field-initializers
 CPPFLAGS := -Iinclude -I$(GEN)/include -I$(GEN) -Isrc -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
-CFLAGS_ALL = -std=c11 $(WARN) $(OPT) $(SANFLAGS) -fPIC -fvisibility=default $(CFLAGS)
+# hidden by default: the public headers mark their declarations visible (#pragma GCC
+# visibility push(default)), and libmtproto.map keeps only mtp_* in the dynamic table
+CFLAGS_ALL = -std=c11 $(WARN) $(OPT) $(SANFLAGS) -fPIC -fvisibility=hidden $(CFLAGS)
 LIBS     := -lcrypto -lz -lpthread -lm
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 # ---- sources ----
-LIB_SRC   := $(sort $(wildcard src/*/*.c))
+# src/server is the harness, in its own library; every other src/<layer>/ is libmtproto
+HARNESS_SRC := $(sort $(wildcard src/server/*.c src/server/*/*.c))
+LIB_SRC   := $(filter-out $(HARNESS_SRC),$(sort $(wildcard src/*/*.c)))
 GEN_SRC   := $(GEN)/tl_mtproto.c $(GEN)/tl_api228.c $(GEN)/tl_api227.c $(GEN)/tl_api198.c \
              $(GEN)/tl_layers.c
 GEN_HDR   := $(GEN)/include/mtproto/tl_schema.h $(GEN)/include/mtproto/tl_mtproto.h
@@ -51,6 +59,14 @@ LIB_OBJ   := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(patsubst $(GEN)/%.c,$
 CODEGEN   := $(BUILD)/codegen/mtp-codegen
 LIBA      := $(BUILD)/lib/libmtproto.a
 LIBSO     := $(BUILD)/lib/libmtproto.so
+HARNESS_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(HARNESS_SRC))
+HARNESSA  := $(BUILD)/lib/libmtproto-harness.a
+HARNESSSO := $(BUILD)/lib/libmtproto-harness.so
+# version of the headers, for the .so file names and the pkg-config files
+VERSION   := $(shell sed -n 's/.*MTP_VERSION_STRING "\(.*\)"/\1/p' include/mtproto/common.h)
+SOMAJOR   := 0
+# static archives for programs: the harness first (it uses libmtproto)
+LINKA     := $(HARNESSA) $(LIBA)
 TOOLS     := $(addprefix $(BUILD)/bin/,$(TOOL_NAMES))
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 BENCHES   := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -60,8 +76,8 @@ DEPS_OK   := $(BUILD)/.deps-ok
 .DEFAULT_GOAL := all
 .DELETE_ON_ERROR:
 
-all: $(LIBA) $(LIBSO) $(TOOLS)
-lib: $(LIBA) $(LIBSO)
+all: $(LIBA) $(LIBSO) $(HARNESSA) $(HARNESSSO) $(TOOLS)
+lib: $(LIBA) $(LIBSO) $(HARNESSA) $(HARNESSSO)
 tools: $(TOOLS)
 tests: all $(TESTS)
 gen: $(GEN)/.stamp
@@ -89,6 +105,9 @@ $(BUILD)/obj/%.o: %.c | $(GEN)/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
 
+# generated code (descriptor tables, typed codecs: all mtp_ names) keeps default
+# visibility; libmtproto.map decides what of it the .so exports
+$(BUILD)/obj/gen/%.o: CFLAGS_ALL += -fvisibility=default
 $(BUILD)/obj/gen/%.o: $(GEN)/%.c | $(GEN)/.stamp
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -MMD -MP -c -o $@ $<
@@ -97,18 +116,42 @@ $(LIBA): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIBSO): $(LIB_OBJ)
+# libmtproto.so.0.2.0 with soname libmtproto.so.0; libmtproto.so.0 and libmtproto.so link to it
+$(LIBSO): $(LIB_OBJ) libmtproto.map
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,libmtproto.so.0 $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	$(CC) -shared -Wl,-soname,libmtproto.so.$(SOMAJOR) -Wl,--version-script=libmtproto.map \
+	    $(LDFLAGS_ALL) -o $@.$(VERSION) $(LIB_OBJ) $(LIBS)
+	ln -sf libmtproto.so.$(VERSION) $@.$(SOMAJOR)
+	ln -sf libmtproto.so.$(VERSION) $@
+
+# ---- the harness library (src/server) ----
+$(HARNESSA): $(HARNESS_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# Linked against libmtproto.so for the API. An internal (hidden) helper of libmtproto that the
+# harness calls is taken from libmtproto.a and stays local to the harness library (the version
+# script); tests/test_abi checks that no exported libmtproto function is copied that way.
+# --no-undefined: nothing is left to resolve at run time (not under sanitizers, whose runtime
+# a shared object leaves to the program).
+NOUNDEF := $(if $(findstring sanitize,$(SANFLAGS) $(CFLAGS) $(LDFLAGS)),,-Wl,--no-undefined)
+$(HARNESSSO): $(HARNESS_OBJ) $(LIBSO) $(LIBA) libmtproto.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libmtproto-harness.so.$(SOMAJOR) -Wl,--version-script=libmtproto.map \
+	    $(NOUNDEF) $(LDFLAGS_ALL) -o $@.$(VERSION) $(HARNESS_OBJ) -L$(@D) -lmtproto $(LIBA) $(LIBS)
+	ln -sf libmtproto-harness.so.$(VERSION) $@.$(SOMAJOR)
+	ln -sf libmtproto-harness.so.$(VERSION) $@
 
 # ---- tools ----
-$(BUILD)/bin/%: tools/%.c $(LIBA)
+# (a static archive contributes only the objects a program uses: a tool that does not
+# start a harness gets none of it)
+$(BUILD)/bin/%: tools/%.c $(LINKA)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -o $@ $< $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -o $@ $< $(LINKA) $(LDFLAGS_ALL) $(LIBS)
 
-$(BUILD)/bin/%: tools/%/main.c $(wildcard tools/*/*.c) $(LIBA)
+$(BUILD)/bin/%: tools/%/main.c $(wildcard tools/*/*.c) $(LINKA)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -o $@ $(wildcard tools/$*/*.c) $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS_ALL) -o $@ $(wildcard tools/$*/*.c) $(LINKA) $(LDFLAGS_ALL) $(LIBS)
 
 # ---- tests ----
 TESTLIB := $(BUILD)/obj/libtestutil.a
@@ -122,9 +165,12 @@ $(TESTLIB): $(TESTUTIL_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(TESTLIB) $(LIBA) $(TESTUTIL_HDR)
+$(BUILD)/tests/%: tests/%.c $(TESTLIB) $(LINKA) $(TESTUTIL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(TESTLIB) $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(TESTLIB) $(LINKA) $(LDFLAGS_ALL) $(LIBS)
+
+# the ABI checker reads the shared libraries
+$(BUILD)/tests/test_abi: $(LIBSO) $(HARNESSSO)
 
 PROVE := prove -j2 -e '' --timer
 
@@ -151,9 +197,9 @@ test:
 	@sh tests/skips.sh $(BUILD)/skips.log
 
 # ---- benchmarks ----
-$(BUILD)/bench/%: bench/%.c $(TESTLIB) $(LIBA) $(TESTUTIL_HDR)
+$(BUILD)/bench/%: bench/%.c $(TESTLIB) $(LINKA) $(TESTUTIL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(TESTLIB) $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(TESTLIB) $(LINKA) $(LDFLAGS_ALL) $(LIBS)
 
 bench: all $(BENCHES)
 	@sh tests/interop/setup.sh || true
@@ -164,14 +210,16 @@ FUZZ_BUILD := $(BUILD)/fuzzbuild
 fuzz:
 	@CC=clang sh tools/deps.sh test
 	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g" \
-	    CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BUILD)/lib/libmtproto.a
+	    CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" $(FUZZ_BUILD)/lib/libmtproto.a \
+	    $(FUZZ_BUILD)/lib/libmtproto-harness.a
 	@mkdir -p $(BUILD)/fuzz
 	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  if [ ! $(BUILD)/fuzz/$$n -nt $$f ] || [ ! $(BUILD)/fuzz/$$n -nt $(FUZZ_BUILD)/lib/libmtproto.a ]; then \
+	  if [ ! $(BUILD)/fuzz/$$n -nt $$f ] || [ ! $(BUILD)/fuzz/$$n -nt $(FUZZ_BUILD)/lib/libmtproto.a ] || \
+	     [ ! $(BUILD)/fuzz/$$n -nt $(FUZZ_BUILD)/lib/libmtproto-harness.a ]; then \
 	    echo "clang fuzz $$n"; \
 	    clang $(subst $(GEN),$(FUZZ_BUILD)/gen,$(CPPFLAGS)) -std=c11 -g -O1 \
 	      -fsanitize=fuzzer,address,undefined -o $(BUILD)/fuzz/$$n $$f \
-	      $(FUZZ_BUILD)/lib/libmtproto.a $(LIBS) || exit 1; fi; done
+	      $(FUZZ_BUILD)/lib/libmtproto-harness.a $(FUZZ_BUILD)/lib/libmtproto.a $(LIBS) || exit 1; fi; done
 
 # ---- demo ----
 demo: all
@@ -181,15 +229,17 @@ demo: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/include/mtproto $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 include/mtproto/*.h $(GEN)/include/mtproto/*.h $(DESTDIR)$(PREFIX)/include/mtproto/
-	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libmtproto.so.0
-	ln -sf libmtproto.so.0 $(DESTDIR)$(PREFIX)/lib/libmtproto.so
+	install -m 644 $(LIBA) $(HARNESSA) $(DESTDIR)$(PREFIX)/lib/
+	for l in libmtproto libmtproto-harness; do \
+	  install -m 755 $(BUILD)/lib/$$l.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/ && \
+	  ln -sf $$l.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$$l.so.$(SOMAJOR) && \
+	  ln -sf $$l.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$$l.so && \
+	  sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	    $$l.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$l.pc || exit 1; done
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*MTP_VERSION_STRING "\(.*\)"/\1/p' include/mtproto/common.h)|g' \
-	    libmtproto.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmtproto.pc
 	@case "$(DESTDIR):$(PREFIX):$$(id -u)" in :/usr:0|:/usr/local:0) ldconfig;; esac
 
 clean:
 	rm -rf $(BUILD)
 
--include $(LIB_OBJ:.o=.d) $(TESTUTIL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(HARNESS_OBJ:.o=.d) $(TESTUTIL_OBJ:.o=.d)

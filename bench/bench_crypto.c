@@ -327,9 +327,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < 2; i++) {
         size_t len = i ? big : 1024;
         c.len = len;
-        mtp_aes_ctr_init(&c.ctr, c.key, c.iv);
+        mtp_aes_ctr_init_(&c.ctr, c.key, c.iv);
         double t = measure(f_ctr, &c);
-        mtp_aes_ctr_free(&c.ctr);
+        mtp_aes_ctr_clear_(&c.ctr);
         EVP_EncryptInit_ex2(c.evp, ctrc, c.key, c.iv, NULL);
         double r = measure(f_evp_ctr, &c);
         printf("CTR %-6s  mtp_aes_ctr %8.1f MB/s   EVP AES-256-CTR %8.1f MB/s   ratio %.2fx\n",

@@ -17,6 +17,7 @@
  * directory as argument: fuzz/corpus/fuzz_harness/.
  */
 #include "server/server_int.h"
+#include "proto/transport_internal.h"
 
 #include <mtproto/tl_schema.h>
 
@@ -99,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     srv_accept(NULL, sv[0], (struct sockaddr *)&peer, sizeof peer, &srv->dcs[0]);
 
     mtp_transport_t t;
-    mtp_transport_init_client(&t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
+    mtp_transport_init_client_(&t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
     mtp_buf_t out, pkt, body;
     mtp_buf_init(&out);
     mtp_buf_init(&pkt);
@@ -161,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mtp_loop_run_once(srv->loop, 0);
     if (srv->conns)
         __builtin_trap();   /* the connection must go away once the peer closed */
-    mtp_transport_free(&t);
+    mtp_transport_clear_(&t);
     mtp_buf_free(&out);
     mtp_buf_free(&pkt);
     mtp_buf_free(&body);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include <mtproto/transport.h>
+#include "proto/transport_internal.h"   /* in-place transports on the stack */
 
 /* Deterministic "random" source: fuzzing must be reproducible. */
 static int det_fill(void *ctx, uint8_t *out, size_t n)
@@ -64,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t seed = 1;
     mtp_rng_t rng = { det_fill, &seed };
     mtp_transport_t t;
-    if (mtp_transport_init_server(&t, secret, &rng) != 0)
+    if (mtp_transport_init_server_(&t, secret, &rng) != 0)
         __builtin_trap();
     size_t max = MTP_TRANSPORT_DEFAULT_MAX_PACKET;
     if (mode == 3) {
@@ -120,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!dead && mtp_transport_kind(&t) == MTP_TRANSPORT_UNKNOWN)
         check(mtp_transport_pending(&t) == size);
     mtp_buf_free(&out);
-    mtp_transport_free(&t);
+    mtp_transport_clear_(&t);
     return 0;
 }
 
@@ -166,7 +167,7 @@ int main(int argc, char **argv)
             uint32_t seed = 7u + (unsigned)k * 4u + (unsigned)ob;
             mtp_rng_t rng = { det_fill, &seed };
             mtp_transport_t c;
-            if (mtp_transport_init_client(&c, kinds[k], ob != 0, 2, ob >= 2 ? &sec : NULL, &rng))
+            if (mtp_transport_init_client_(&c, kinds[k], ob != 0, 2, ob >= 2 ? &sec : NULL, &rng))
                 return 1;
             mtp_buf_t out;
             mtp_buf_init(&out);
@@ -190,7 +191,7 @@ int main(int argc, char **argv)
             snprintf(name, sizeof name, "seed-%s-%d-split", mtp_transport_kind_name(kinds[k]), ob);
             write_seed(argv[1], name, (uint8_t)(mode | 63u << 2), out.data, out.len);
             mtp_buf_free(&out);
-            mtp_transport_free(&c);
+            mtp_transport_clear_(&c);
         }
     return 0;
 }

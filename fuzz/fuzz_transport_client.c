@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <mtproto/transport.h>
+#include "proto/transport_internal.h"   /* in-place transports on the stack */
 
 static int det_fill(void *ctx, uint8_t *out, size_t n)
 {
@@ -47,7 +48,7 @@ static int client_setup(mtp_transport_t *c, unsigned sel, uint32_t *seed, mtp_rn
     *seed = 12345;
     rng->fill = det_fill;
     rng->ctx = seed;
-    return mtp_transport_init_client(c, kind, obfs, 2, NULL, rng);
+    return mtp_transport_init_client_(c, kind, obfs, 2, NULL, rng);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -116,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     (void)sink;
     mtp_buf_free(&out);
-    mtp_transport_free(&t);
+    mtp_transport_clear_(&t);
     return 0;
 }
 
@@ -143,7 +144,7 @@ int main(int argc, char **argv)
             return 1;
         static const uint8_t first[40] = { 1 };
         mtp_transport_frame(&c, first, sizeof first, 0, &hs);
-        mtp_transport_init_server(&s, NULL, &srng);
+        mtp_transport_init_server_(&s, NULL, &srng);
         mtp_transport_feed(&s, hs.data, hs.len);
         mtp_transport_event_t ev;
         while (mtp_transport_next(&s, &ev) == 1)
@@ -179,8 +180,8 @@ int main(int argc, char **argv)
             fwrite(out.data, 1, out.len, f);
             fclose(f);
         }
-        mtp_transport_free(&c);
-        mtp_transport_free(&s);
+        mtp_transport_clear_(&c);
+        mtp_transport_clear_(&s);
         mtp_buf_free(&hs);
         mtp_buf_free(&out);
     }

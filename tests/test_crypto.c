@@ -460,7 +460,7 @@ static void test_ctr(void)
     const struct {
         const char *name;
         ctr_init_fn init;
-    } impls[2] = { { "default", mtp_aes_ctr_init }, { "evp", mtp_aes_ctr_init_evp_ } };
+    } impls[2] = { { "default", mtp_aes_ctr_init_ }, { "evp", mtp_aes_ctr_init_evp_ } };
 
     /* mtcute: the same block encrypted 6 times on one stream */
     const tj *ms = tj_get(doc, "mtcute_stream");
@@ -474,7 +474,7 @@ static void test_ctr(void)
             mtp_aes_ctr_apply(&c, blk, o, 16);
             tap_mem_eq(o, want, 16, "mtcute stream [%s]: output %zu", impls[m].name, i);
         }
-        mtp_aes_ctr_free(&c);
+        mtp_aes_ctr_clear_(&c);
     }
 
     const tj *cases = tj_path(doc, "tdlib_generated.cases");
@@ -503,12 +503,12 @@ static void test_ctr(void)
                 mtp_aes_ctr_apply(&c, gen + off, ct + off, n);
                 off += n;
             }
-            mtp_aes_ctr_free(&c);
+            mtp_aes_ctr_clear_(&c);
             IS_INT((uint32_t)crc32(0L, ct, (uInt)L), want, "tdlib CTR L=%u [%s]: crc32 (split calls)", L, impls[m].name);
             impls[m].init(&c, gen + L, ff);
             memcpy(ct, gen, L);
             mtp_aes_ctr_apply(&c, ct, ct, L);   /* in place, one call */
-            mtp_aes_ctr_free(&c);
+            mtp_aes_ctr_clear_(&c);
             IS_INT((uint32_t)crc32(0L, ct, (uInt)L), want_ff, "tdlib CTR L=%u [%s]: crc32 with iv ff..ff (wrap)", L, impls[m].name);
         }
         uint8_t *ct2 = xmalloc(L);
@@ -541,7 +541,7 @@ static void test_ctr(void)
                     mtp_aes_ctr_apply(&c, pt + off, got + off, n);
                     off += n;
                 }
-                mtp_aes_ctr_free(&c);
+                mtp_aes_ctr_clear_(&c);
                 if (memcmp(got, want, L) != 0)
                     bad++;
             }
@@ -553,9 +553,37 @@ static void test_ctr(void)
     memset(&c, 0, sizeof c);
     uint8_t b[4] = { 0 };
     IS_INT(mtp_aes_ctr_apply(&c, b, b, 4), MTP_ESTATE, "CTR apply on an uninitialized object");
-    mtp_aes_ctr_free(&c);
-    mtp_aes_ctr_free(&c);
+    mtp_aes_ctr_clear_(&c);
+    mtp_aes_ctr_clear_(&c);
     OK(1, "CTR free is idempotent on a zeroed object");
+
+    /* the public, opaque object: new / apply in pieces / free == the one-shot function */
+    uint8_t pk[32], piv[16], pin[1000], pone[1000], ppc[1000];
+    for (int i = 0; i < 32; i++)
+        pk[i] = (uint8_t)(i * 7 + 1);
+    for (int i = 0; i < 16; i++)
+        piv[i] = (uint8_t)(0xf0 + i);
+    for (int i = 0; i < 1000; i++)
+        pin[i] = (uint8_t)(i * 13);
+    IS_INT(mtp_aes256_ctr(pk, piv, pin, pone, sizeof pin), 0, "CTR one-shot");
+    mtp_aes_ctr_t *pc = NULL;
+    IS_INT(mtp_aes_ctr_new(&pc, pk, piv), 0, "mtp_aes_ctr_new");
+    OK(pc != NULL, "mtp_aes_ctr_new gives an object");
+    size_t poff = 0, pstep = 1;
+    while (poff < sizeof pin) {
+        size_t n = pstep < sizeof pin - poff ? pstep : sizeof pin - poff;
+        if (mtp_aes_ctr_apply(pc, pin + poff, ppc + poff, n) != 0)
+            break;
+        poff += n;
+        pstep = pstep * 3 + 1;
+    }
+    tap_mem_eq(ppc, pone, sizeof pin, "mtp_aes_ctr_new + apply in pieces == one-shot CTR");
+    mtp_aes_ctr_free(pc);
+    mtp_aes_ctr_free(NULL);
+    pc = (mtp_aes_ctr_t *)&c;
+    IS_INT(mtp_aes_ctr_new(&pc, NULL, piv), MTP_EINVAL, "mtp_aes_ctr_new without a key: MTP_EINVAL");
+    OK(pc == NULL, "mtp_aes_ctr_new on error leaves *out NULL");
+    IS_INT(mtp_aes_ctr_new(NULL, pk, piv), MTP_EINVAL, "mtp_aes_ctr_new(NULL out): MTP_EINVAL");
 }
 
 /* ================================================================================== */
@@ -891,16 +919,16 @@ static void test_pq(void)
 
 int main(void)
 {
-    test_hashes();
-    test_rng();
-    test_ige_vectors();
-    test_ige_errors();
-    test_ige_random();
-    test_ctr();
-    test_kdf();
-    test_packets();
-    test_flows();
-    test_pq();
+    TU_CASE(test_hashes);
+    TU_CASE(test_rng);
+    TU_CASE(test_ige_vectors);
+    TU_CASE(test_ige_errors);
+    TU_CASE(test_ige_random);
+    TU_CASE(test_ctr);
+    TU_CASE(test_kdf);
+    TU_CASE(test_packets);
+    TU_CASE(test_flows);
+    TU_CASE(test_pq);
     free_all();
     return tap_done();
 }

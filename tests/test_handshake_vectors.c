@@ -162,7 +162,7 @@ static bool be_less(const uint8_t *a, const uint8_t *b, size_t n)
 
 /*
  * A temp_key for which RSA_PAD needs no retry (key_aes_encrypted < n), so the replayed
- * stream stays aligned. This recomputes the RSA_PAD steps of PROTOCOL.md §4 with the
+ * stream stays aligned. This recomputes the RSA_PAD steps of docs/PROTOCOL.md §4 with the
  * crypto primitives.
  */
 static void pick_temp_key(const mtp_rsa_key_t *key, const uint8_t dwp[192], uint8_t tk[32])

@@ -8,6 +8,7 @@
 #include "test_harness_client.h"
 
 #include <mtproto/server.h>
+#include "proto/transport_internal.h"   /* an in-place transport */
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -848,7 +849,7 @@ static size_t raw_exchange_seq(uint16_t port, const mtp_auth_key_t *key, int64_t
 {
     int fd = hc_tcp(port);
     mtp_transport_t t;
-    mtp_transport_init_client(&t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
+    mtp_transport_init_client_(&t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
     mtp_buf_t pkt, fr;
     mtp_buf_init(&pkt);
     mtp_buf_init(&fr);
@@ -883,7 +884,7 @@ static size_t raw_exchange_seq(uint16_t port, const mtp_auth_key_t *key, int64_t
             free(copy);
         }
     }
-    mtp_transport_free(&t);
+    mtp_transport_clear_(&t);
     mtp_buf_free(&pkt);
     mtp_buf_free(&fr);
     close(fd);

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mtproto/common.h>
+
 #include "testutil.h"
 
 static int sh(const char *cmd)
@@ -82,6 +84,11 @@ int main(int argc, char **argv)
     snprintf(cmd, sizeof cmd, "PKG_CONFIG_PATH=%s/usr/lib/pkgconfig pkg-config --cflags --libs libmtproto "
              "| grep -q -- '-lmtproto'", dir);
     OK(sh(cmd) == 0, "pkg-config --cflags --libs libmtproto finds it");
+    snprintf(cmd, sizeof cmd, "test -f %s/usr/lib/libmtproto-harness.a -a -f %s/usr/lib/libmtproto-harness.so.%s "
+             "-a -f %s/usr/lib/libmtproto.so.%s && PKG_CONFIG_PATH=%s/usr/lib/pkgconfig pkg-config --libs "
+             "libmtproto-harness | grep -q -- '-lmtproto-harness'", dir, dir, MTP_VERSION_STRING, dir,
+             MTP_VERSION_STRING, dir);
+    OK(sh(cmd) == 0, "the harness library (libmtproto-harness) and its pkg-config file are installed");
     snprintf(cmd, sizeof cmd,
              "printf '#include <mtproto/tl.h>\\n#include <mtproto/tl_schema.h>\\n#include <stdio.h>\\n"
              "int main(void){mtp_arena_t *a=mtp_arena_new(0);mtp_buf_t b;mtp_buf_init(&b);"

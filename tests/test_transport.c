@@ -95,7 +95,7 @@ static void test_vectors(void)
             mtp_buf_t out, last;
             mtp_buf_init(&out);
             mtp_buf_init(&last);
-            IS_INT(mtp_transport_init_client(&c, kind, false, 0, NULL, NULL), 0,
+            IS_INT(mtp_transport_init_client_(&c, kind, false, 0, NULL, NULL), 0,
                    "%s %s: init client", tname, test);
             for (long long s = 0; s <= seqno; s++) {
                 mtp_buf_clear(&last);
@@ -122,7 +122,7 @@ static void test_vectors(void)
             /* an auto-detecting server reads the whole stream back */
             mtp_transport_t s;
             mtp_transport_event_t ev;
-            mtp_transport_init_server(&s, NULL, NULL);
+            mtp_transport_init_server_(&s, NULL, NULL);
             int rc = mtp_transport_feed(&s, out.data, out.len);
             IS_INT(rc, 0, "%s %s: server feed", tname, test);
             if (plen == 0) {
@@ -141,8 +141,8 @@ static void test_vectors(void)
                 IS_INT(mtp_transport_kind(&s), kind, "%s %s: server detected %s", tname, test,
                        tname);
             }
-            mtp_transport_free(&s);
-            mtp_transport_free(&c);
+            mtp_transport_clear_(&s);
+            mtp_transport_clear_(&c);
             mtp_buf_free(&out);
             mtp_buf_free(&last);
             free(want);
@@ -152,30 +152,30 @@ static void test_vectors(void)
             size_t n = tj_hex(bad_j, &f);
             mtp_transport_t s;
             mtp_transport_event_t ev;
-            mtp_transport_init_server(&s, NULL, NULL);
+            mtp_transport_init_server_(&s, NULL, NULL);
             IS_INT(feed_next(&s, f, n, &ev), MTP_ETRANSPORT, "full %s: bad CRC rejected", test);
             IS_INT(mtp_transport_next(&s, &ev), MTP_ETRANSPORT, "full: error is sticky");
             IS_INT(mtp_transport_feed(&s, f, 1), MTP_ETRANSPORT, "full: feed after error fails");
             uint32_t got = mtp_get_le32(f + n - 4);
             IS_INT(got, tj_uint(tj_get(v, "got_crc")), "full: got_crc field as in the vector");
-            mtp_transport_free(&s);
+            mtp_transport_clear_(&s);
 
             /* client role too */
-            mtp_transport_init_client(&s, MTP_TRANSPORT_FULL, false, 0, NULL, NULL);
+            mtp_transport_init_client_(&s, MTP_TRANSPORT_FULL, false, 0, NULL, NULL);
             IS_INT(feed_next(&s, f, n, &ev), MTP_ETRANSPORT, "full client: bad CRC rejected");
-            mtp_transport_free(&s);
+            mtp_transport_clear_(&s);
             free(f);
         } else if (input_j) {
             mtp_transport_t c;
             mtp_transport_event_t ev;
-            mtp_transport_init_client(&c, kind, false, 0, NULL, NULL);
+            mtp_transport_init_client_(&c, kind, false, 0, NULL, NULL);
             int rc = feed_hex_next(&c, tj_str(input_j), &ev);
             OK(rc == 1 && ev.type == MTP_TRANSPORT_EV_ERROR && ev.code == -404,
                "%s %s: transport error -404 (rc=%d type=%d code=%d)", tname, test, rc, ev.type,
                ev.code);
             IS_INT(mtp_transport_pending(&c), 0, "%s %s: consumed", tname, test);
             IS_INT(mtp_transport_next(&c, &ev), 0, "%s %s: then need more", tname, test);
-            mtp_transport_free(&c);
+            mtp_transport_clear_(&c);
         } else {
             tap_diag("vector %zu (%s) not used", i, test ? test : "?");
         }
@@ -354,12 +354,12 @@ static void round_trip(mtp_transport_kind_t kind, int ob, int split)
     snprintf(what, sizeof what, "%s %s %s", kname(kind), ob_name[ob], split_name[split]);
 
     mtp_transport_t c, s;
-    int rc = mtp_transport_init_client(&c, kind, ob != OB_NONE, dc, secret, &test_rng);
+    int rc = mtp_transport_init_client_(&c, kind, ob != OB_NONE, dc, secret, &test_rng);
     if (rc) {
         OK(0, "%s: init client rc %d", what, rc);
         return;
     }
-    mtp_transport_init_server(&s, secret, &test_rng);
+    mtp_transport_init_server_(&s, secret, &test_rng);
 
     /* sizes: small ones, structured boundaries, and large ones (not with 1-byte feeding) */
     static const size_t sizes_all[] = { 4, 8, 12, 16, 20, 24, 28, 40, 56, 300, 504, 508, 512,
@@ -441,8 +441,8 @@ static void round_trip(mtp_transport_kind_t kind, int ob, int split)
     free(tokens);
     stream_free(&up);
     stream_free(&down);
-    mtp_transport_free(&c);
-    mtp_transport_free(&s);
+    mtp_transport_clear_(&c);
+    mtp_transport_clear_(&s);
 }
 
 static void test_round_trips(void)
@@ -471,7 +471,7 @@ static void test_wire_forms(void)
     mtp_buf_init(&out);
 
     /* abridged: server detected, quick ack is the token big-endian */
-    mtp_transport_init_server(&s, NULL, NULL);
+    mtp_transport_init_server_(&s, NULL, NULL);
     IS_INT(mtp_transport_frame(&s, (const uint8_t *)"abcd", 4, 0, &out), MTP_ESTATE,
            "server cannot frame before detection");
     IS_INT(mtp_transport_frame_quick_ack(&s, 1, &out), MTP_ESTATE, "nor quick-ack");
@@ -498,9 +498,9 @@ static void test_wire_forms(void)
     IS_INT(feed_next(&s, big, sizeof big, &ev), 1, "abridged 0xff long form");
     OK(ev.type == MTP_TRANSPORT_EV_PACKET && ev.len == 508 && ev.quick_ack &&
        !memcmp(ev.data, big + 4, 508), "0xff long form -> 508-byte packet with quick_ack");
-    mtp_transport_free(&s);
+    mtp_transport_clear_(&s);
 
-    mtp_transport_init_client(&c, MTP_TRANSPORT_ABRIDGED, false, 0, NULL, NULL);
+    mtp_transport_init_client_(&c, MTP_TRANSPORT_ABRIDGED, false, 0, NULL, NULL);
     IS_INT(mtp_transport_frame(&c, big + 4, 508, MTP_TRANSPORT_QUICK_ACK, &out), 0,
            "client abridged long form with quick ack");
     tap_mem_eq(out.data, "\xef\xff\x7f\x00\x00", 5, "header ef ff 7f0000");
@@ -520,10 +520,10 @@ static void test_wire_forms(void)
     IS_INT(mtp_transport_frame(&c, big, 5, 0, &out), MTP_EINVAL, "length not multiple of 4");
     IS_INT(mtp_transport_frame(&c, big, 4, 0x10, &out), MTP_EINVAL, "unknown flag");
     IS_INT(out.len, 0, "nothing appended on errors");
-    mtp_transport_free(&c);
+    mtp_transport_clear_(&c);
 
     /* intermediate: quick ack is a bare LE length word */
-    mtp_transport_init_server(&s, NULL, NULL);
+    mtp_transport_init_server_(&s, NULL, NULL);
     IS_INT(feed_hex_next(&s, "eeeeee", &ev), 0, "ee ee ee: undecided");
     IS_INT(mtp_transport_kind(&s), MTP_TRANSPORT_UNKNOWN, "still unknown");
     IS_INT(feed_hex_next(&s, "ee", &ev), 0, "ee x4");
@@ -540,7 +540,7 @@ static void test_wire_forms(void)
     IS_INT(mtp_transport_frame_error(&s, 0, &out), MTP_EINVAL, "error code must be negative");
     IS_INT(mtp_transport_frame(&s, big, 4, MTP_TRANSPORT_QUICK_ACK, &out), MTP_EINVAL,
            "server cannot request quick acks");
-    mtp_transport_free(&s);
+    mtp_transport_clear_(&s);
 
     /* padded: deterministic padding through a replay rng */
     {
@@ -550,7 +550,7 @@ static void test_wire_forms(void)
         mtp_rng_replay_init(&rr, &st, rbytes, sizeof rbytes);
         uint8_t pkt[20] = { 0 };
         mtp_put_le32(pkt + 16, 0);
-        mtp_transport_init_client(&c, MTP_TRANSPORT_PADDED, false, 0, NULL, &rr);
+        mtp_transport_init_client_(&c, MTP_TRANSPORT_PADDED, false, 0, NULL, &rr);
         IS_INT(mtp_transport_frame(&c, pkt, 20, MTP_TRANSPORT_QUICK_ACK, &out), 0, "padded frame");
         IS_INT(out.len, 4 + 4 + 20 + 3, "tag + len + payload + 3 padding bytes");
         tap_mem_eq(out.data, "\xdd\xdd\xdd\xdd\x17\x00\x00\x80", 8, "dd tag, len 23 | bit 31");
@@ -562,16 +562,16 @@ static void test_wire_forms(void)
         IS_INT(mtp_transport_frame(&c, pkt, 20, 0, &out), MTP_ERANGE,
                "rng exhausted -> its error, nothing appended");
         IS_INT(out.len, 0, "out untouched");
-        mtp_transport_free(&c);
+        mtp_transport_clear_(&c);
     }
 
     /* full: server errors are complete packets, quick acks do not exist */
-    mtp_transport_init_client(&c, MTP_TRANSPORT_FULL, false, 0, NULL, NULL);
+    mtp_transport_init_client_(&c, MTP_TRANSPORT_FULL, false, 0, NULL, NULL);
     IS_INT(mtp_transport_quick_ack_supported(&c), 0, "full has no quick ack");
     uint8_t pl[16];
     make_packet(pl, 16);
     IS_INT(mtp_transport_frame(&c, pl, 16, 0, &out), 0, "full frame");
-    mtp_transport_init_server(&s, NULL, NULL);
+    mtp_transport_init_server_(&s, NULL, NULL);
     IS_INT(feed_next(&s, out.data, 7, &ev), 0, "7 bytes of full: undecided");
     IS_INT(mtp_transport_kind(&s), MTP_TRANSPORT_UNKNOWN, "still unknown at 7 bytes");
     IS_INT(feed_next(&s, out.data + 7, 1, &ev), 0, "8 bytes: decided");
@@ -588,31 +588,31 @@ static void test_wire_forms(void)
     IS_INT(mtp_transport_frame(&s, pl, 16, 0, &out), 0, "server full frame seq 1");
     IS_INT(mtp_get_le32(out.data + 4), 1, "server seqno counts its own frames (error was 0)");
     IS_INT(feed_next(&c, out.data, out.len, &ev), 1, "client reads seq 1");
-    mtp_transport_free(&s);
-    mtp_transport_free(&c);
+    mtp_transport_clear_(&s);
+    mtp_transport_clear_(&c);
 
     /* client role: 4-byte non-negative payload is a packet, negative an error */
-    mtp_transport_init_client(&c, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
+    mtp_transport_init_client_(&c, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
     IS_INT(feed_hex_next(&c, "0400000000000000", &ev), 1, "4-byte zero payload");
     OK(ev.type == MTP_TRANSPORT_EV_PACKET && ev.len == 4, "delivered as a packet");
     IS_INT(feed_hex_next(&c, "0400000094fdffff", &ev), 1, "-620");
     OK(ev.type == MTP_TRANSPORT_EV_ERROR && ev.code == -620, "any negative code is reported");
-    mtp_transport_free(&c);
+    mtp_transport_clear_(&c);
 
     /* server role never interprets payloads */
-    mtp_transport_init_server(&s, NULL, NULL);
+    mtp_transport_init_server_(&s, NULL, NULL);
     IS_INT(feed_hex_next(&s, "eeeeeeee040000006cfeffff", &ev), 1, "server reads 4-byte -404");
     OK(ev.type == MTP_TRANSPORT_EV_PACKET && ev.len == 4, "as a packet");
-    mtp_transport_free(&s);
+    mtp_transport_clear_(&s);
 
     /* handshake() sends the tag once */
-    mtp_transport_init_client(&c, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
+    mtp_transport_init_client_(&c, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
     mtp_buf_clear(&out);
     IS_INT(mtp_transport_handshake(&c, &out), 0, "handshake");
     IS_INT(mtp_transport_handshake(&c, &out), 0, "handshake again");
     IS_INT(mtp_transport_frame(&c, pl, 16, 0, &out), 0, "frame");
     IS_INT(out.len, 4 + 4 + 16, "tag sent once");
-    mtp_transport_free(&c);
+    mtp_transport_clear_(&c);
     mtp_buf_free(&out);
 
     /* helpers */
@@ -633,26 +633,26 @@ static void expect_server(const char *hex, int want, const char *what)
 {
     mtp_transport_t s;
     mtp_transport_event_t ev;
-    mtp_transport_init_server(&s, NULL, NULL);
+    mtp_transport_init_server_(&s, NULL, NULL);
     int rc = feed_hex_next(&s, hex, &ev);
     while (rc == 1)
         rc = mtp_transport_next(&s, &ev);
     IS_INT(rc, want, "%s", what);
     if (want < 0)
         IS_INT(mtp_transport_error(&s), want, "%s: sticky", what);
-    mtp_transport_free(&s);
+    mtp_transport_clear_(&s);
 }
 
 static void expect_client(mtp_transport_kind_t kind, const char *hex, int want, const char *what)
 {
     mtp_transport_t c;
     mtp_transport_event_t ev;
-    mtp_transport_init_client(&c, kind, false, 0, NULL, NULL);
+    mtp_transport_init_client_(&c, kind, false, 0, NULL, NULL);
     int rc = feed_hex_next(&c, hex, &ev);
     while (rc == 1)
         rc = mtp_transport_next(&c, &ev);
     IS_INT(rc, want, "%s", what);
-    mtp_transport_free(&c);
+    mtp_transport_clear_(&c);
 }
 
 static void test_negative(void)
@@ -714,13 +714,13 @@ static void test_negative(void)
         mtp_transport_event_t ev;
         mtp_buf_t out;
         mtp_buf_init(&out);
-        mtp_transport_init_server(&s, NULL, NULL);
+        mtp_transport_init_server_(&s, NULL, NULL);
         IS_INT(mtp_transport_set_max_packet(&s, 2), MTP_EINVAL, "max < 4 refused");
         IS_INT(mtp_transport_set_max_packet(&s, MTP_TRANSPORT_MAX_PACKET_LIMIT + 4), MTP_EINVAL,
                "max above the abridged limit refused");
         IS_INT(mtp_transport_set_max_packet(&s, 1024), 0, "max 1024");
         IS_INT(feed_hex_next(&s, "eeeeeeee04040000", &ev), MTP_ETRANSPORT, "1028 > 1024 rejected");
-        mtp_transport_free(&s);
+        mtp_transport_clear_(&s);
         /* padded: total may exceed max by the padding, the recovered payload may not */
         {
             uint8_t pk[4 + 4 + 1022];
@@ -728,30 +728,30 @@ static void test_negative(void)
             mtp_put_le32(pk + 4, 1022);
             tu_rng_fill(NULL, pk + 8, 1022);
             pk[8] = 1;                        /* encrypted: 1022 -> 24 + 16 * 62 = 1016 */
-            mtp_transport_init_server(&s, NULL, NULL);
+            mtp_transport_init_server_(&s, NULL, NULL);
             mtp_transport_set_max_packet(&s, 1016);
             IS_INT(feed_next(&s, pk, sizeof pk, &ev), 1, "padded 1016 + 6 padding at max 1016");
             IS_INT(ev.len, 1016, "payload 1016");
-            mtp_transport_free(&s);
-            mtp_transport_init_server(&s, NULL, NULL);
+            mtp_transport_clear_(&s);
+            mtp_transport_init_server_(&s, NULL, NULL);
             mtp_transport_set_max_packet(&s, 1012);
             IS_INT(feed_next(&s, pk, sizeof pk, &ev), MTP_ETRANSPORT,
                    "padded payload 1016 above max 1012 (total within max + 15)");
-            mtp_transport_free(&s);
+            mtp_transport_clear_(&s);
         }
 
         mtp_transport_t c;
         uint8_t *big = calloc(1, 2048);
-        mtp_transport_init_client(&c, MTP_TRANSPORT_ABRIDGED, false, 0, NULL, NULL);
+        mtp_transport_init_client_(&c, MTP_TRANSPORT_ABRIDGED, false, 0, NULL, NULL);
         mtp_transport_set_max_packet(&c, 1024);
         IS_INT(mtp_transport_frame(&c, big, 1028, 0, &out), MTP_EINVAL, "frame above max refused");
         IS_INT(mtp_transport_frame(&c, big, 1024, 0, &out), 0, "frame at max");
-        mtp_transport_init_server(&s, NULL, NULL);
+        mtp_transport_init_server_(&s, NULL, NULL);
         mtp_transport_set_max_packet(&s, 1024);
         IS_INT(feed_next(&s, out.data, out.len, &ev), 1, "packet at max accepted");
         IS_INT(ev.len, 1024, "1024 bytes");
-        mtp_transport_free(&s);
-        mtp_transport_free(&c);
+        mtp_transport_clear_(&s);
+        mtp_transport_clear_(&c);
         mtp_buf_free(&out);
         free(big);
     }
@@ -765,24 +765,24 @@ static void test_negative(void)
         mtp_buf_init(&b);
         uint8_t pl[32];
         make_packet(pl, 32);
-        mtp_transport_init_client(&c, MTP_TRANSPORT_FULL, false, 0, NULL, NULL);
+        mtp_transport_init_client_(&c, MTP_TRANSPORT_FULL, false, 0, NULL, NULL);
         mtp_transport_frame(&c, pl, 32, 0, &a);
         mtp_transport_frame(&c, pl, 32, 0, &b);
-        mtp_transport_init_server(&s, NULL, NULL);
+        mtp_transport_init_server_(&s, NULL, NULL);
         IS_INT(feed_next(&s, a.data, a.len, &ev), 1, "seq 0 ok");
         IS_INT(feed_next(&s, a.data, 8, &ev), MTP_ETRANSPORT, "seq 0 again: wrong seqno at 8 bytes");
-        mtp_transport_free(&s);
-        mtp_transport_init_server(&s, NULL, NULL);
+        mtp_transport_clear_(&s);
+        mtp_transport_init_server_(&s, NULL, NULL);
         IS_INT(feed_next(&s, b.data, b.len, &ev), 0,
                "server: non-zero first seqno is not full (waits for an obfuscated init)");
-        mtp_transport_free(&s);
-        mtp_transport_init_client(&s, MTP_TRANSPORT_FULL, false, 0, NULL, NULL);
+        mtp_transport_clear_(&s);
+        mtp_transport_init_client_(&s, MTP_TRANSPORT_FULL, false, 0, NULL, NULL);
         IS_INT(feed_next(&s, b.data + 0, b.len, &ev), MTP_ETRANSPORT,
                "client: stream starting at seq 1");
-        mtp_transport_free(&s);
+        mtp_transport_clear_(&s);
         /* CRC: flip each region */
         for (size_t pos = 8; pos < a.len; pos += 7) {
-            mtp_transport_init_server(&s, NULL, NULL);
+            mtp_transport_init_server_(&s, NULL, NULL);
             a.data[pos] ^= 0x40;
             int rc = feed_next(&s, a.data, a.len, &ev);
             a.data[pos] ^= 0x40;
@@ -790,18 +790,18 @@ static void test_negative(void)
                 OK(0, "flipped byte %zu not detected", pos);
                 break;
             }
-            mtp_transport_free(&s);
+            mtp_transport_clear_(&s);
         }
-        mtp_transport_free(&s);
+        mtp_transport_clear_(&s);
         OK(1, "every flipped payload/crc byte is detected");
         /* server role: a full length with bit 31 set */
-        mtp_transport_init_server(&s, NULL, NULL);
+        mtp_transport_init_server_(&s, NULL, NULL);
         mtp_transport_feed(&s, a.data, a.len);
         IS_INT(mtp_transport_next(&s, &ev), 1, "first packet");
         IS_INT(feed_hex_next(&s, "6cfeffff", &ev), MTP_ETRANSPORT,
                "server: negative full length is an error");
-        mtp_transport_free(&s);
-        mtp_transport_free(&c);
+        mtp_transport_clear_(&s);
+        mtp_transport_clear_(&c);
         mtp_buf_free(&a);
         mtp_buf_free(&b);
     }
@@ -817,7 +817,7 @@ static void test_negative(void)
             mtp_transport_t c;
             mtp_buf_t out;
             mtp_buf_init(&out);
-            mtp_transport_init_client(&c, kinds[k], ob, 0, NULL, &test_rng);
+            mtp_transport_init_client_(&c, kinds[k], ob, 0, NULL, &test_rng);
             uint8_t pl[600];
             make_packet(pl, 600);
             mtp_transport_frame(&c, pl, 600, 0, &out);
@@ -825,15 +825,15 @@ static void test_negative(void)
             for (size_t cut = 0; cut < out.len; cut++) {
                 mtp_transport_t s;
                 mtp_transport_event_t ev;
-                mtp_transport_init_server(&s, NULL, NULL);
+                mtp_transport_init_server_(&s, NULL, NULL);
                 int rc = feed_next(&s, out.data, cut, &ev);
                 if (rc != 0 || mtp_transport_pending(&s) > cut)
                     ok = 0;
                 /* again, byte by byte for a few cuts */
-                mtp_transport_free(&s);
+                mtp_transport_clear_(&s);
             }
             OK(ok, "%s%s: every truncation is 'need more'", kname(kinds[k]), ob ? " obfuscated" : "");
-            mtp_transport_free(&c);
+            mtp_transport_clear_(&c);
             mtp_buf_free(&out);
         }
 
@@ -843,20 +843,20 @@ static void test_negative(void)
         mtp_proxy_secret_t sec;
         uint8_t raw[17] = { 0xdd };
         mtp_proxy_secret_parse(&sec, raw, 17);
-        IS_INT(mtp_transport_init_client(&t, MTP_TRANSPORT_FULL, true, 0, NULL, NULL), MTP_EINVAL,
+        IS_INT(mtp_transport_init_client_(&t, MTP_TRANSPORT_FULL, true, 0, NULL, NULL), MTP_EINVAL,
                "obfuscated full refused");
-        IS_INT(mtp_transport_init_client(&t, MTP_TRANSPORT_UNKNOWN, false, 0, NULL, NULL),
+        IS_INT(mtp_transport_init_client_(&t, MTP_TRANSPORT_UNKNOWN, false, 0, NULL, NULL),
                MTP_EINVAL, "unknown kind refused");
-        IS_INT(mtp_transport_init_client(&t, MTP_TRANSPORT_INTERMEDIATE, true, 40000, NULL, NULL),
+        IS_INT(mtp_transport_init_client_(&t, MTP_TRANSPORT_INTERMEDIATE, true, 40000, NULL, NULL),
                MTP_EINVAL, "dc id out of int16 refused");
-        IS_INT(mtp_transport_init_client(&t, MTP_TRANSPORT_PADDED, false, 0, &sec, NULL), MTP_EINVAL,
+        IS_INT(mtp_transport_init_client_(&t, MTP_TRANSPORT_PADDED, false, 0, &sec, NULL), MTP_EINVAL,
                "secret without obfuscation refused");
-        IS_INT(mtp_transport_init_client(&t, MTP_TRANSPORT_INTERMEDIATE, true, 0, &sec, NULL),
+        IS_INT(mtp_transport_init_client_(&t, MTP_TRANSPORT_INTERMEDIATE, true, 0, &sec, NULL),
                MTP_EINVAL, "dd secret requires padded");
-        IS_INT(mtp_transport_init_client(&t, MTP_TRANSPORT_PADDED, true, 0, &sec, NULL), 0,
+        IS_INT(mtp_transport_init_client_(&t, MTP_TRANSPORT_PADDED, true, 0, &sec, NULL), 0,
                "dd secret with padded");
-        mtp_transport_free(&t);
-        mtp_transport_free(&t);
+        mtp_transport_clear_(&t);
+        mtp_transport_clear_(&t);
         OK(1, "double free is harmless");
     }
 }
@@ -868,8 +868,8 @@ static void test_steady_state(void)
     mtp_transport_t c, s;
     mtp_buf_t out;
     mtp_buf_init(&out);
-    mtp_transport_init_client(&c, MTP_TRANSPORT_INTERMEDIATE, true, 2, NULL, &test_rng);
-    mtp_transport_init_server(&s, NULL, &test_rng);
+    mtp_transport_init_client_(&c, MTP_TRANSPORT_INTERMEDIATE, true, 2, NULL, &test_rng);
+    mtp_transport_init_server_(&s, NULL, &test_rng);
     uint8_t *pl = malloc(100000);
     make_packet(pl, 100000);
     const uint8_t *buf0 = NULL;
@@ -906,20 +906,60 @@ static void test_steady_state(void)
     tap_diag("rx cap after warm-up: %zu", cap0);
     free(pl);
     mtp_buf_free(&out);
-    mtp_transport_free(&c);
-    mtp_transport_free(&s);
+    mtp_transport_clear_(&c);
+    mtp_transport_clear_(&s);
+}
+
+/* The public, opaque form: mtp_transport_new_client / _new_server / mtp_transport_free. */
+static void test_public_objects(void)
+{
+    mtp_transport_t *c = NULL, *s = NULL;
+    IS_INT(mtp_transport_new_client(&c, MTP_TRANSPORT_INTERMEDIATE, true, 2, NULL, &test_rng), 0,
+           "new_client (obfuscated intermediate)");
+    IS_INT(mtp_transport_new_server(&s, NULL, &test_rng), 0, "new_server");
+    if (!c || !s) {
+        OK(0, "public transports exist");
+        mtp_transport_free(c);
+        mtp_transport_free(s);
+        return;
+    }
+    uint8_t pkt[64];
+    for (size_t i = 0; i < sizeof pkt; i++)
+        pkt[i] = (uint8_t)(i * 5 + 3);
+    mtp_buf_t wire;
+    mtp_buf_init(&wire);
+    IS_INT(mtp_transport_frame(c, pkt, sizeof pkt, 0, &wire), 0, "public client frames a packet");
+    IS_INT(mtp_transport_feed(s, wire.data, wire.len), 0, "public server takes the bytes");
+    mtp_transport_event_t ev;
+    IS_INT(mtp_transport_next(s, &ev), 1, "public server yields an event");
+    IS_INT(ev.type, MTP_TRANSPORT_EV_PACKET, "... a packet");
+    OK(ev.len == sizeof pkt && memcmp(ev.data, pkt, sizeof pkt) == 0, "... with the payload sent");
+    IS_INT(mtp_transport_kind(s), MTP_TRANSPORT_INTERMEDIATE, "public server detected intermediate");
+    OK(mtp_transport_obfuscated(s), "public server detected obfuscation");
+    IS_INT(mtp_transport_dc_id(s), 2, "public server reads DC 2");
+    mtp_buf_free(&wire);
+    mtp_transport_free(c);
+    mtp_transport_free(s);
+    mtp_transport_free(NULL);
+
+    c = (mtp_transport_t *)&wire;
+    IS_INT(mtp_transport_new_client(&c, MTP_TRANSPORT_FULL, true, 0, NULL, NULL), MTP_EINVAL,
+           "new_client: obfuscated full is MTP_EINVAL");
+    OK(c == NULL, "new_client on error leaves *out NULL");
+    IS_INT(mtp_transport_new_server(NULL, NULL, NULL), MTP_EINVAL, "new_server(NULL out): MTP_EINVAL");
 }
 
 int main(void)
 {
     double t0 = tu_now();
-    test_vectors();
-    test_wire_forms();
-    test_negative();
+    TU_CASE(test_public_objects);
+    TU_CASE(test_vectors);
+    TU_CASE(test_wire_forms);
+    TU_CASE(test_negative);
     double t1 = tu_now();
-    test_round_trips();
+    TU_CASE(test_round_trips);
     double t2 = tu_now();
-    test_steady_state();
+    TU_CASE(test_steady_state);
     tap_diag("times: unit %.2fs, round trips %.2fs, steady state %.2fs", t1 - t0, t2 - t1,
              tu_now() - t2);
     return tap_done();

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <mtproto/transport.h>
+#include "proto/transport_internal.h"   /* in-place transports on the stack */
 #include "testutil.h"
 
 /* Deterministic rngs (testutil): two transports given equal seeds draw equal bytes. */
@@ -38,14 +39,14 @@ static void one_kind(mtp_transport_kind_t kind, bool ob)
     mtp_rng_t rnga = { tu_rng_mtp_fill, &ra }, rngb = { tu_rng_mtp_fill, &rb };
     mtp_rng_t rngs1 = { tu_rng_mtp_fill, &rs1 }, rngs2 = { tu_rng_mtp_fill, &rs2 };
     mtp_transport_t a, b, s1, s2, s3;
-    if (mtp_transport_init_client(&a, kind, ob, ob ? 2 : 0, NULL, &rnga) ||
-        mtp_transport_init_client(&b, kind, ob, ob ? 2 : 0, NULL, &rngb)) {
+    if (mtp_transport_init_client_(&a, kind, ob, ob ? 2 : 0, NULL, &rnga) ||
+        mtp_transport_init_client_(&b, kind, ob, ob ? 2 : 0, NULL, &rngb)) {
         OK(0, "%s: init", what);
         return;
     }
-    mtp_transport_init_server(&s1, NULL, &rngs1);
-    mtp_transport_init_server(&s2, NULL, &rngs2);
-    mtp_transport_init_server(&s3, NULL, &rngs2);
+    mtp_transport_init_server_(&s1, NULL, &rngs1);
+    mtp_transport_init_server_(&s2, NULL, &rngs2);
+    mtp_transport_init_server_(&s3, NULL, &rngs2);
     uint8_t *pl[NSIZES];
     for (size_t i = 0; i < NSIZES; i++)
         pl[i] = payload(sizes[i], (unsigned)i);
@@ -152,11 +153,11 @@ static void one_kind(mtp_transport_kind_t kind, bool ob)
         free(pl[i]);
     mtp_buf_free(&wa);
     mtp_buf_free(&wb);
-    mtp_transport_free(&a);
-    mtp_transport_free(&b);
-    mtp_transport_free(&s1);
-    mtp_transport_free(&s2);
-    mtp_transport_free(&s3);
+    mtp_transport_clear_(&a);
+    mtp_transport_clear_(&b);
+    mtp_transport_clear_(&s1);
+    mtp_transport_clear_(&s2);
+    mtp_transport_clear_(&s3);
 }
 
 static void test_args(void)
@@ -164,7 +165,7 @@ static void test_args(void)
     mtp_transport_t t;
     tu_rng_t r = { 1 };
     mtp_rng_t rng = { tu_rng_mtp_fill, &r };
-    mtp_transport_init_client(&t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, &rng);
+    mtp_transport_init_client_(&t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, &rng);
     mtp_buf_t w;
     mtp_buf_init(&w);
     mtp_transport_slot_t slot;
@@ -179,7 +180,7 @@ static void test_args(void)
     size_t cap;
     IS_INT(mtp_transport_rx_space(&t, 0, &p, &cap), MTP_EINVAL, "rx_space: want 0");
     mtp_buf_free(&w);
-    mtp_transport_free(&t);
+    mtp_transport_clear_(&t);
 }
 
 int main(void)

@@ -101,7 +101,7 @@ static void test_vector(const tj *v)
     mtp_transport_t c, s;
     mtp_buf_t out;
     mtp_buf_init(&out);
-    IS_INT(mtp_transport_init_client(&c, kind, true, dc, secret16 ? &sec : NULL, &rng), 0,
+    IS_INT(mtp_transport_init_client_(&c, kind, true, dc, secret16 ? &sec : NULL, &rng), 0,
            "%s: init client (%s, dc %d%s)", name, mtp_transport_kind_name(kind), dc,
            secret16 ? ", secret" : "");
     IS_INT(mtp_rng_replay_left(&st), 1, "%s: consumed exactly the 64 random bytes", name);
@@ -112,7 +112,7 @@ static void test_vector(const tj *v)
 
     /* server: detects the inner kind and the DC with the same secret */
     mtp_transport_event_t ev;
-    IS_INT(mtp_transport_init_server(&s, secret16 ? &sec : NULL, NULL), 0, "%s: init server", name);
+    IS_INT(mtp_transport_init_server_(&s, secret16 ? &sec : NULL, NULL), 0, "%s: init server", name);
     IS_INT(mtp_transport_feed(&s, header, 64), 0, "%s: server feed", name);
     IS_INT(mtp_transport_next(&s, &ev), 0, "%s: server decided, no packet yet", name);
     IS_INT(mtp_transport_kind(&s), kind, "%s: server detected %s", name,
@@ -204,16 +204,16 @@ static void test_vector(const tj *v)
         uint8_t k16[16];
         memset(k16, 0x5a, 16);
         mtp_proxy_secret_parse(&other, k16, 16);
-        mtp_transport_init_server(&s2, secret16 ? NULL : &other, NULL);
+        mtp_transport_init_server_(&s2, secret16 ? NULL : &other, NULL);
         mtp_transport_feed(&s2, header, 64);
         IS_INT(mtp_transport_next(&s2, &ev), MTP_ETRANSPORT, "%s: server with %s secret rejects",
                name, secret16 ? "no" : "another");
-        mtp_transport_free(&s2);
+        mtp_transport_clear_(&s2);
     }
 
     mtp_buf_free(&out);
-    mtp_transport_free(&c);
-    mtp_transport_free(&s);
+    mtp_transport_clear_(&c);
+    mtp_transport_clear_(&s);
     free(random64);
     free(tag);
     free(init);
@@ -239,10 +239,10 @@ static void test_forbidden(const tj *root)
         mtp_buf_t out;
         mtp_buf_init(&out);
         mtp_rng_replay_init(&rng, &st, good, 64);
-        mtp_transport_init_client(&c, MTP_TRANSPORT_ABRIDGED, true, 0, NULL, &rng);
+        mtp_transport_init_client_(&c, MTP_TRANSPORT_ABRIDGED, true, 0, NULL, &rng);
         mtp_transport_handshake(&c, &out);
         memcpy(want, out.data, 64);
-        mtp_transport_free(&c);
+        mtp_transport_clear_(&c);
         mtp_buf_free(&out);
     }
 
@@ -268,17 +268,17 @@ static void test_forbidden(const tj *root)
         mtp_buf_t out;
         mtp_buf_init(&out);
         mtp_rng_replay_init(&rng, &st, bad, 128);
-        IS_INT(mtp_transport_init_client(&c, MTP_TRANSPORT_ABRIDGED, true, 0, NULL, &rng), 0,
+        IS_INT(mtp_transport_init_client_(&c, MTP_TRANSPORT_ABRIDGED, true, 0, NULL, &rng), 0,
                "init with %s first", rule);
         IS_INT(mtp_rng_replay_left(&st), 0, "re-drew 64 bytes after %s", rule);
         mtp_transport_handshake(&c, &out);
         tap_mem_eq(out.data, want, 64, "the second draw was used (%s)", rule);
-        mtp_transport_free(&c);
+        mtp_transport_clear_(&c);
         mtp_buf_free(&out);
 
         /* only forbidden draws: the replay RNG runs dry, the error is returned */
         mtp_rng_replay_init(&rng, &st, bad, 64);
-        IS_INT(mtp_transport_init_client(&c, MTP_TRANSPORT_ABRIDGED, true, 0, NULL, &rng),
+        IS_INT(mtp_transport_init_client_(&c, MTP_TRANSPORT_ABRIDGED, true, 0, NULL, &rng),
                MTP_ERANGE, "only %s available: rng error", rule);
     }
 
@@ -287,11 +287,11 @@ static void test_forbidden(const tj *root)
     for (int i = 0; i < 4; i++) {
         mtp_transport_t s;
         mtp_transport_event_t ev;
-        mtp_transport_init_server(&s, NULL, NULL);
+        mtp_transport_init_server_(&s, NULL, NULL);
         mtp_transport_feed(&s, (const uint8_t *)words[i], 4);
         IS_INT(mtp_transport_next(&s, &ev), MTP_ETRANSPORT, "server rejects \"%s\" at 4 bytes",
                words[i]);
-        mtp_transport_free(&s);
+        mtp_transport_clear_(&s);
     }
 }
 
@@ -329,9 +329,9 @@ static void test_secrets(const tj *root)
            s.domain_len == strlen(domains[i]) && !strcmp(s.domain, domains[i]),
            "FakeTLS, domain %s", s.domain);
         mtp_transport_t t;
-        IS_INT(mtp_transport_init_client(&t, MTP_TRANSPORT_PADDED, true, 2, &s, NULL), MTP_EINVAL,
+        IS_INT(mtp_transport_init_client_(&t, MTP_TRANSPORT_PADDED, true, 2, &s, NULL), MTP_EINVAL,
                "FakeTLS client not implemented -> MTP_EINVAL");
-        IS_INT(mtp_transport_init_server(&t, &s, NULL), MTP_EINVAL,
+        IS_INT(mtp_transport_init_server_(&t, &s, NULL), MTP_EINVAL,
                "FakeTLS server not implemented -> MTP_EINVAL");
     }
     const tj *inv = tj_get(sj, "invalid");
@@ -413,7 +413,7 @@ static void test_secret_server(void)
         mtp_transport_event_t ev;
         mtp_buf_t out;
         mtp_buf_init(&out);
-        int rc = mtp_transport_init_client(&c, cases[i].kind, cases[i].obfs, 3, cases[i].client,
+        int rc = mtp_transport_init_client_(&c, cases[i].kind, cases[i].obfs, 3, cases[i].client,
                                            NULL);
         if (rc) {
             OK(0, "%s: init %d", cases[i].what, rc);
@@ -421,7 +421,7 @@ static void test_secret_server(void)
         }
         uint8_t pkt[40] = { 1 };
         mtp_transport_frame(&c, pkt, 40, 0, &out);
-        mtp_transport_init_server(&s, cases[i].server, NULL);
+        mtp_transport_init_server_(&s, cases[i].server, NULL);
         mtp_transport_feed(&s, out.data, out.len);
         rc = mtp_transport_next(&s, &ev);
         if (cases[i].want == 0) {
@@ -431,8 +431,8 @@ static void test_secret_server(void)
         } else {
             IS_INT(rc, cases[i].want, "%s", cases[i].what);
         }
-        mtp_transport_free(&c);
-        mtp_transport_free(&s);
+        mtp_transport_clear_(&c);
+        mtp_transport_clear_(&s);
         mtp_buf_free(&out);
     }
 
@@ -441,7 +441,7 @@ static void test_secret_server(void)
         uint8_t ef = 0xef;
         mtp_rng_t bad = { const_fill, &ef };
         mtp_transport_t c;
-        IS_INT(mtp_transport_init_client(&c, MTP_TRANSPORT_INTERMEDIATE, true, 0, NULL, &bad),
+        IS_INT(mtp_transport_init_client_(&c, MTP_TRANSPORT_INTERMEDIATE, true, 0, NULL, &bad),
                MTP_ECRYPTO, "always-forbidden source: gives up after bounded draws");
     }
 
@@ -451,24 +451,24 @@ static void test_secret_server(void)
         mtp_transport_event_t ev;
         mtp_buf_t out;
         mtp_buf_init(&out);
-        mtp_transport_init_client(&c, MTP_TRANSPORT_INTERMEDIATE, true, 0, NULL, NULL);
+        mtp_transport_init_client_(&c, MTP_TRANSPORT_INTERMEDIATE, true, 0, NULL, NULL);
         mtp_transport_handshake(&c, &out);
         for (int pos = 56; pos < 60; pos++) {
             out.data[pos] ^= 0x01;
-            mtp_transport_init_server(&s, NULL, NULL);
+            mtp_transport_init_server_(&s, NULL, NULL);
             mtp_transport_feed(&s, out.data, 64);
             IS_INT(mtp_transport_next(&s, &ev), MTP_ETRANSPORT, "tag byte %d flipped: rejected", pos);
-            mtp_transport_free(&s);
+            mtp_transport_clear_(&s);
             out.data[pos] ^= 0x01;
         }
         /* flipping a DC byte changes only the reported DC */
         out.data[60] ^= 0x01;
-        mtp_transport_init_server(&s, NULL, NULL);
+        mtp_transport_init_server_(&s, NULL, NULL);
         mtp_transport_feed(&s, out.data, 64);
         IS_INT(mtp_transport_next(&s, &ev), 0, "dc byte flipped: still accepted");
         IS_INT(mtp_transport_kind(&s), MTP_TRANSPORT_INTERMEDIATE, "as intermediate");
-        mtp_transport_free(&s);
-        mtp_transport_free(&c);
+        mtp_transport_clear_(&s);
+        mtp_transport_clear_(&c);
         mtp_buf_free(&out);
     }
 }

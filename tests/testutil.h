@@ -34,6 +34,21 @@ int tap_mem_eq(const void *got, const void *want, size_t n, const char *fmt, ...
 int tap_int_eq(long long got, long long want, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Per-case filter. A test's main() runs its cases as TU_CASE(test_foo); with the
+ * environment variable MTP_TEST_CASE set to a comma-separated list of fnmatch patterns
+ * (matched against the function name, with or without its "test_" prefix), only the
+ * matching cases run:  MTP_TEST_CASE='ctr,kdf*' build/tests/test_crypto
+ * A filter that matches no case is a failure (a typo does not pass silently), and
+ * tap_plan() is ignored under a filter. Without the variable every case runs.
+ */
+bool tu_case_selected(const char *name);
+#define TU_CASE(fn)                   \
+    do {                              \
+        if (tu_case_selected(#fn))    \
+            fn();                     \
+    } while (0)
+
 /* ---- JSON DOM (for test vectors; strict enough for well-formed files) ---- */
 typedef enum { TJ_NULL, TJ_BOOL, TJ_NUM, TJ_STR, TJ_ARR, TJ_OBJ } tj_kind;
 typedef struct tj {

@@ -38,6 +38,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 #define MTP_CLIENT_MAX_DCS 16
 
@@ -471,6 +472,7 @@ int mtp_download_document(mtp_client_t *c, int dc, int64_t id, int64_t access_ha
  */
 typedef int (*mtp_write_cb)(void *user, uint64_t offset, const uint8_t *data, size_t len);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

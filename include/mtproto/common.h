@@ -14,6 +14,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* Version of these headers; mtp_version() / mtp_version_num() give the library's at run time. */
 #define MTP_VERSION_MAJOR 0
@@ -136,6 +137,7 @@ int  mtp_buf_printf(mtp_buf_t *b, const char *fmt, ...)
 #endif
     ;
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

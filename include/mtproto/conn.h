@@ -5,6 +5,7 @@
  *
  *   bytes in -> transport (unframe) -> handshake (no key yet / unencrypted packets)
  *                                    -> envelope (decrypt, §3.5 checks) -> session
+ *   (§3.5 and the like: sections of docs/PROTOCOL.md)
  *   session  -> envelope (encrypt)  -> transport (frame) -> bytes out
  *
  * The caller owns the socket and the clock: it feeds received bytes with mtp_conn_feed(),
@@ -44,6 +45,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 typedef struct mtp_conn mtp_conn_t;
 
@@ -220,6 +222,7 @@ typedef struct mtp_conn_stats {
 } mtp_conn_stats_t;
 const mtp_conn_stats_t *mtp_conn_stats(const mtp_conn_t *c);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -26,7 +26,7 @@
  *  - Everything that needs randomness takes a `const mtp_rng_t *` (NULL = OpenSSL CSPRNG),
  *    so whole flows can be replayed byte for byte in tests.
  *
- * Where each primitive is used (PROTOCOL.md section in brackets):
+ * Where each primitive is used (docs/PROTOCOL.md section in brackets):
  *   key exchange, client [§4]: mtp_rand (nonce, new_nonce) -> mtp_factorize_pq_bytes ->
  *     mtp_rsa_load_public_pem + mtp_rsa_fingerprint (pick the server's key) ->
  *     mtp_rsa_pad_encrypt (req_DH_params.encrypted_data) -> mtp_tmp_aes_key_iv +
@@ -63,6 +63,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* ===================================================================================== */
 /* Sizes                                                                                  */
@@ -276,26 +277,18 @@ int  mtp_aes_ige(const uint8_t *key, size_t key_len, uint8_t iv[32],
  * EVP_aes_256_ctr semantics). Successive mtp_aes_ctr_apply() calls continue the stream
  * at the exact byte where the previous call stopped, whatever the lengths.
  *
- * The object lives wherever the caller puts it (stack, inside a connection struct). On
- * AES-NI CPUs it uses no heap at all; otherwise it holds an EVP_CIPHER_CTX. Always pair
- * a successful mtp_aes_ctr_init() with mtp_aes_ctr_free(), which wipes the key schedule.
- * The fields are private.
+ * Opaque (the key schedule is private): mtp_aes_ctr_new() allocates and keys one,
+ * mtp_aes_ctr_free() wipes the key schedule and releases it.
  */
-typedef struct mtp_aes_ctr {
-    uint8_t priv_rk[240];      /* expanded key (AES-NI path) */
-    uint8_t priv_ctr[16];      /* next counter block, big-endian */
-    uint8_t priv_ks[16];       /* keystream of the current partial block */
-    unsigned priv_ks_used;     /* bytes of priv_ks already used (16 = none left) */
-    int priv_impl;             /* 0 = not initialized, 1 = AES-NI, 2 = EVP */
-    void *priv_evp;            /* EVP_CIPHER_CTX * (EVP path) */
-} mtp_aes_ctr_t;
+typedef struct mtp_aes_ctr mtp_aes_ctr_t;
 
-/* MTP_EINVAL, MTP_ENOMEM or MTP_ECRYPTO on failure (then nothing needs freeing). */
-int  mtp_aes_ctr_init(mtp_aes_ctr_t *c, const uint8_t key[32], const uint8_t iv[16]);
+/* *out = a new keystream. MTP_EINVAL, MTP_ENOMEM or MTP_ECRYPTO on failure (then *out
+ * is NULL). */
+int  mtp_aes_ctr_new(mtp_aes_ctr_t **out, const uint8_t key[32], const uint8_t iv[16]);
 /* XOR the next len keystream bytes into in, writing out. in == out allowed.
- * MTP_ESTATE if c was never initialized (or already freed). */
+ * MTP_ESTATE if c was never initialized. */
 int  mtp_aes_ctr_apply(mtp_aes_ctr_t *c, const uint8_t *in, uint8_t *out, size_t len);
-/* Wipe and release. Safe on a zero-filled or already freed object. */
+/* Wipe and release. NULL is a no-op. */
 void mtp_aes_ctr_free(mtp_aes_ctr_t *c);
 
 /* One-shot AES-256-CTR from a fresh counter block iv. in == out allowed. */
@@ -311,7 +304,7 @@ int  mtp_aes256_ctr(const uint8_t key[32], const uint8_t iv[16],
  * (x must be 0 or 8; any other non-zero value is treated as 8.) Only auth_key[0:128+8]
  * takes part in any derivation.
  *
- * MTProto 2.0 (PROTOCOL.md §3.3):
+ * MTProto 2.0 (docs/PROTOCOL.md §3.3):
  *   a = SHA256(msg_key + auth_key[x:x+36]);  b = SHA256(auth_key[40+x:76+x] + msg_key)
  *   aes_key = a[0:8] + b[8:24] + a[24:32];    aes_iv = b[0:8] + a[8:24] + b[24:32]
  */
@@ -334,7 +327,7 @@ void mtp_kdf1(const uint8_t auth_key[256], const uint8_t msg_key[16], int x,
 void mtp_msg_key2(const uint8_t auth_key[256], int x, const uint8_t *plain_with_padding,
                   size_t len, uint8_t msg_key[16]);
 /* The full 32-byte msg_key_large = SHA256(auth_key[88+x:120+x] + plaintext_with_padding);
- * the quick-ack token is LE_uint32(msg_key_large[0:4]) | 0x80000000 (PROTOCOL.md §2.5). */
+ * the quick-ack token is LE_uint32(msg_key_large[0:4]) | 0x80000000 (docs/PROTOCOL.md §2.5). */
 void mtp_msg_key2_large(const uint8_t auth_key[256], int x, const uint8_t *plain_with_padding,
                         size_t len, uint8_t msg_key_large[32]);
 /* Two msg_key_large at once (packets a and b, possibly under different keys): with SHA-NI
@@ -391,7 +384,7 @@ int  mtp_mtproto2_encrypt(const uint8_t auth_key[256], int x, const uint8_t *pla
  * computation: in_len >= 24 + 16 and (in_len - 24) % 16 == 0 (else MTP_EINVAL, nothing
  * written); auth_key_id matches; msg_key recomputed over the whole decrypted buffer
  * matches (constant time). Any mismatch: MTP_ESECURITY and plain is wiped.
- * The header fields, length and padding rules (PROTOCOL.md §3.5 step 5+) are the caller's.
+ * The header fields, length and padding rules (docs/PROTOCOL.md §3.5 step 5+) are the caller's.
  */
 int  mtp_mtproto2_decrypt(const uint8_t auth_key[256], int x, const uint8_t *in,
                           size_t in_len, uint8_t *plain);
@@ -504,7 +497,7 @@ int  mtp_rsa_public_op(const mtp_rsa_key_t *key, const uint8_t *in, size_t in_le
 int  mtp_rsa_private_op(const mtp_rsa_key_t *key, const uint8_t *in, size_t in_len, uint8_t *out);
 
 /*
- * RSA_PAD, the client side of handshake step 4.1 (PROTOCOL.md §4), for a 2048-bit key
+ * RSA_PAD, the client side of handshake step 4.1 (docs/PROTOCOL.md §4), for a 2048-bit key
  * (else MTP_EBADKEY). data: 1..144 bytes (else MTP_EINVAL). Randomness: one draw of
  * 224 bytes R, padding = R[0 : 192-len], temp_key = R[192:224] (R[192-len:192] is unused;
  * this is the layout of the recorded reference runs, so they replay byte for byte), then
@@ -586,7 +579,7 @@ int  mtp_modexp(const uint8_t *base, size_t base_len, const uint8_t *exp, size_t
                 const uint8_t *mod, size_t mod_len, uint8_t *out, size_t out_len);
 
 /* ===================================================================================== */
-/* SRP two-factor authentication (PROTOCOL.md §9)                                         */
+/* SRP two-factor authentication (docs/PROTOCOL.md §9)                                         */
 /* ===================================================================================== */
 
 /*
@@ -658,6 +651,7 @@ int  mtp_srp_server_check(const mtp_srp_algo_t *algo, const uint8_t v[256], cons
                           const uint8_t B[256], const uint8_t *A, size_t A_len,
                           const uint8_t M1[32]);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
 /*
- * libmtproto — the message envelope (PROTOCOL.md §3, §8): unencrypted handshake messages,
+ * libmtproto — the message envelope (docs/PROTOCOL.md §3, §8): unencrypted handshake messages,
  * MTProto 2.0 encrypted messages, and the MTProto 1.0 inner message of auth.bindTempAuthKey.
  *
  * Sans-IO and stateless: every function works on caller memory only. Replay windows,
@@ -33,6 +33,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* mtp_role_t (common.h): which side of the connection the caller is. */
 
@@ -272,6 +273,7 @@ int  mtp_bind_inner_decrypt(const mtp_auth_key_t *perm, const uint8_t *enc, size
  */
 int  mtp_bind_inner_check(const mtp_bind_inner_t *got, const mtp_bind_inner_t *want);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
 /*
- * libmtproto — creating an authorization key (PROTOCOL.md §4): the client and the server
+ * libmtproto — creating an authorization key (docs/PROTOCOL.md §4): the client and the server
  * role of the DH exchange as sans-IO state machines.
  *
  * Input: the unencrypted messages of the peer (whole packets: auth_key_id 0, msg_id,
@@ -34,6 +34,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* Phase of an exchange (both roles). */
 typedef enum mtp_hs_state {
@@ -191,6 +192,7 @@ int32_t mtp_hs_server_transport_error(const mtp_hs_server_t *s);
 /* The key of the last completed exchange: MTP_ESTATE if none. */
 int  mtp_hs_server_result(const mtp_hs_server_t *s, mtp_hs_result_t *out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -36,6 +36,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Clocks                                                                                      */
@@ -364,6 +365,7 @@ mtp_usec_t mtp_backoff_next(mtp_backoff_t *b);
 /* After a success: start again from attempt 0. */
 void mtp_backoff_reset(mtp_backoff_t *b);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -97,6 +97,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 #define MTP_SERVER_MAX_DCS 16
 
@@ -272,6 +273,7 @@ typedef struct mtp_server_stats {
 
 void mtp_server_stats(mtp_server_t *srv, mtp_server_stats_t *out);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,5 @@
 /*
- * libmtproto — the MTProto session (PROTOCOL.md §3.5–3.8, §5, §6, §7.1, §7.5).
+ * libmtproto — the MTProto session (docs/PROTOCOL.md §3.5–3.8, §5, §6, §7.1, §7.5).
  *
  * One mtp_session_t per (auth_key, session_id), in either role. It works on the plaintext
  * inner messages (salt, session_id, msg_id, seq_no, body); the envelope layer encrypts and
@@ -43,6 +43,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* ===================================================================================== */
 /* msg_id <-> time                                                                       */
@@ -55,7 +56,7 @@ int64_t    mtp_msg_id_from_time(mtp_usec_t t);
 mtp_usec_t mtp_msg_id_time(int64_t msg_id);
 
 /* ===================================================================================== */
-/* RPC errors (PROTOCOL.md §6)                                                            */
+/* RPC errors (docs/PROTOCOL.md §6)                                                            */
 /* ===================================================================================== */
 
 typedef enum mtp_rpc_error_kind {
@@ -94,7 +95,7 @@ bool mtp_rpc_error_is_wait(mtp_rpc_error_kind_t kind);
 bool mtp_rpc_error_is_migrate(mtp_rpc_error_kind_t kind);
 
 /* ===================================================================================== */
-/* Query wrappers (PROTOCOL.md §7.1, §7.5)                                                */
+/* Query wrappers (docs/PROTOCOL.md §7.1, §7.5)                                                */
 /* ===================================================================================== */
 
 /* Parameters of invokeWithLayer(initConnection(...)). Strings are NUL-terminated UTF-8;
@@ -487,6 +488,7 @@ typedef struct mtp_session_stats {
 
 const mtp_session_stats_t *mtp_session_stats(const mtp_session_t *s);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -32,6 +32,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 struct mtp_tl_comb;
 struct mtp_tl_layer;
@@ -152,7 +153,7 @@ const mtp_tl_comb_t *mtp_tl_find_id(const mtp_tl_layer_t *l, uint32_t id);
 const mtp_tl_comb_t *mtp_tl_find_name(const mtp_tl_layer_t *l, const char *name, size_t len);
 const mtp_tl_tname_t *mtp_tl_find_type(const mtp_tl_layer_t *l, const char *name, size_t len);
 
-/* crc32 id of a schema line by the normalisation rule (PROTOCOL.md §1.5). */
+/* crc32 id of a schema line by the normalisation rule (docs/PROTOCOL.md §1.5). */
 uint32_t mtp_tl_line_crc(const char *line, size_t len);
 
 /* ---- bounded reader (sticky error) ---- */
@@ -368,6 +369,7 @@ int mtp_tl_value_from_json(const mtp_tl_layer_t *layer, const mtp_tl_type_t *t,
                            const char *json, size_t len, mtp_arena_t *arena, void *dst,
                            char *err, size_t errlen);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

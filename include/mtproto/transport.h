@@ -5,7 +5,7 @@
  * unframes incoming ones for either role (client or server); the two roles share the
  * same framing code. No I/O, no clock, no globals: bytes go in with
  * mtp_transport_feed(), events come out of mtp_transport_next(), and frames to send are
- * appended to a caller buffer by mtp_transport_frame*(). See PROTOCOL.md §2.
+ * appended to a caller buffer by mtp_transport_frame*(). See docs/PROTOCOL.md §2.
  *
  * Transports ("kinds"):
  *   abridged      tag 0xef; header 1 byte len/4 (< 127) or 0x7f + 3-byte LE len/4
@@ -17,14 +17,14 @@
  * in each direction, optionally keyed with an MTProxy secret.
  *
  * ---- Client role ----
- *   mtp_transport_init_client() picks the kind; the tag (or the 64-byte obfuscated init,
+ *   mtp_transport_new_client() picks the kind; the tag (or the 64-byte obfuscated init,
  *   drawn from the RNG at init time) is prepended to the first frame (or emitted
  *   explicitly with mtp_transport_handshake()).
  *
  * ---- Server role: auto-detection ----
- *   mtp_transport_init_server() accepts whatever the client speaks and decides as soon
+ *   mtp_transport_new_server() accepts whatever the client speaks and decides as soon
  *   as the first bytes allow (each rule is unambiguous because of the obfuscation rules
- *   of PROTOCOL.md §2.7):
+ *   of docs/PROTOCOL.md §2.7):
  *     byte 0 == 0xef                                   -> abridged        (1 byte)
  *     bytes 0..3 == ee ee ee ee                        -> intermediate    (4 bytes)
  *     bytes 0..3 == dd dd dd dd                        -> padded          (4 bytes)
@@ -58,7 +58,7 @@
  *   (plus whatever the caller feeds without draining); there is no allocation per
  *   packet in the steady state. Obfuscated input is decrypted in place as it is fed.
  *
- * ---- Transport errors (PROTOCOL.md §2.6) ----
+ * ---- Transport errors (docs/PROTOCOL.md §2.6) ----
  *   Client role: a packet whose payload is exactly 4 bytes holding a negative int32 is
  *   reported as MTP_TRANSPORT_EV_ERROR with that code (-404, -429, -444, -403, ...)
  *   instead of a packet. In full, a bare negative first word (no seqno/CRC, as some
@@ -68,7 +68,7 @@
  *   Server role: mtp_transport_frame_error() sends the code as a normal 4-byte-payload
  *   frame in every kind (padded: no padding; full: a complete len/seqno/crc packet).
  *
- * ---- Quick ack (PROTOCOL.md §2.5) ----
+ * ---- Quick ack (docs/PROTOCOL.md §2.5) ----
  *   Client: pass MTP_TRANSPORT_QUICK_ACK to mtp_transport_frame(); it sets bit 31 of the
  *   length word (intermediate/padded) or bit 7 of the first header byte (abridged: 0x80 |
  *   len/4, or 0xff + 3 bytes for the long form).
@@ -90,9 +90,9 @@
  *   mtp_proxy_secret_parse(): 16 bytes = plain obfuscated2 key (any inner kind);
  *   0xdd + 16 bytes = "secured" (padded intermediate required); 0xee + 16 bytes + domain
  *   (>= 18 bytes) = FakeTLS. FakeTLS parses (key and domain are reported) but is NOT
- *   implemented: mtp_transport_init_client()/init_server() return MTP_EINVAL for it. It
+ *   implemented: mtp_transport_new_client()/new_server() return MTP_EINVAL for it. It
  *   needs a TLS-1.3-looking ClientHello/ServerHello exchange with HMAC-SHA256 randoms and
- *   TLS record wrapping of the obfuscated stream (PROTOCOL.md §2.7); future work.
+ *   TLS record wrapping of the obfuscated stream (docs/PROTOCOL.md §2.7); future work.
  *   A 17-byte secret starting 0xee is rejected (some clients treat it as "secured"; tdlib
  *   does not).
  *
@@ -110,6 +110,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)   /* the public API (-fvisibility=hidden) */
 
 /* Default bound on one payload (the MTProto packet, without transport header/padding). */
 #define MTP_TRANSPORT_DEFAULT_MAX_PACKET ((size_t)16 * 1024 * 1024 + 4096)
@@ -158,28 +159,9 @@ int mtp_proxy_secret_parse_text(mtp_proxy_secret_t *s, const char *text, size_t 
 /* Flags of mtp_transport_frame(). */
 #define MTP_TRANSPORT_QUICK_ACK 1u   /* client: ask the server for a quick ack */
 
-/*
- * The codec state. Lives wherever the caller puts it; the fields are private. Pair a
- * successful init with mtp_transport_free().
- */
-typedef struct mtp_transport {
-    int priv_role;                 /* mtp_role_t */
-    int priv_kind;                 /* mtp_transport_kind_t (UNKNOWN while detecting) */
-    int priv_obfs;                 /* obfuscated2 active (keys set up) */
-    int priv_dead;                 /* sticky receive error (negative) or 0 */
-    int priv_dc;                   /* DC id from / for the obfuscated init */
-    int priv_secret_kind;          /* mtp_proxy_secret_kind_t */
-    uint8_t priv_secret[16];
-    const mtp_rng_t *priv_rng;
-    size_t priv_max;               /* max payload */
-    uint32_t priv_tx_seq, priv_rx_seq;   /* full transport seqno */
-    uint8_t priv_prefix[64];       /* tag / obfuscated init not yet sent */
-    size_t priv_prefix_len;
-    uint8_t *priv_rx;              /* input buffer */
-    size_t priv_rx_cap, priv_rx_start, priv_rx_end;
-    size_t priv_rx_hw;             /* bytes of it ever written (wiped when freed) */
-    mtp_aes_ctr_t priv_enc, priv_dec;
-} mtp_transport_t;
+/* The codec state (opaque): one per TCP connection, from mtp_transport_new_client() or
+ * mtp_transport_new_server(), released with mtp_transport_free(). */
+typedef struct mtp_transport mtp_transport_t;
 
 /*
  * Client role. kind: ABRIDGED, INTERMEDIATE, PADDED or FULL. obfuscated: wrap in
@@ -190,21 +172,22 @@ typedef struct mtp_transport {
  * rng: NULL = OpenSSL; otherwise used for the obfuscated init and the padding bytes of
  * the padded transport, and must outlive the transport. The obfuscated init is drawn
  * here (64 bytes per attempt; re-drawn while it has a forbidden prefix).
- * Errors: MTP_EINVAL, the rng's error, MTP_ECRYPTO / MTP_ENOMEM.
+ * *out = the new transport, or NULL on error: MTP_EINVAL, the rng's error,
+ * MTP_ECRYPTO / MTP_ENOMEM.
  */
-int mtp_transport_init_client(mtp_transport_t *t, mtp_transport_kind_t kind, bool obfuscated,
-                              int dc_id, const mtp_proxy_secret_t *secret,
-                              const mtp_rng_t *rng);
+int mtp_transport_new_client(mtp_transport_t **out, mtp_transport_kind_t kind,
+                             bool obfuscated, int dc_id, const mtp_proxy_secret_t *secret,
+                             const mtp_rng_t *rng);
 
 /*
  * Server role with auto-detection (see the header comment). secret: NULL accepts every
  * transport (obfuscated without secret included); PLAIN / PADDED accept only obfuscated
  * connections keyed with it; FAKETLS -> MTP_EINVAL. rng as for the client (padding).
  */
-int mtp_transport_init_server(mtp_transport_t *t, const mtp_proxy_secret_t *secret,
-                              const mtp_rng_t *rng);
+int mtp_transport_new_server(mtp_transport_t **out, const mtp_proxy_secret_t *secret,
+                             const mtp_rng_t *rng);
 
-/* Release the input buffer and wipe the keys. Safe on a zero-filled or freed object. */
+/* Wipe the input buffer and the keys and release the transport. NULL is a no-op. */
 void mtp_transport_free(mtp_transport_t *t);
 
 /* Bound on incoming and outgoing payloads (4 .. MTP_TRANSPORT_MAX_PACKET_LIMIT, else
@@ -338,6 +321,7 @@ int mtp_transport_frame_error(mtp_transport_t *t, int32_t code, mtp_buf_t *out);
 /* Name of a kind ("abridged", "intermediate", "padded", "full", "unknown"). */
 const char *mtp_transport_kind_name(mtp_transport_kind_t kind);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -166,7 +166,7 @@ void mtp_op_free(mtp_op_t *op)
     mtp_op__ref(op);
     mtp_op_cancel(op);
     op->user_ref = false;
-    mtp_op__unref(op);          /* the user's */
+    op->refs--;                 /* the user's; the reference taken above keeps op alive */
     mtp_op__unref(op);
 }
 

@@ -2,6 +2,7 @@
  * libmtproto — AES-IGE and AES-256-CTR front ends, and their portable EVP implementations.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -231,7 +232,7 @@ int mtp_aes_ctr_init_evp_(mtp_aes_ctr_t *c, const uint8_t key[32], const uint8_t
     return 0;
 }
 
-int mtp_aes_ctr_init(mtp_aes_ctr_t *c, const uint8_t key[32], const uint8_t iv[16])
+int mtp_aes_ctr_init_(mtp_aes_ctr_t *c, const uint8_t key[32], const uint8_t iv[16])
 {
     if (!c || !key || !iv)
         return MTP_EINVAL;
@@ -295,7 +296,7 @@ int mtp_aes_ctr_apply(mtp_aes_ctr_t *c, const uint8_t *in, uint8_t *out, size_t 
     return 0;
 }
 
-void mtp_aes_ctr_free(mtp_aes_ctr_t *c)
+void mtp_aes_ctr_clear_(mtp_aes_ctr_t *c)
 {
     if (!c)
         return;
@@ -304,15 +305,40 @@ void mtp_aes_ctr_free(mtp_aes_ctr_t *c)
     mtp_secure_zero(c, sizeof *c);
 }
 
+int mtp_aes_ctr_new(mtp_aes_ctr_t **out, const uint8_t key[32], const uint8_t iv[16])
+{
+    if (!out)
+        return MTP_EINVAL;
+    *out = NULL;
+    mtp_aes_ctr_t *c = malloc(sizeof *c);
+    if (!c)
+        return MTP_ENOMEM;
+    int rc = mtp_aes_ctr_init_(c, key, iv);
+    if (rc) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void mtp_aes_ctr_free(mtp_aes_ctr_t *c)
+{
+    if (!c)
+        return;
+    mtp_aes_ctr_clear_(c);
+    free(c);
+}
+
 int mtp_aes256_ctr(const uint8_t key[32], const uint8_t iv[16],
                    const uint8_t *in, uint8_t *out, size_t len)
 {
     mtp_aes_ctr_t c;
-    int rc = mtp_aes_ctr_init(&c, key, iv);
+    int rc = mtp_aes_ctr_init_(&c, key, iv);
     if (rc)
         return rc;
     rc = mtp_aes_ctr_apply(&c, in, out, len);
-    mtp_aes_ctr_free(&c);
+    mtp_aes_ctr_clear_(&c);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include <openssl/bn.h>
 #include <mtproto/crypto.h>
 #include "util/util.h"
+#include "crypto/aes_ctr_int.h"
 
 /* ---- fatal error for the void-returning primitives (OpenSSL allocation failure) ---- */
 #if defined(__GNUC__)
@@ -83,8 +84,6 @@ int mtp_aes_ige_aesni_(const uint8_t *key, size_t key_len, uint8_t iv[32],
 /* Portable implementation on OpenSSL EVP (any CPU; key_len 16/24/32). */
 int mtp_aes_ige_evp_(const uint8_t *key, size_t key_len, uint8_t iv[32],
                      const uint8_t *in, uint8_t *out, size_t len, int encrypt);
-/* Force the CTR object to use the EVP path (tests): call instead of mtp_aes_ctr_init. */
-int mtp_aes_ctr_init_evp_(mtp_aes_ctr_t *c, const uint8_t key[32], const uint8_t iv[16]);
 
 /* ---- AES-NI primitives (aesni.c); only valid when mtp_crypto_have_aesni() ---- */
 /* mtp_aes256_ige_{en,de}crypt_many on AES-NI (jobs already checked); MTP_EINVAL without

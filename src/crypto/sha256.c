@@ -18,7 +18,7 @@
 #include "crypto/crypto_internal.h"
 #include "crypto/sha256_ni.h"
 
-/* FIPS 180-4 §5.3.3 */
+/* FIPS 180-4, section 5.3.3 */
 #define H0 0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au, \
            0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u
 

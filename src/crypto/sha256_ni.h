@@ -1,7 +1,7 @@
 /*
  * libmtproto — SHA-256 compression on the x86 SHA extensions (internal, not installed).
  *
- * Written from FIPS 180-4 §6.2 and Intel's description of the instructions:
+ * Written from FIPS 180-4, section 6.2 and Intel's description of the instructions:
  *   sha256rnds2 (CDGH, ABEF, WK): two rounds; ABEF holds A,B,E,F in dwords 3,2,1,0 and
  *       CDGH holds C,D,G,H likewise; WK dwords 0 and 1 are W_t + K_t for the two rounds.
  *       The result is the new ABEF; the new CDGH is the old ABEF (after two rounds C,D,G,H
@@ -30,7 +30,7 @@
 
 #define SHANI_TARGET "sha,sse4.1,ssse3,sse2"
 
-/* FIPS 180-4 §4.2.2: the 64 round constants. */
+/* FIPS 180-4, section 4.2.2: the 64 round constants. */
 static const uint32_t mtp_sha256_k_[64] __attribute__((aligned(16), unused)) = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "proto/transport_internal.h"
+
 #define MAX_SESSIONS   16
 #define QA_RING        64
 #define OUT_LIMIT      ((size_t)4 << 20)
@@ -390,7 +392,7 @@ static void client_packet(mtp_conn_t *c, const uint8_t *pkt, size_t len, mtp_use
     }
     if (kid == 0) {
         if (!c->hsc)
-            return;   /* §3.1: ignore unencrypted messages outside the key exchange */
+            return;   /* §3.1 of docs/PROTOCOL.md: unencrypted only in the key exchange */
         mtp_buf_clear(&c->scratch);
         int rc = mtp_hs_client_feed(c->hsc, now, pkt, len, &c->scratch);
         if (rc) {
@@ -728,10 +730,10 @@ int mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, mtp_conn_t **out)
     mtp_buf_init(&c->out);
     mtp_buf_init(&c->scratch);
     if (c->role == MTP_ROLE_CLIENT)
-        e = mtp_transport_init_client(&c->tr, cfg->transport, cfg->obfuscated, cfg->dc_id,
-                                      cfg->secret, cfg->rng);
+        e = mtp_transport_init_client_(&c->tr, cfg->transport, cfg->obfuscated, cfg->dc_id,
+                                       cfg->secret, cfg->rng);
     else
-        e = mtp_transport_init_server(&c->tr, cfg->secret, cfg->rng);
+        e = mtp_transport_init_server_(&c->tr, cfg->secret, cfg->rng);
     if (e)
         goto out;
     c->tr_init = true;
@@ -806,7 +808,7 @@ void mtp_conn_free(mtp_conn_t *c)
     mtp_hs_client_free(c->hsc);
     mtp_hs_server_free(c->hss);
     if (c->tr_init)
-        mtp_transport_free(&c->tr);
+        mtp_transport_clear_(&c->tr);
     mtp_buf_free(&c->out);
     if (c->scratch.data)
         mtp_secure_zero(c->scratch.data, c->scratch.cap);

@@ -232,8 +232,8 @@ int mtp_envelope_encrypt(const mtp_auth_key_t *key, mtp_role_t self,
 }
 
 /*
- * The checks of §3.5, shared by both decrypt forms. `in` is the ciphertext (len - 24
- * bytes), plain the output (may equal in).
+ * The checks of docs/PROTOCOL.md §3.5, shared by both decrypt forms. `in` is the
+ * ciphertext (len - 24 bytes), plain the output (may equal in).
  */
 /* Checks 5.. of §3.5 once the plaintext and msg_key_large are known; fills msg. bad: the
  * earlier checks' verdict (all evaluated whatever it is). */

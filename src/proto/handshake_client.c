@@ -1,5 +1,5 @@
 /*
- * libmtproto — key exchange, client role (PROTOCOL.md §4, §11 "Key exchange").
+ * libmtproto — key exchange, client role (docs/PROTOCOL.md §4, §11 "Key exchange").
  *
  *   IDLE --start--> PQ --resPQ--> DH_REQ --server_DH_params_ok--> DH_SET --dh_gen_ok--> DONE
  *                                                     dh_gen_retry: DH_SET again (new b)

@@ -1,5 +1,5 @@
 /*
- * libmtproto — key exchange, server role (the test harness; PROTOCOL.md §4 "Harness
+ * libmtproto — key exchange, server role (the test harness; docs/PROTOCOL.md §4 "Harness
  * notes"). One object per connection.
  *
  *   IDLE --req_pq(_multi)--> DH_REQ --req_DH_params--> DH_SET --set_client_DH_params--> DONE

@@ -1,6 +1,6 @@
 /*
  * libmtproto — msg_id <-> time, the msg_id generator, the replay window of received ids
- * (PROTOCOL.md §3.5, §3.7), and the session's buffer appenders. The int64 map the session
+ * (docs/PROTOCOL.md §3.5, §3.7), and the session's buffer appenders. The int64 map the session
  * uses is the util layer's (src/util/util.h).
  */
 #include <mtproto/session.h>

@@ -1,5 +1,5 @@
 /*
- * libmtproto — obfuscated2 transport obfuscation and MTProxy secrets (PROTOCOL.md §2.7).
+ * libmtproto — obfuscated2 transport obfuscation and MTProxy secrets (docs/PROTOCOL.md §2.7).
  *
  * Pure functions: the random init comes from the injected rng, the keys go into the
  * caller's AES-CTR objects. No I/O, no clock, no globals.
@@ -71,12 +71,12 @@ int mtp_obfs2_derive_(const uint8_t init[64], const uint8_t *secret16,
 static int setup_pair(mtp_aes_ctr_t *a, const uint8_t akey[32], const uint8_t aiv[16],
                       mtp_aes_ctr_t *b, const uint8_t bkey[32], const uint8_t biv[16])
 {
-    int rc = mtp_aes_ctr_init(a, akey, aiv);
+    int rc = mtp_aes_ctr_init_(a, akey, aiv);
     if (rc)
         return rc;
-    rc = mtp_aes_ctr_init(b, bkey, biv);
+    rc = mtp_aes_ctr_init_(b, bkey, biv);
     if (rc) {
-        mtp_aes_ctr_free(a);
+        mtp_aes_ctr_clear_(a);
         return rc;
     }
     return 0;
@@ -116,8 +116,8 @@ int mtp_obfs2_client_setup_(const mtp_rng_t *rng, uint32_t tag, int dc,
             memcpy(header, init, 56);
             memcpy(header + 56, encrypted + 56, 8);
         } else {
-            mtp_aes_ctr_free(enc);
-            mtp_aes_ctr_free(dec);
+            mtp_aes_ctr_clear_(enc);
+            mtp_aes_ctr_clear_(dec);
         }
         mtp_secure_zero(encrypted, sizeof encrypted);
     }
@@ -154,8 +154,8 @@ int mtp_obfs2_server_accept_(const uint8_t received[64], const uint8_t *secret16
     }
     mtp_secure_zero(plain, sizeof plain);
     if (rc) {
-        mtp_aes_ctr_free(enc);
-        mtp_aes_ctr_free(dec);
+        mtp_aes_ctr_clear_(enc);
+        mtp_aes_ctr_clear_(dec);
     }
     return rc;
 }

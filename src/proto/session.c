@@ -1,5 +1,5 @@
 /*
- * libmtproto — the MTProto session, both roles (PROTOCOL.md §3.5–3.8, §5, §6, §7.5).
+ * libmtproto — the MTProto session, both roles (docs/PROTOCOL.md §3.5–3.8, §5, §6, §7.5).
  *
  * Service messages handled here
  *

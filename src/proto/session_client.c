@@ -1,5 +1,5 @@
 /*
- * libmtproto — the session's client role (PROTOCOL.md §5, §6, §7.4): results routed to
+ * libmtproto — the session's client role (docs/PROTOCOL.md §5, §6, §7.4): results routed to
  * their calls, the §5.3 reactions to bad_msg_notification / bad_server_salt, new
  * sessions, future salts, state and detailed infos, and updates handed to the
  * application. Containers are checked as a whole before any message of them is taken.

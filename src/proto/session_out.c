@@ -1,7 +1,7 @@
 /*
  * libmtproto — the session's out-records: the three lists a record moves through, the
  * records themselves (large ones are reused), the queueing of service bodies, and how a
- * call ends or goes out again (PROTOCOL.md §5.2, §5.3).
+ * call ends or goes out again (docs/PROTOCOL.md §5.2, §5.3).
  */
 #include "session_impl.h"
 

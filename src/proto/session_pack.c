@@ -1,6 +1,6 @@
 /*
  * libmtproto — packing: the pending acks, gzip_packed both ways, msg_id/seq_no
- * assignment and the container that carries a packet's messages (PROTOCOL.md §5.1, §5.4,
+ * assignment and the container that carries a packet's messages (docs/PROTOCOL.md §5.1, §5.4,
  * §7.4), and the container layout check incoming packets go through.
  */
 #include <mtproto/tl_schema.h>   /* MTP_ID_invokeAfterMsg */

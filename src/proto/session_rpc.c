@@ -1,5 +1,5 @@
 /*
- * libmtproto — RPC error parsing (PROTOCOL.md §6) and the invoke wrappers of §7.1/§7.5:
+ * libmtproto — RPC error parsing (docs/PROTOCOL.md §6) and the invoke wrappers of §7.1/§7.5:
  * building invokeWithLayer(initConnection(...)) / invokeAfterMsg for the client, and
  * stripping them from incoming queries for the server.
  */

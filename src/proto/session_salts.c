@@ -1,5 +1,5 @@
 /*
- * libmtproto — salts (PROTOCOL.md §3.6, §5.5): the client's future salts (stored from
+ * libmtproto — salts (docs/PROTOCOL.md §3.6, §5.5): the client's future salts (stored from
  * future_salts, the one in use picked by server time, refreshed before they run out) and
  * the server's salt table (rotated, answered to get_future_salts, checked on every packet).
  */

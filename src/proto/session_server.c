@@ -1,5 +1,5 @@
 /*
- * libmtproto — the session's server role (the test harness; PROTOCOL.md §5, §6, §7.5):
+ * libmtproto — the session's server role (the test harness; docs/PROTOCOL.md §5, §6, §7.5):
  * checks of every incoming msg_id, seq_no and salt, containers taken or refused as a
  * whole, the service messages only a server answers (get_future_salts, destroy_session,
  * rpc_drop_answer), queries handed out unwrapped, and the replies.

@@ -1,5 +1,5 @@
 /*
- * libmtproto — incoming service messages (PROTOCOL.md §5): one parser for both roles,
+ * libmtproto — incoming service messages (docs/PROTOCOL.md §5): one parser for both roles,
  * and the handling both roles share (msgs_ack, ping, pong, msgs_state_req,
  * msg_resend_req). What only one role does with a message is in session_server.c and
  * session_client.c.

@@ -63,9 +63,9 @@ static void base_init(mtp_transport_t *t, mtp_role_t role, const mtp_rng_t *rng)
     t->priv_max = MTP_TRANSPORT_DEFAULT_MAX_PACKET;
 }
 
-int mtp_transport_init_client(mtp_transport_t *t, mtp_transport_kind_t kind, bool obfuscated,
-                              int dc_id, const mtp_proxy_secret_t *secret,
-                              const mtp_rng_t *rng)
+int mtp_transport_init_client_(mtp_transport_t *t, mtp_transport_kind_t kind, bool obfuscated,
+                               int dc_id, const mtp_proxy_secret_t *secret,
+                               const mtp_rng_t *rng)
 {
     if (!t)
         return MTP_EINVAL;
@@ -132,8 +132,8 @@ int mtp_transport_init_client(mtp_transport_t *t, mtp_transport_kind_t kind, boo
     return 0;
 }
 
-int mtp_transport_init_server(mtp_transport_t *t, const mtp_proxy_secret_t *secret,
-                              const mtp_rng_t *rng)
+int mtp_transport_init_server_(mtp_transport_t *t, const mtp_proxy_secret_t *secret,
+                               const mtp_rng_t *rng)
 {
     if (!t)
         return MTP_EINVAL;
@@ -150,16 +150,61 @@ int mtp_transport_init_server(mtp_transport_t *t, const mtp_proxy_secret_t *secr
     return 0;
 }
 
-void mtp_transport_free(mtp_transport_t *t)
+void mtp_transport_clear_(mtp_transport_t *t)
 {
     if (!t)
         return;
     if (t->priv_rx)
         mtp_secure_zero(t->priv_rx, t->priv_rx_hw);
     free(t->priv_rx);
-    mtp_aes_ctr_free(&t->priv_enc);
-    mtp_aes_ctr_free(&t->priv_dec);
+    mtp_aes_ctr_clear_(&t->priv_enc);
+    mtp_aes_ctr_clear_(&t->priv_dec);
     mtp_secure_zero(t, sizeof *t);
+}
+
+int mtp_transport_new_client(mtp_transport_t **out, mtp_transport_kind_t kind,
+                             bool obfuscated, int dc_id, const mtp_proxy_secret_t *secret,
+                             const mtp_rng_t *rng)
+{
+    if (!out)
+        return MTP_EINVAL;
+    *out = NULL;
+    mtp_transport_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return MTP_ENOMEM;
+    int rc = mtp_transport_init_client_(t, kind, obfuscated, dc_id, secret, rng);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int mtp_transport_new_server(mtp_transport_t **out, const mtp_proxy_secret_t *secret,
+                             const mtp_rng_t *rng)
+{
+    if (!out)
+        return MTP_EINVAL;
+    *out = NULL;
+    mtp_transport_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return MTP_ENOMEM;
+    int rc = mtp_transport_init_server_(t, secret, rng);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void mtp_transport_free(mtp_transport_t *t)
+{
+    if (!t)
+        return;
+    mtp_transport_clear_(t);
+    free(t);
 }
 
 int mtp_transport_set_max_packet(mtp_transport_t *t, size_t max_payload)
@@ -521,8 +566,8 @@ static int detect(mtp_transport_t *t)
     if (rc)
         return rc;
     if (t->priv_secret_kind == MTP_PROXY_SECRET_PADDED && tag != MTP_OBFS2_TAG_PADDED) {
-        mtp_aes_ctr_free(&t->priv_enc);
-        mtp_aes_ctr_free(&t->priv_dec);
+        mtp_aes_ctr_clear_(&t->priv_enc);
+        mtp_aes_ctr_clear_(&t->priv_dec);
         return MTP_ETRANSPORT;
     }
     t->priv_kind = tag == MTP_OBFS2_TAG_ABRIDGED     ? MTP_TRANSPORT_ABRIDGED

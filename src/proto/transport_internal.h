@@ -9,6 +9,41 @@
 #include <stdint.h>
 #include <mtproto/transport.h>
 #include "util/util.h"
+#include "crypto/aes_ctr_int.h"
+
+/*
+ * The codec state, embedded by value where the library keeps one per connection
+ * (mtp_conn_t); the public API sees it opaque. Pair a successful init with
+ * mtp_transport_clear_().
+ */
+struct mtp_transport {
+    int priv_role;                 /* mtp_role_t */
+    int priv_kind;                 /* mtp_transport_kind_t (UNKNOWN while detecting) */
+    int priv_obfs;                 /* obfuscated2 active (keys set up) */
+    int priv_dead;                 /* sticky receive error (negative) or 0 */
+    int priv_dc;                   /* DC id from / for the obfuscated init */
+    int priv_secret_kind;          /* mtp_proxy_secret_kind_t */
+    uint8_t priv_secret[16];
+    const mtp_rng_t *priv_rng;
+    size_t priv_max;               /* max payload */
+    uint32_t priv_tx_seq, priv_rx_seq;   /* full transport seqno */
+    uint8_t priv_prefix[64];       /* tag / obfuscated init not yet sent */
+    size_t priv_prefix_len;
+    uint8_t *priv_rx;              /* input buffer */
+    size_t priv_rx_cap, priv_rx_start, priv_rx_end;
+    size_t priv_rx_hw;             /* bytes of it ever written (wiped when freed) */
+    mtp_aes_ctr_t priv_enc, priv_dec;
+};
+
+/* In place, on caller storage: as mtp_transport_new_client() / _new_server(). */
+int mtp_transport_init_client_(mtp_transport_t *t, mtp_transport_kind_t kind, bool obfuscated,
+                               int dc_id, const mtp_proxy_secret_t *secret,
+                               const mtp_rng_t *rng);
+int mtp_transport_init_server_(mtp_transport_t *t, const mtp_proxy_secret_t *secret,
+                               const mtp_rng_t *rng);
+/* Release the input buffer and wipe the keys; the storage stays the caller's. Safe on a
+ * zero-filled or cleared object. */
+void mtp_transport_clear_(mtp_transport_t *t);
 
 /* Inner protocol tags as carried at init[56..59] (byte patterns, read LE). */
 #define MTP_OBFS2_TAG_ABRIDGED     0xefefefefu
@@ -18,7 +53,7 @@
 /* Maximum number of 64-byte draws before giving up on finding an allowed init. */
 #define MTP_OBFS2_MAX_DRAWS 1024
 
-/* 1 if a 64-byte init must be re-drawn (PROTOCOL.md §2.7 step 1), else 0. */
+/* 1 if a 64-byte init must be re-drawn (docs/PROTOCOL.md §2.7 step 1), else 0. */
 int mtp_obfs2_forbidden_(const uint8_t init[64]);
 
 /* 1 if the first 4 bytes are one of the forbidden first words (HTTP verbs, TLS record,

@@ -1,5 +1,5 @@
 /*
- * libmtproto — crc32 id of a TL schema line (PROTOCOL.md §1.5).
+ * libmtproto — crc32 id of a TL schema line (docs/PROTOCOL.md §1.5).
  *
  * Normalisation, applied to the declaration text:
  *   1. drop a "//" comment, the trailing ";", and "#id" after the combinator name;

@@ -1,5 +1,5 @@
 /*
- * libmtproto — normalisation of a TL schema line for its crc32 id (PROTOCOL.md §1.5).
+ * libmtproto — normalisation of a TL schema line for its crc32 id (docs/PROTOCOL.md §1.5).
  * Internal: shared by the library (mtp_tl_line_crc in <mtproto/tl.h>) and codegen/.
  */
 #ifndef MTP_TL_CRC_H
