@@ -17,6 +17,7 @@
  * following final=false.
  */
 #include "msgbox_int.h"
+#include "util/util.h"
 
 #include <mtproto/tl_schema.h>
 
@@ -203,16 +204,8 @@ bool mtp_msgbox_pop(mtp_msgbox_t *b, mtp_msgbox_update_t *out)
 
 /* ---- session section ---- */
 
-static void put32(mtp_buf_t *b, uint32_t v)
-{
-    uint8_t p[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
-    mtp_buf_append(b, p, 4);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
+#define put32 mtp_buf_le32     /* the util layer's little-endian access */
+#define get32 mtp_get_le32
 
 /* ---- channel table (sorted by id: binary search) ---- */
 

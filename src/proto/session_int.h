@@ -12,27 +12,11 @@
 #include <mtproto/tl.h>
 #include "util/util.h"
 
-/* ---- little-endian access ---- */
-static inline uint32_t ses_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline int64_t ses_get64(const uint8_t *p)
-{
-    return (int64_t)((uint64_t)ses_get32(p) | (uint64_t)ses_get32(p + 4) << 32);
-}
-static inline void ses_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-static inline void ses_put64(uint8_t *p, int64_t v)
-{
-    ses_put32(p, (uint32_t)(uint64_t)v);
-    ses_put32(p + 4, (uint32_t)((uint64_t)v >> 32));
-}
+/* ---- little-endian access: the util layer's, in the session's signed id types ---- */
+#define ses_get32(p) mtp_get_le32(p)
+#define ses_get64(p) ((int64_t)mtp_get_le64(p))
+#define ses_put32(p, v) mtp_put_le32((p), (v))
+#define ses_put64(p, v) mtp_put_le64((p), (uint64_t)(v))
 
 /* Appenders on an mtp_buf_t (sticky b->err on failure). */
 void ses_buf_u32(mtp_buf_t *b, uint32_t v);

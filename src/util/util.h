@@ -73,6 +73,21 @@ static inline void mtp_put_le64(uint8_t *p, uint64_t v)
 #endif
 }
 
+/* Append to a growable buffer (sticky b->err on failure, as mtp_buf_append). */
+static inline void mtp_buf_le32(mtp_buf_t *b, uint32_t v)
+{
+    uint8_t p[4];
+    mtp_put_le32(p, v);
+    mtp_buf_append(b, p, 4);
+}
+
+static inline void mtp_buf_le64(mtp_buf_t *b, uint64_t v)
+{
+    uint8_t p[8];
+    mtp_put_le64(p, v);
+    mtp_buf_append(b, p, 8);
+}
+
 /* ---- hex ---- */
 
 /* Value of one hex digit (either case), or -1. */
