@@ -72,6 +72,22 @@ static void trace_out(srv_req_t *r, const char *json, size_t jlen, const char *e
     srv_trace_end(r->srv);
 }
 
+/* The outcome of r for later invokeAfterMsg(s) naming it (due: when its answer leaves). */
+static void note_done(srv_req_t *r, bool failed, mtp_usec_t due)
+{
+    srv_sess_t *ss = r->ss;
+    unsigned i = ss->done_next++ % SRV_SEQ_RING;
+    ss->done_msg[i] = r->req_msg_id;
+    ss->done_failed[i] = failed;
+    ss->done_due[i] = due;
+}
+
+static mtp_usec_t delayed_due(const srv_req_t *r)
+{
+    mtp_usec_t due = mtp_mono_usec() + r->delay;
+    return due < r->due_min ? r->due_min : due;
+}
+
 static void queue_delayed(srv_req_t *r, const uint8_t *body, size_t len, int32_t code,
                           const char *msg)
 {
@@ -80,9 +96,12 @@ static void queue_delayed(srv_req_t *r, const uint8_t *body, size_t len, int32_t
     if (!d)
         return;
     d->ss = r->ss;
+    d->sc = r->sc;
+    r->sc->pending++;
+    srv->n_pending++;
     d->req_msg_id = r->req_msg_id;
     d->no_gzip = r->no_gzip;
-    d->due = mtp_mono_usec() + r->delay;
+    d->due = delayed_due(r);
     if (msg) {
         d->is_error = true;
         d->code = code;
@@ -90,6 +109,8 @@ static void queue_delayed(srv_req_t *r, const uint8_t *body, size_t len, int32_t
     } else {
         d->body = malloc(len ? len : 1);
         if (!d->body) {
+            r->sc->pending--;
+            srv->n_pending--;
             free(d);
             return;
         }
@@ -113,6 +134,7 @@ void reply_err(srv_req_t *r, int32_t code, const char *msg)
     r->replied = true;
     SRV_STAT(r->srv, rpc_errors, 1);
     trace_out(r, NULL, 0, msg, code);
+    note_done(r, true, r->delay ? delayed_due(r) : 0);
     if (r->delay) {
         queue_delayed(r, NULL, 0, code, msg);
         return;
@@ -136,6 +158,7 @@ void reply_raw(srv_req_t *r, const uint8_t *body, size_t len, const char *json,
         return;
     r->replied = true;
     trace_out(r, json, jlen, NULL, 0);
+    note_done(r, false, r->delay ? delayed_due(r) : 0);
     if (r->delay) {
         queue_delayed(r, body, len, 0, NULL);
         return;

@@ -50,6 +50,7 @@ srv_key_t *srv_key_add(srv_t *srv, const mtp_auth_key_t *k, int dc, bool temp,
     n->temp = temp;
     n->expires_at = expires_at;
     n->salt = salt;
+    n->last_used = srv_now();
     if (srv_map_put(&srv->keys, n->id, n)) {
         mtp_secure_zero(n, sizeof *n);
         free(n);
@@ -60,14 +61,33 @@ srv_key_t *srv_key_add(srv_t *srv, const mtp_auth_key_t *k, int dc, bool temp,
     return n;
 }
 
-/* A destroyed key stays allocated (sessions and requests may still point at it) until
- * the server is freed; it is no longer found by id. */
+/* A destroyed key is no longer found by id; it stays allocated only while sessions (held
+ * by connections or delayed answers) point at it, and goes with the last (sess_free). */
 void srv_key_destroy(srv_t *srv, srv_key_t *k)
 {
     if (k->destroyed)
         return;
     k->destroyed = true;
     srv_map_del(&srv->keys, k->id);
+    mtp_secure_zero(&k->key, sizeof k->key);
+    if (!k->temp)
+        srv->dirty_keys = true;
+    /* sessions nothing holds go now */
+    srv_sess_t *ss = k->sessions, *next;
+    for (; ss; ss = next) {
+        next = ss->next_in_key;
+        if (!ss->refs) {
+            if (!next && k->sessions == ss) {   /* the last one: frees the key too */
+                srv_sess_free(srv, ss);
+                return;
+            }
+            srv_sess_free(srv, ss);
+        }
+    }
+    if (!k->sessions) {
+        srv_key_release(srv, k);
+        return;
+    }
     if (srv->n_grave == srv->cap_grave) {
         size_t cap = srv->cap_grave ? srv->cap_grave * 2 : 16;
         srv_key_t **g = realloc(srv->graveyard, cap * sizeof *g);
@@ -77,9 +97,17 @@ void srv_key_destroy(srv_t *srv, srv_key_t *k)
         srv->cap_grave = cap;
     }
     srv->graveyard[srv->n_grave++] = k;
-    mtp_secure_zero(&k->key, sizeof k->key);
-    if (!k->temp)
-        srv->dirty_keys = true;
+}
+
+void srv_key_release(srv_t *srv, srv_key_t *k)
+{
+    for (size_t g = 0; g < srv->n_grave; g++)
+        if (srv->graveyard[g] == k) {
+            srv->graveyard[g] = srv->graveyard[--srv->n_grave];
+            break;
+        }
+    mtp_secure_zero(k, sizeof *k);
+    free(k);
 }
 
 srv_key_t *srv_key_perm(srv_t *srv, srv_key_t *k)
@@ -608,7 +636,10 @@ static int write_atomic(const char *dir, const char *path, const mtp_bytes_t *pa
     if (!tmp)
         return MTP_ENOMEM;
     snprintf(tmp, tl, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* a fresh file of ours: whatever lies at the temp name (a leftover, a planted symlink
+     * or a file of other permissions) goes first, never followed nor reused */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int rc = fd < 0 ? MTP_EIO : 0;
     for (size_t i = 0; !rc && i < n; i++)
         rc = write_all(fd, parts[i].ptr, parts[i].len);
@@ -765,9 +796,26 @@ void srv_store_expire(srv_t *srv, mtp_usec_t now)
     srv_key_t *k;
     int64_t expired[64];
     size_t ne = 0;
-    while (srv_map_next(&srv->keys, &i, NULL, (void **)&k) && ne < 64)
-        if (k->temp && k->expires_at && k->expires_at < t)
+    size_t nunused = 0;
+    while (srv_map_next(&srv->keys, &i, NULL, (void **)&k) && ne < 64) {
+        if (k->temp && k->expires_at && k->expires_at < t) {
             expired[ne++] = k->id;
+            continue;
+        }
+        /* a permanent key never authorized and unused for key_unused_ttl, with no
+         * session that a connection holds */
+        if (k->temp || k->user_id || k->last_used + srv->cfg.limits.key_unused_ttl >= now)
+            continue;
+        bool held = false;
+        for (srv_sess_t *ss = k->sessions; ss && !held; ss = ss->next_in_key)
+            held = ss->refs > 0;
+        if (!held) {
+            expired[ne++] = k->id;
+            nunused++;
+        }
+    }
+    if (nunused)
+        SRV_STAT(srv, keys_expired, nunused);
     for (size_t e = 0; e < ne; e++) {
         k = srv_key_find(srv, expired[e]);
         if (k) {
@@ -1177,6 +1225,7 @@ void srv_store_free(srv_t *srv)
         free(srv->graveyard[g]);
     }
     free(srv->graveyard);
+    free(srv->rates);
     i = 0;
     while (srv_map_next(&srv->users, &i, NULL, &v))
         user_free(srv, v);
