@@ -270,7 +270,7 @@ void srv_json_redact(mtp_buf_t *b)
     bool exp = false;
     for (size_t i = 0; i + 13 <= n && !exp; i++)
         exp = memcmp(p + i, "Authorization", 13) == 0 &&
-              ((i >= 14 && memcmp(p + i - 14, "auth.exported", 13) == 0) ||
+              ((i >= 13 && memcmp(p + i - 13, "auth.exported", 13) == 0) ||
                (i >= 11 && memcmp(p + i - 11, "auth.import", 11) == 0) ||
                (i >= 11 && memcmp(p + i - 11, "auth.export", 11) == 0));
     mtp_buf_t o;
