@@ -56,7 +56,7 @@ static const char usage[] =
     "                          connection that would pass it is closed\n"
     "  frame-timeout=SEC       an incomplete frame older than SEC closes its connection (30)\n"
     "  sessions-per-key=N      sessions per auth key (64): the oldest idle one is dropped\n"
-    "  sessions-per-conn=N     new sessions one connection may open (32): then it is closed\n"
+    "  sessions-per-conn=N     new sessions one connection may open (8): then it is closed\n"
     "  sessions=N              sessions in total (4096): new ones refused, connection closed\n"
     "  session-ttl=SEC         a session no connection holds is freed after SEC (120)\n"
     "  keys=N                  auth keys in total (50000): a further new key is not kept and\n"

@@ -173,7 +173,7 @@ typedef struct mtp_server_config {
                                        connection (30 s) */
         int sessions_per_key;       /* server sessions per auth key (64): the least recently
                                        used idle one is dropped, else the packet is ignored */
-        int sessions_per_conn;      /* sessions one connection may open (32): closed */
+        int sessions_per_conn;      /* sessions one connection may open (8): closed */
         int sessions;               /* sessions in total (4096): new ones refused, the
                                        connection closed */
         mtp_usec_t session_ttl;     /* a session no connection holds is freed after this

@@ -496,7 +496,7 @@ static void limits_defaults(mtp_server_config_t *c)
     LIM_DEF(max_input, (size_t)256 << 20);
     LIM_DEF(frame_timeout, (mtp_usec_t)30 * MTP_USEC_PER_SEC);
     LIM_DEF(sessions_per_key, 64);
-    LIM_DEF(sessions_per_conn, 32);
+    LIM_DEF(sessions_per_conn, 8);
     LIM_DEF(sessions, 4096);
     LIM_DEF(session_ttl, (mtp_usec_t)120 * MTP_USEC_PER_SEC);
     LIM_DEF(keys, 50000);

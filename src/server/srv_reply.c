@@ -89,7 +89,7 @@ static mtp_usec_t delayed_due(const srv_req_t *r)
 }
 
 static void queue_delayed(srv_req_t *r, const uint8_t *body, size_t len, int32_t code,
-                          const char *msg)
+                          const char *msg, mtp_usec_t due)
 {
     srv_t *srv = r->srv;
     srv_delayed_t *d = calloc(1, sizeof *d);
@@ -101,7 +101,7 @@ static void queue_delayed(srv_req_t *r, const uint8_t *body, size_t len, int32_t
     srv->n_pending++;
     d->req_msg_id = r->req_msg_id;
     d->no_gzip = r->no_gzip;
-    d->due = delayed_due(r);
+    d->due = due;   /* the very time noted for invokeAfterMsg (note_done) */
     if (msg) {
         d->is_error = true;
         d->code = code;
@@ -134,9 +134,10 @@ void reply_err(srv_req_t *r, int32_t code, const char *msg)
     r->replied = true;
     SRV_STAT(r->srv, rpc_errors, 1);
     trace_out(r, NULL, 0, msg, code);
-    note_done(r, true, r->delay ? delayed_due(r) : 0);
+    mtp_usec_t due = r->delay ? delayed_due(r) : 0;
+    note_done(r, true, due);
     if (r->delay) {
-        queue_delayed(r, NULL, 0, code, msg);
+        queue_delayed(r, NULL, 0, code, msg, due);
         return;
     }
     mtp_session_reply_error(r->ss->s, r->req_msg_id, code, msg, r->now);
@@ -158,9 +159,10 @@ void reply_raw(srv_req_t *r, const uint8_t *body, size_t len, const char *json,
         return;
     r->replied = true;
     trace_out(r, json, jlen, NULL, 0);
-    note_done(r, false, r->delay ? delayed_due(r) : 0);
+    mtp_usec_t due = r->delay ? delayed_due(r) : 0;
+    note_done(r, false, due);
     if (r->delay) {
-        queue_delayed(r, body, len, 0, NULL);
+        queue_delayed(r, body, len, 0, NULL, due);
         return;
     }
     mtp_session_reply_ex(r->ss->s, r->req_msg_id, body, len, r->no_gzip ? MTP_CALL_NO_GZIP : 0,
