@@ -8,6 +8,7 @@
 
 #include <mtproto/crypto.h>
 #include <mtproto/envelope.h>
+#include <mtproto/handshake.h>
 #include <mtproto/server.h>
 #include <mtproto/session.h>
 #include <mtproto/tl_mtproto.h>
@@ -229,6 +230,61 @@ static bool key_then_ping(int dc, hc_t *h)
     return hc_call_obj(h, q, true, 3000) == 0;
 }
 
+/* Key exchanges one after the other on one raw connection: how many completed (the
+ * client side got dh_gen_ok) before the server closed it. */
+static int exchanges_on_one_conn(uint16_t port, int tries, bool *closed)
+{
+    raw_t r;
+    raw_open(&r, port);
+    const mtp_rsa_key_t *keys[1] = { pub };
+    mtp_hs_client_config_t hc;
+    memset(&hc, 0, sizeof hc);
+    hc.rsa_keys = keys;
+    hc.n_rsa_keys = 1;
+    hc.dc_id = 1;
+    int done = 0;
+    uint8_t buf[65536];
+    for (int i = 0; i < tries && !r.eof; i++) {
+        mtp_hs_client_t *c = NULL;
+        mtp_buf_t out, fr;
+        mtp_buf_init(&out);
+        mtp_buf_init(&fr);
+        if (mtp_hs_client_new(&hc, &c) || mtp_hs_client_start(c, hc_now(), &out))
+            break;
+        double until = tu_now() + 5.0;
+        while (mtp_hs_client_state(c) != MTP_HS_DONE && tu_now() < until && !r.eof) {
+            if (out.len) {
+                mtp_buf_clear(&fr);
+                mtp_transport_frame(&r.t, out.data, out.len, 0, &fr);
+                hc_write_all(r.fd, fr.data, fr.len, 1000);
+                mtp_buf_clear(&out);
+            }
+            struct pollfd pf = { r.fd, POLLIN, 0 };
+            if (poll(&pf, 1, 50) <= 0)
+                continue;
+            ssize_t n = recv(r.fd, buf, sizeof buf, 0);
+            if (n <= 0) {
+                r.eof = true;
+                break;
+            }
+            mtp_transport_feed(&r.t, buf, (size_t)n);
+            mtp_transport_event_t ev;
+            while (mtp_transport_next(&r.t, &ev) == 1)
+                if (ev.type == MTP_TRANSPORT_EV_PACKET &&
+                    mtp_hs_client_feed(c, hc_now(), ev.data, ev.len, &out))
+                    until = 0;
+        }
+        if (mtp_hs_client_state(c) == MTP_HS_DONE)
+            done++;
+        mtp_hs_client_free(c);
+        mtp_buf_free(&out);
+        mtp_buf_free(&fr);
+    }
+    *closed = r.eof || raw_wait_eof(&r, 1000);
+    raw_close(&r);
+    return done;
+}
+
 static void test_keys(void)
 {
     mtp_server_config_t c;
@@ -253,6 +309,18 @@ static void test_keys(void)
        st.keys_expired);
     OK(key_then_ping(1, &h[0]), "after that, new keys are made again");
     hc_close(&h[0]);
+    stop();
+
+    cfg_base(&c);
+    c.limits.key_exchanges_per_conn = 2;
+    if (!start(&c))
+        tap_bail("cannot start a harness");
+    bool closed = false;
+    int made = exchanges_on_one_conn(ports[0], 5, &closed);
+    st = stats();
+    OK(made == 3 && closed && st.key_exchanges == 2 && st.limit_keys == 1,
+       "key_exchanges_per_conn 2: the third key on one connection is not kept, the "
+       "connection closed (%d done, %" PRIu64 " kept)", made, st.key_exchanges);
     stop();
 
     cfg_base(&c);
