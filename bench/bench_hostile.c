@@ -4,7 +4,13 @@
  * loopback, and its resident memory (/proc/PID/statm) while
  *  - session flood: K keys, each with one connection opening 64 new sessions;
  *  - half frames: 16 connections each announcing a 16 MiB frame and sending 4 MiB of it;
- *  - idle connections: MTP_BENCH_IDLE (default 2000) connections that sent only the tag.
+ *  - idle connections: MTP_BENCH_IDLE (default 2000) connections that sent only the tag;
+ *  - load (argument list starting with the binary, env MTP_BENCH_LOAD=1): those idle
+ *    connections held, MTP_BENCH_ACTIVE (default 1000) clients doing help.getNearestDc one
+ *    call at a time for MTP_BENCH_SECS (default 10) seconds, first alone, then beside 200
+ *    hostile connections (garbage, ping floods, half frames, unfinished key exchanges,
+ *    session floods); RPC/s and the honest clients' latency (median, p99) of both runs.
+ *    The harness needs --limit key-exchanges-per-addr=100000 for that many clients.
  * Prints RSS before/after each and how many of the hostile connections the harness closed.
  * Bounded: every phase has a time limit; loopback only.
  */
@@ -19,6 +25,11 @@
 #include <time.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+
+typedef struct raw {
+    int fd;
+    bool eof;
+} raw_t;
 
 static pid_t hpid;
 static uint16_t port1;
@@ -194,6 +205,242 @@ static void idle_conns(int n)
     free(fd);
 }
 
+
+/* ---- load ---- */
+
+typedef struct act {
+    hc_t h;
+    int64_t call;
+    double sent;
+} act_t;
+
+static double *lat;
+static size_t nlat, caplat;
+
+static void lat_add(double ms)
+{
+    if (nlat == caplat) {
+        caplat = caplat ? caplat * 2 : 4096;
+        lat = realloc(lat, caplat * sizeof *lat);
+    }
+    lat[nlat++] = ms;
+}
+
+static int cmpd(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void send_some(hc_t *h)
+{
+    for (;;) {
+        mtp_bytes_t b = mtp_conn_pending_output(h->c);
+        if (!b.len)
+            return;
+        ssize_t w = send(h->fd, b.ptr, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w <= 0)
+            return;
+        mtp_conn_consume(h->c, (size_t)w);
+    }
+}
+
+static uint8_t nearest[4];
+
+static void act_call(act_t *a)
+{
+    a->sent = tu_now();
+    a->call = mtp_conn_call(a->h.c, nearest, 4, 0, NULL, hc_now());
+    send_some(&a->h);
+}
+
+/* Hostile connection i of 200: reopened when the harness closes it. */
+typedef struct hos {
+    int kind;
+    raw_t r;
+    mtp_transport_t t;
+    int n;
+} hos_t;
+
+static hc_t hkey;   /* a key for the ping and session floods */
+
+static void hos_open(hos_t *x)
+{
+    x->r.fd = hc_tcp(port1);
+    x->r.eof = false;
+    mtp_transport_init_client(&x->t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
+    x->n = 0;
+    if (x->kind == 3) {   /* req_pq_multi, never followed up */
+        uint8_t pkt[40] = { 0 };
+        int64_t id = (int64_t)((uint64_t)time(NULL) << 32);
+        memcpy(pkt + 8, &id, 8);
+        pkt[16] = 20;
+        uint32_t c = 0xbe7e8ef1u;
+        memcpy(pkt + 20, &c, 4);
+        mtp_buf_t fr;
+        mtp_buf_init(&fr);
+        mtp_transport_frame(&x->t, pkt, 40, 0, &fr);
+        send(x->r.fd, fr.data, fr.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        mtp_buf_free(&fr);
+    }
+}
+
+static void hos_step(hos_t *x)
+{
+    uint8_t b[65536];
+    ssize_t r = recv(x->r.fd, b, sizeof b, MSG_DONTWAIT);
+    if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+        close(x->r.fd);
+        mtp_transport_free(&x->t);
+        hos_open(x);
+        return;
+    }
+    static uint8_t junk[4096];
+    switch (x->kind) {
+    case 0:   /* garbage */
+        for (size_t i = 0; i < sizeof junk; i++)
+            junk[i] = (uint8_t)rand();
+        send(x->r.fd, junk, sizeof junk, MSG_NOSIGNAL | MSG_DONTWAIT);
+        break;
+    case 1:   /* ping flood in one session */
+        for (int i = 0; i < 20; i++)
+            send_pkt(x->r.fd, &x->t, &hkey.key, hkey.salt, 77, x->n++);
+        break;
+    case 2:   /* half frames */
+        if (x->n++ == 0) {
+            uint8_t hdr[8] = { 0xee, 0xee, 0xee, 0xee, 0xfc, 0xff, 0xff, 0x00 };
+            send(x->r.fd, hdr, 8, MSG_NOSIGNAL | MSG_DONTWAIT);
+        }
+        send(x->r.fd, junk, sizeof junk, MSG_NOSIGNAL | MSG_DONTWAIT);
+        break;
+    case 4:   /* session flood */
+        send_pkt(x->r.fd, &x->t, &hkey.key, hkey.salt, ((int64_t)rand() << 20) + x->n, x->n);
+        x->n++;
+        break;
+    default:
+        break;
+    }
+}
+
+static void run_load(act_t *act, int na, hos_t *hos, int nh, double secs, const char *label)
+{
+    nlat = 0;
+    struct pollfd *pf = calloc((size_t)na, sizeof *pf);
+    for (int i = 0; i < na; i++)
+        act_call(&act[i]);
+    double t0 = tu_now(), end = t0 + secs;
+    int rounds = 0;
+    while (tu_now() < end) {
+        for (int i = 0; i < na; i++)
+            pf[i] = (struct pollfd){ act[i].h.fd, POLLIN, 0 };
+        poll(pf, (nfds_t)na, 5);
+        mtp_usec_t now = hc_now();
+        for (int i = 0; i < na; i++) {
+            act_t *a = &act[i];
+            if (pf[i].revents & POLLIN) {
+                uint8_t b[65536];
+                ssize_t r;
+                while ((r = recv(a->h.fd, b, sizeof b, MSG_DONTWAIT)) > 0)
+                    mtp_conn_feed(a->h.c, b, (size_t)r, now);
+            }
+            mtp_conn_event_t ev;
+            while (mtp_conn_next_event(a->h.c, &ev) == 1)
+                if (ev.type == MTP_CONN_EV_SESSION && ev.sev.type == MTP_SESSION_EV_RESULT &&
+                    (int64_t)ev.sev.call_id == a->call) {
+                    if (!ev.sev.err)
+                        lat_add((tu_now() - a->sent) * 1000);
+                    act_call(a);
+                }
+            send_some(&a->h);
+        }
+        if (nh && (rounds++ % 2) == 0)
+            for (int i = 0; i < nh; i++)
+                hos_step(&hos[i]);
+    }
+    double took = tu_now() - t0;
+    qsort(lat, nlat, sizeof *lat, cmpd);
+    printf("load %s: %d clients, %zu RPCs in %.1f s = %.0f RPC/s, latency median %.2f ms, "
+           "p99 %.2f ms; harness RSS %ld kB\n", label, na, nlat, took, nlat / took,
+           nlat ? lat[nlat / 2] : 0.0, nlat ? lat[nlat * 99 / 100] : 0.0, rss_kb(hpid));
+    /* let every call in flight end */
+    double until = tu_now() + 3;
+    int pending = na;
+    while (pending && tu_now() < until) {
+        pending = 0;
+        for (int i = 0; i < na; i++) {
+            hc_step(&act[i].h, 0);
+            mtp_conn_event_t ev;
+            while (mtp_conn_next_event(act[i].h.c, &ev) == 1)
+                if (ev.type == MTP_CONN_EV_SESSION && ev.sev.type == MTP_SESSION_EV_RESULT &&
+                    (int64_t)ev.sev.call_id == act[i].call)
+                    act[i].call = 0;
+            if (act[i].call)
+                pending++;
+        }
+    }
+    free(pf);
+}
+
+static void load(int idle, int na, double secs)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    long r0 = rss_kb(hpid);
+    int *fd = calloc((size_t)idle, sizeof *fd);
+    int held = 0;
+    uint8_t tag[4] = { 0xee, 0xee, 0xee, 0xee };
+    for (int i = 0; i < idle; i++) {
+        fd[i] = hc_tcp(port1);
+        if (fd[i] < 0)
+            break;
+        if (hc_write_all(fd[i], tag, 4, 200))
+            held++;
+    }
+    usleep(500000);
+    long r1 = rss_kb(hpid);
+    printf("load: %d idle connections held: RSS %ld -> %ld kB (%.1f kB per connection)\n",
+           held, r0, r1, held ? (double)(r1 - r0) / held : 0.0);
+    uint32_t id = 0x1fb33026u;   /* help.getNearestDc */
+    memcpy(nearest, &id, 4);
+    act_t *act = calloc((size_t)na, sizeof *act);
+    int ok = 0;
+    double t0 = tu_now();
+    for (int i = 0; i < na; i++) {
+        if (hc_open(&act[i].h, port1, MTP_TRANSPORT_INTERMEDIATE, false, pub, 1, NULL, 0))
+            break;
+        if (hc_call_init(&act[i].h, 228, nearest, 4, 5000))
+            break;
+        ok++;
+    }
+    long r2 = rss_kb(hpid);
+    printf("load: %d active clients with their keys in %.1f s: RSS %ld kB (%.1f kB per "
+           "client: key, session, connection)\n", ok, tu_now() - t0, r2,
+           ok ? (double)(r2 - r1) / ok : 0.0);
+    run_load(act, ok, NULL, 0, secs, "alone");
+    hos_t *hos = calloc(200, sizeof *hos);
+    hc_open(&hkey, port1, MTP_TRANSPORT_INTERMEDIATE, false, pub, 1, NULL, 0);
+    for (int i = 0; i < 200; i++) {
+        hos[i].kind = i % 5;
+        hos_open(&hos[i]);
+    }
+    run_load(act, ok, hos, 200, secs, "beside 200 hostile");
+    for (int i = 0; i < 200; i++) {
+        close(hos[i].r.fd);
+        mtp_transport_free(&hos[i].t);
+    }
+    for (int i = 0; i < ok; i++)
+        hc_close(&act[i].h);
+    hc_close(&hkey);
+    for (int i = 0; i < held; i++)
+        close(fd[i]);
+    free(hos);
+    free(act);
+    free(fd);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -221,9 +468,14 @@ int main(int argc, char **argv)
     const char *e = getenv("MTP_BENCH_IDLE");
     const char *kk = getenv("MTP_BENCH_FLOOD_KEYS");
     printf("harness pid %d, RSS %ld kB at start\n", (int)hpid, rss_kb(hpid));
-    session_flood(kk ? atoi(kk) : 10);
-    half_frames();
-    idle_conns(e ? atoi(e) : 2000);
+    if (getenv("MTP_BENCH_LOAD")) {
+        const char *na = getenv("MTP_BENCH_ACTIVE"), *sc = getenv("MTP_BENCH_SECS");
+        load(e ? atoi(e) : 10000, na ? atoi(na) : 1000, sc ? atof(sc) : 10);
+    } else {
+        session_flood(kk ? atoi(kk) : 10);
+        half_frames();
+        idle_conns(e ? atoi(e) : 2000);
+    }
     kill(hpid, SIGTERM);
     pclose(h);
     unlink(pem);
