@@ -688,6 +688,7 @@ static void test_after_msgs(void)
     mtp_server_config_t c;
     cfg_base(&c);
     c.limits.pending_per_conn = 3;
+    c.limits.pending = 5;
     c.limits.upload_bytes = 3000;
     c.limits.exports = 1;
     c.trace_path = getenv("HOSTILE_TRACE");
@@ -745,6 +746,38 @@ static void test_after_msgs(void)
     OK(got == 4 && c4[3] == 420 && strcmp(m4[3], "FLOOD_WAIT_1") == 0 && c4[0] == 0 &&
            st.limit_pending == 1,
        "pending_per_conn 3: the fourth delayed answer -> 420 FLOOD_WAIT_1");
+    mtp_server_fault_clear(srv);
+
+    /* pending 5 in total: three held for h, two more for a second connection, its third
+     * refused */
+    hc_t g;
+    rc = hc_open(&g, ports[0], MTP_TRANSPORT_INTERMEDIATE, false, pub, 1, NULL, 0);
+    if (!rc)
+        rc = hc_call_init(&g, MTP_TL_DEFAULT_LAYER, b2.data, b2.len, 3000);
+    mtp_server_fault_delay(srv, "help.getConfig", 6, 500 * 1000);
+    now = hc_now();
+    for (int i = 0; i < 3; i++)
+        id4[i] = mtp_session_call(s, b1.data, b1.len, 0, NULL, now);
+    mtp_conn_flush(h.c, now);
+    hc_flush(&h);
+    usleep(100000);   /* h's three are held before g's arrive */
+    mtp_session_t *gs = mtp_conn_session(g.c);
+    int64_t gid[3];
+    for (int i = 0; i < 3; i++)
+        gid[i] = mtp_session_call(gs, b1.data, b1.len, 0, NULL, now);
+    mtp_conn_flush(g.c, now);
+    hc_flush(&g);
+    int go[3];
+    int32_t gc[3];
+    char gm[3][64];
+    int got_h = collect(&h, id4, 3, o4, c4, m4);
+    got = collect(&g, gid, 3, go, gc, gm);
+    st = stats();
+    OK(rc == 0 && got_h == 3 && got == 3 && c4[0] == 0 && c4[1] == 0 && c4[2] == 0 &&
+           gc[0] == 0 && gc[1] == 0 && gc[2] == 420 && strcmp(gm[2], "FLOOD_WAIT_1") == 0 &&
+           st.limit_pending == 2,
+       "pending 5 in total: the sixth answer held back -> 420 FLOOD_WAIT_1 (%s)", gm[2]);
+    hc_close(&g);
     mtp_server_fault_clear(srv);
 
     /* upload_bytes 3000: parts beyond it -> FLOOD_WAIT_5 */
