@@ -7,7 +7,8 @@
  *   srv_api.c    API dispatch; the methods by area in srv_auth.c, srv_users.c, srv_msgs.c,
  *                srv_chan.c, srv_files.c, shared replies/objects in srv_reply.c
  *                (srv_api_int.h)
- *   srv_store.c  keys, users, messages, documents, uploads; persistence (--state)
+ *   srv_keys.c   auth keys: add, destroy, expire
+ *   srv_store.c  users, messages, documents, uploads; persistence (--state)
  *   srv_util.c   hash map, seeded RNG, JSON helpers
  *
  * What the harness would need from the layers below (workarounds in place):
@@ -505,6 +506,8 @@ srv_doc_t *srv_doc_from_upload(srv_t *srv, srv_upload_t *up, uint32_t np, int dc
                                size_t mlen);
 /* Copy [off, off+len) of a document into out (len already clamped to the size). */
 int srv_doc_read(srv_doc_t *d, int64_t off, size_t len, uint8_t *out);
-void srv_store_expire(srv_t *srv, mtp_usec_t now);
+void srv_store_expire(srv_t *srv, mtp_usec_t now);   /* srv_keys_expire too */
+/* srv_keys.c */
+void srv_keys_expire(srv_t *srv, mtp_usec_t now);
 
 #endif
