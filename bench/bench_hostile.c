@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 #include "test_harness_client.h"
+#include "test_intermediate.h"
 
 #include <mtproto/crypto.h>
 #include <mtproto/envelope.h>
@@ -70,7 +71,7 @@ static FILE *start_harness(int argc, char **argv, const char *pem)
     return f;
 }
 
-static bool send_pkt(int fd, mtp_transport_t *t, const mtp_auth_key_t *key, int64_t salt,
+static bool send_pkt(int fd, ifr_t *t, const mtp_auth_key_t *key, int64_t salt,
                      int64_t sid, int i)
 {
     static int64_t last;
@@ -84,7 +85,7 @@ static bool send_pkt(int fd, mtp_transport_t *t, const mtp_auth_key_t *key, int6
     mtp_buf_init(&fr);
     mtp_envelope_encrypt(key, MTP_ROLE_CLIENT, salt, sid, msg_id, 1, ping, sizeof ping, NULL,
                          &pkt, NULL);
-    mtp_transport_frame(t, pkt.data, pkt.len, 0, &fr);
+    ifr_frame(t, pkt.data, pkt.len, &fr);
     bool ok = hc_write_all(fd, fr.data, fr.len, 1000);
     mtp_buf_free(&pkt);
     mtp_buf_free(&fr);
@@ -125,12 +126,12 @@ static void session_flood(int keys)
         if (hc_open(&h, port1, MTP_TRANSPORT_INTERMEDIATE, false, pub, 1, NULL, 0))
             continue;
         int fd = hc_tcp(port1);
-        mtp_transport_t t;
-        mtp_transport_init_client(&t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
+        ifr_t t;
+        ifr_init(&t);
         for (int i = 0; i < 64; i++)
             if (send_pkt(fd, &t, &h.key, h.salt, ((int64_t)k << 16) + i + 1, i))
                 sent++;
-        mtp_transport_free(&t);
+        ifr_free(&t);
         fds[k] = fd;
         hc_close(&h);
     }
@@ -258,7 +259,7 @@ static void act_call(act_t *a)
 typedef struct hos {
     int kind;
     raw_t r;
-    mtp_transport_t t;
+    ifr_t t;
     int n;
 } hos_t;
 
@@ -268,7 +269,7 @@ static void hos_open(hos_t *x)
 {
     x->r.fd = hc_tcp(port1);
     x->r.eof = false;
-    mtp_transport_init_client(&x->t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
+    ifr_init(&x->t);
     x->n = 0;
     if (x->kind == 3) {   /* req_pq_multi, never followed up */
         uint8_t pkt[40] = { 0 };
@@ -279,7 +280,7 @@ static void hos_open(hos_t *x)
         memcpy(pkt + 20, &c, 4);
         mtp_buf_t fr;
         mtp_buf_init(&fr);
-        mtp_transport_frame(&x->t, pkt, 40, 0, &fr);
+        ifr_frame(&x->t, pkt, 40, &fr);
         send(x->r.fd, fr.data, fr.len, MSG_NOSIGNAL | MSG_DONTWAIT);
         mtp_buf_free(&fr);
     }
@@ -291,7 +292,7 @@ static void hos_step(hos_t *x)
     ssize_t r = recv(x->r.fd, b, sizeof b, MSG_DONTWAIT);
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
         close(x->r.fd);
-        mtp_transport_free(&x->t);
+        ifr_free(&x->t);
         hos_open(x);
         return;
     }
@@ -429,7 +430,7 @@ static void load(int idle, int na, double secs)
     run_load(act, ok, hos, 200, secs, "beside 200 hostile");
     for (int i = 0; i < 200; i++) {
         close(hos[i].r.fd);
-        mtp_transport_free(&hos[i].t);
+        ifr_free(&hos[i].t);
     }
     for (int i = 0; i < ok; i++)
         hc_close(&act[i].h);

@@ -5,6 +5,7 @@
  */
 #include "testutil.h"
 #include "test_harness_client.h"
+#include "test_intermediate.h"
 
 #include <mtproto/crypto.h>
 #include <mtproto/envelope.h>
@@ -70,7 +71,7 @@ static mtp_server_stats_t stats(void)
 
 typedef struct raw {
     int fd;
-    mtp_transport_t t;
+    ifr_t t;
     bool eof;
 } raw_t;
 
@@ -78,7 +79,7 @@ static bool raw_open(raw_t *r, uint16_t port)
 {
     memset(r, 0, sizeof *r);
     r->fd = hc_tcp(port);
-    mtp_transport_init_client(&r->t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, NULL);
+    ifr_init(&r->t);
     return r->fd >= 0;
 }
 
@@ -95,7 +96,7 @@ static bool raw_send(raw_t *r, const mtp_auth_key_t *key, int64_t salt, int64_t 
     mtp_buf_init(&fr);
     mtp_envelope_encrypt(key, MTP_ROLE_CLIENT, salt, sid, msg_id, 1, body, len, NULL, &pkt,
                          NULL);
-    mtp_transport_frame(&r->t, pkt.data, pkt.len, 0, &fr);
+    ifr_frame(&r->t, pkt.data, pkt.len, &fr);
     bool ok = hc_write_all(r->fd, fr.data, fr.len, 2000);
     mtp_buf_free(&pkt);
     mtp_buf_free(&fr);
@@ -120,7 +121,7 @@ static bool raw_wait_eof(raw_t *r, int ms)
 
 static void raw_close(raw_t *r)
 {
-    mtp_transport_free(&r->t);
+    ifr_free(&r->t);
     if (r->fd >= 0)
         close(r->fd);
     r->fd = -1;
@@ -255,7 +256,7 @@ static int exchanges_on_one_conn(uint16_t port, int tries, bool *closed)
         while (mtp_hs_client_state(c) != MTP_HS_DONE && tu_now() < until && !r.eof) {
             if (out.len) {
                 mtp_buf_clear(&fr);
-                mtp_transport_frame(&r.t, out.data, out.len, 0, &fr);
+                ifr_frame(&r.t, out.data, out.len, &fr);
                 hc_write_all(r.fd, fr.data, fr.len, 1000);
                 mtp_buf_clear(&out);
             }
@@ -267,11 +268,11 @@ static int exchanges_on_one_conn(uint16_t port, int tries, bool *closed)
                 r.eof = true;
                 break;
             }
-            mtp_transport_feed(&r.t, buf, (size_t)n);
-            mtp_transport_event_t ev;
-            while (mtp_transport_next(&r.t, &ev) == 1)
-                if (ev.type == MTP_TRANSPORT_EV_PACKET &&
-                    mtp_hs_client_feed(c, hc_now(), ev.data, ev.len, &out))
+            ifr_feed(&r.t, buf, (size_t)n);
+            const uint8_t *pkt;
+            size_t plen;
+            while (ifr_next(&r.t, &pkt, &plen))
+                if (mtp_hs_client_feed(c, hc_now(), pkt, plen, &out))
                     until = 0;
         }
         if (mtp_hs_client_state(c) == MTP_HS_DONE)
