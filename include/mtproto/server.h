@@ -150,14 +150,6 @@ typedef struct mtp_server_config {
     /* Login codes expire after this long (default 300 s): PHONE_CODE_EXPIRED. */
     mtp_usec_t code_ttl;
 
-    /* Diagnostics: why mtp_server_new() fails (MTP_LOG_ERROR, one line each), called on
-     * the calling thread. Lines of a level up to log_level (default MTP_LOG_WARN; ERROR = 0
-     * is the most severe) are passed; log NULL: none. Key material and passwords never
-     * appear. */
-    mtp_log_fn log;
-    void *log_user;
-    mtp_log_level_t log_level;
-
     /* The trace shows secrets (api_hash, login codes, passwords and SRP values, exported
      * authorization bytes) instead of "[redacted]". Off by default (--trace-secrets). */
     bool trace_secrets;
@@ -181,7 +173,7 @@ typedef struct mtp_server_config {
         int keys;                   /* auth keys in total (50000): the key of a further
                                        exchange is not kept, its connection is closed */
         int key_exchanges_per_conn; /* key exchanges one connection may complete (8): closed */
-        int key_exchanges_per_addr; /* per source address per minute (120): closed */
+        int key_exchanges_per_addr; /* per source address per minute (300): closed */
         mtp_usec_t key_unused_ttl;  /* a permanent key never authorized nor used for this
                                        long is dropped (1 h) */
         int pending_per_conn;       /* answers held back (delay faults, invokeAfterMsg) per
@@ -191,6 +183,14 @@ typedef struct mtp_server_config {
                                        FLOOD_WAIT_5 */
         int exports;                /* exported authorizations alive (1000): FLOOD_WAIT_1 */
     } limits;
+
+    /* Diagnostics: why mtp_server_new() fails (MTP_LOG_ERROR, one line each), called on
+     * the calling thread. Lines of a level up to log_level (default MTP_LOG_WARN; ERROR = 0
+     * is the most severe) are passed; log NULL: none. Key material and passwords never
+     * appear. */
+    mtp_log_fn log;
+    void *log_user;
+    mtp_log_level_t log_level;
 } mtp_server_config_t;
 
 /* Defaults (see the fields) for a config of `version`: 0, or MTP_EVERSION for a version
