@@ -692,7 +692,7 @@ static void test_after_msgs(void)
     c.limits.pending = 5;
     c.limits.upload_bytes = 3000;
     c.limits.exports = 1;
-    c.trace_path = getenv("HOSTILE_TRACE");
+    c.trace_path = getenv("HOSTILE_TRACE");   /* debugging aid */
     if (!start(&c))
         tap_bail("cannot start a harness");
     hc_t h;
