@@ -234,6 +234,14 @@ static void test_cli_errors(void)
     spawn(&c, badup);
     OK(wait_exit(&c, 10000) == 2, "--updates with an unknown kind -> exit 2");
     close(c.out);
+    char *badlim[] = { bin, "--limit", "no-such-budget=3", NULL };
+    spawn(&c, badlim);
+    OK(wait_exit(&c, 10000) == 2, "--limit with an unknown budget -> exit 2");
+    close(c.out);
+    char *badval[] = { bin, "--limit", "sessions=many", NULL };
+    spawn(&c, badval);
+    OK(wait_exit(&c, 10000) == 2, "--limit with a bad number -> exit 2");
+    close(c.out);
     quiet = false;
 }
 

@@ -15,7 +15,7 @@
 static const char usage[] =
     "usage: mtproto-harness [--host 127.0.0.1] [--port BASE] [--dcs N] [--rsa-key PRIVATE.pem]\n"
     "                       [--pubkey-out FILE] [--state DIR] [--trace FILE|-] [--seed S]\n"
-    "                       [--password PHONE:PASSWORD]...\n"
+    "                       [--password PHONE:PASSWORD]... [--limit NAME=N]...\n"
     "\n"
     "A loopback MTProto 2.0 server with N data centres that real clients log in to.\n"
     "\n"
@@ -46,7 +46,31 @@ static const char usage[] =
     "                          combine (COUNT pushes as one updatesCombined), too-long\n"
     "                          (updatesTooLong / updateChannelTooLong), diff-too-long\n"
     "                          (getDifference / getChannelDifference answer ...TooLong)\n"
+    "  --trace-secrets         the trace shows api_hash, login codes, passwords and SRP values\n"
+    "                          and exported authorizations (default: \"[redacted]\")\n"
     "  --help                  this text\n"
+    "\n"
+    "Budgets against greedy or hostile peers (--limit NAME=N, repeatable; default in ()):\n"
+    "  max-frame=BYTES         largest transport packet (2097152): longer closes the connection\n"
+    "  max-input=BYTES         incomplete frames held over all connections (268435456): the\n"
+    "                          connection that would pass it is closed\n"
+    "  frame-timeout=SEC       an incomplete frame older than SEC closes its connection (30)\n"
+    "  sessions-per-key=N      sessions per auth key (64): the oldest idle one is dropped\n"
+    "  sessions-per-conn=N     new sessions one connection may open (8): then it is closed\n"
+    "  sessions=N              sessions in total (4096): new ones refused, connection closed\n"
+    "  session-ttl=SEC         a session no connection holds is freed after SEC (120)\n"
+    "  keys=N                  auth keys in total (50000): a further new key is not kept and\n"
+    "                          its connection closed (the client then gets -404)\n"
+    "  key-exchanges-per-conn=N   completed key exchanges per connection (8): closed\n"
+    "  key-exchanges-per-addr=N   per source address and minute (300): closed\n"
+    "  key-unused-ttl=SEC      a permanent key never authorized nor used for SEC is dropped\n"
+    "                          (3600)\n"
+    "  pending-per-conn=N      answers held back (--delay, invokeAfterMsg) per connection (256):\n"
+    "                          FLOOD_WAIT_1\n"
+    "  pending=N               the same in total (20000): FLOOD_WAIT_1\n"
+    "  upload-bytes=BYTES      upload parts held in memory in total (1073741824): FLOOD_WAIT_5\n"
+    "  exports=N               exported authorizations alive (1000): FLOOD_WAIT_1\n"
+    "Each hit is counted in the statistics (mtp_server_stats_t.limit_*).\n"
     "\n"
     "Once every DC listens, one line goes to stdout:\n"
     "  {\"event\":\"ready\",\"dcs\":[{\"id\":1,\"host\":\"127.0.0.1\",\"port\":P1},...],"
@@ -196,7 +220,38 @@ static int opt_max_connections(opts_t *o, char *val)
     return 0;
 }
 
-/* Every option takes a value (--name VALUE or --name=VALUE); --help is handled apart. */
+/* --limit NAME=N: one of the budgets (server.h, mtp_server_config_t.limits). */
+static int opt_limit(opts_t *o, char *val)
+{
+    char *eq = strchr(val, '=');
+    long long v;
+    if (!eq || !parse_long(eq + 1, 1, (long long)1 << 40, &v))
+        return die("bad --limit '%s' (NAME=N, see --help)", val);
+    *eq = 0;
+    const char *n = val;
+    const mtp_usec_t sec = 1000000;
+    if (!strcmp(n, "max-frame"))                   o->cfg.limits.max_frame = (size_t)v;
+    else if (!strcmp(n, "max-input"))              o->cfg.limits.max_input = (size_t)v;
+    else if (!strcmp(n, "frame-timeout"))          o->cfg.limits.frame_timeout = v * sec;
+    else if (!strcmp(n, "sessions-per-key"))       o->cfg.limits.sessions_per_key = (int)v;
+    else if (!strcmp(n, "sessions-per-conn"))      o->cfg.limits.sessions_per_conn = (int)v;
+    else if (!strcmp(n, "sessions"))               o->cfg.limits.sessions = (int)v;
+    else if (!strcmp(n, "session-ttl"))            o->cfg.limits.session_ttl = v * sec;
+    else if (!strcmp(n, "keys"))                   o->cfg.limits.keys = (int)v;
+    else if (!strcmp(n, "key-exchanges-per-conn")) o->cfg.limits.key_exchanges_per_conn = (int)v;
+    else if (!strcmp(n, "key-exchanges-per-addr")) o->cfg.limits.key_exchanges_per_addr = (int)v;
+    else if (!strcmp(n, "key-unused-ttl"))         o->cfg.limits.key_unused_ttl = v * sec;
+    else if (!strcmp(n, "pending-per-conn"))       o->cfg.limits.pending_per_conn = (int)v;
+    else if (!strcmp(n, "pending"))                o->cfg.limits.pending = (int)v;
+    else if (!strcmp(n, "upload-bytes"))           o->cfg.limits.upload_bytes = (uint64_t)v;
+    else if (!strcmp(n, "exports"))                o->cfg.limits.exports = (int)v;
+    else
+        return die("unknown --limit '%s' (see --help)", n);
+    return 0;
+}
+
+/* Every option takes a value (--name VALUE or --name=VALUE); --help and --trace-secrets
+ * are handled apart. */
 static const struct option {
     const char *name;
     int (*set)(opts_t *o, char *val);   /* 0, or the exit code after a message */
@@ -216,6 +271,7 @@ static const struct option {
     { "--delay", opt_delay },
     { "--drop", opt_drop },
     { "--updates", opt_updates },
+    { "--limit", opt_limit },
 };
 
 /* Parse the command line into o: -1 to go on, else the exit code (0 after --help). */
@@ -234,6 +290,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             fputs(usage, stdout);
             return 0;
+        }
+        if (strcmp(a, "--trace-secrets") == 0) {   /* the one option without a value */
+            o->cfg.trace_secrets = true;
+            continue;
         }
         if (strncmp(a, "--", 2) != 0)
             return die("unexpected argument '%s' (see --help)", a);

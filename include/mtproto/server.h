@@ -151,6 +151,40 @@ typedef struct mtp_server_config {
     /* Login codes expire after this long (default 300 s): PHONE_CODE_EXPIRED. */
     mtp_usec_t code_ttl;
 
+    /* The trace shows secrets (api_hash, login codes, passwords and SRP values, exported
+     * authorization bytes) instead of "[redacted]". Off by default (--trace-secrets). */
+    bool trace_secrets;
+
+    /* Budgets against greedy or hostile peers; 0 = the default given. Exceeding one never
+     * aborts: the reaction is named with each (see also mtp_server_stats_t.limit_*). */
+    struct {
+        size_t max_frame;           /* largest transport packet accepted (2 MiB): a longer
+                                       one closes the connection as it is announced */
+        size_t max_input;           /* bytes of incomplete frames held over all connections
+                                       (256 MiB): the connection that would pass it is closed */
+        mtp_usec_t frame_timeout;   /* an incomplete frame older than this closes its
+                                       connection (30 s) */
+        int sessions_per_key;       /* server sessions per auth key (64): the least recently
+                                       used idle one is dropped, else the packet is ignored */
+        int sessions_per_conn;      /* sessions one connection may open (8): closed */
+        int sessions;               /* sessions in total (4096): new ones refused, the
+                                       connection closed */
+        mtp_usec_t session_ttl;     /* a session no connection holds is freed after this
+                                       (120 s) */
+        int keys;                   /* auth keys in total (50000): the key of a further
+                                       exchange is not kept, its connection is closed */
+        int key_exchanges_per_conn; /* key exchanges one connection may complete (8): closed */
+        int key_exchanges_per_addr; /* per source address per minute (300): closed */
+        mtp_usec_t key_unused_ttl;  /* a permanent key never authorized nor used for this
+                                       long is dropped (1 h) */
+        int pending_per_conn;       /* answers held back (delay faults, invokeAfterMsg) per
+                                       connection (256): FLOOD_WAIT_1 */
+        int pending;                /* in total (20000): FLOOD_WAIT_1 */
+        uint64_t upload_bytes;      /* upload parts held in memory in total (1 GiB):
+                                       FLOOD_WAIT_5 */
+        int exports;                /* exported authorizations alive (1000): FLOOD_WAIT_1 */
+    } limits;
+
     /* Diagnostics: why mtp_server_new() fails (MTP_LOG_ERROR, one line each), called on
      * the calling thread. Lines of a level up to log_level (default MTP_LOG_WARN; ERROR = 0
      * is the most severe) are passed; log NULL: none. Key material and passwords never
@@ -269,6 +303,18 @@ typedef struct mtp_server_stats {
     uint64_t sessions;              /* server sessions alive */
     uint64_t keys;                  /* auth keys known */
     uint64_t users;                 /* accounts known */
+    /* budgets (mtp_server_config_t.limits): how often each was hit, and what is held */
+    uint64_t input_bytes;           /* bytes of incomplete frames held now */
+    uint64_t limit_frame;           /* connections closed: a frame incomplete longer than
+                                       frame_timeout (one over max_frame is a framing
+                                       violation: "violation" in the trace) */
+    uint64_t limit_input;           /* connections closed: max_input */
+    uint64_t limit_sessions;        /* sessions refused or dropped (any session budget) */
+    uint64_t limit_keys;            /* key exchanges refused (any key budget) */
+    uint64_t keys_expired;          /* unused permanent keys dropped */
+    uint64_t limit_pending;         /* answers refused with FLOOD_WAIT (pending budgets) */
+    uint64_t limit_uploads;         /* parts refused with FLOOD_WAIT (upload_bytes) */
+    uint64_t limit_exports;         /* exportAuthorization refused (exports) */
 } mtp_server_stats_t;
 
 void mtp_server_stats(mtp_server_t *srv, mtp_server_stats_t *out);

@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #define HOUSEKEEPING_PERIOD (250 * 1000)          /* µs */
-#define SESSION_IDLE        ((mtp_usec_t)300 * MTP_USEC_PER_SEC)   /* unused sessions */
 
 mtp_usec_t srv_now(void)
 {
@@ -324,7 +323,8 @@ static int write_private(const char *path, const void *p, size_t n)
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
         return MTP_EINVAL;
     FILE *f = NULL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    unlink(tmp);   /* never follow or reuse what lies there (see srv_store.c) */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd >= 0)
         f = fdopen(fd, "wb");
     if (!f) {
@@ -436,12 +436,18 @@ static int load_secret(srv_t *srv, const mtp_server_config_t *cfg)
     return 0;
 }
 
+/* The state directory (and its files/): created 0700; an existing one must be a directory
+ * of ours that neither group nor others can enter (it holds raw auth keys): anything else
+ * is refused (MTP_ESECURITY), never "fixed" behind the owner's back. */
 static int make_dir(const char *path)
 {
     if (mkdir(path, 0700) == 0 || errno == EEXIST) {
         struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-            return 0;
+        if (lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return MTP_EIO;
+        if (sb.st_uid != geteuid() || (sb.st_mode & 077))
+            return MTP_ESECURITY;
+        return 0;
     }
     return MTP_EIO;
 }
@@ -482,14 +488,50 @@ static int load_passwords(srv_t *srv, const mtp_server_config_t *cfg_in)
     return 0;
 }
 
+/* The budgets left 0 (or negative) get their defaults (server.h). */
+static void limits_defaults(mtp_server_config_t *c)
+{
+#define LIM_DEF(f, v) do { if (c->limits.f <= 0) c->limits.f = (v); } while (0)
+    LIM_DEF(max_frame, (size_t)2 << 20);
+    LIM_DEF(max_input, (size_t)256 << 20);
+    LIM_DEF(frame_timeout, (mtp_usec_t)30 * MTP_USEC_PER_SEC);
+    LIM_DEF(sessions_per_key, 64);
+    LIM_DEF(sessions_per_conn, 8);
+    LIM_DEF(sessions, 4096);
+    LIM_DEF(session_ttl, (mtp_usec_t)120 * MTP_USEC_PER_SEC);
+    LIM_DEF(keys, 50000);
+    LIM_DEF(key_exchanges_per_conn, 8);
+    LIM_DEF(key_exchanges_per_addr, 300);
+    LIM_DEF(key_unused_ttl, (mtp_usec_t)3600 * MTP_USEC_PER_SEC);
+    LIM_DEF(pending_per_conn, 256);
+    LIM_DEF(pending, 20000);
+    LIM_DEF(upload_bytes, (uint64_t)1 << 30);
+    LIM_DEF(exports, 1000);
+#undef LIM_DEF
+    if (c->limits.max_frame < 1024)
+        c->limits.max_frame = 1024;
+    if (c->limits.max_frame > MTP_TRANSPORT_MAX_PACKET_LIMIT)
+        c->limits.max_frame = MTP_TRANSPORT_MAX_PACKET_LIMIT;
+}
+
 static int open_trace(srv_t *srv, const char *path, const mtp_server_config_t *cfg_in)
 {
     if (strcmp(path, "-") == 0) {
         srv->trace_fp = stdout;
         return 0;
     }
-    srv->trace_fp = fopen(path, "a");
+    /* the trace shows login traffic: a file of ours, 0600, never through a symlink */
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    struct stat sb;
+    if (fd >= 0 && (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || fchmod(fd, 0600))) {
+        close(fd);
+        fd = -1;
+        errno = EPERM;
+    }
+    srv->trace_fp = fd >= 0 ? fdopen(fd, "a") : NULL;
     if (!srv->trace_fp) {
+        if (fd >= 0)
+            close(fd);
         seterr(cfg_in, "cannot open the trace file %s: %s", path, strerror(errno));
         return MTP_EIO;
     }
@@ -539,6 +581,7 @@ int mtp_server_new(const mtp_server_config_t *cfg_in, mtp_server_t **out)
         srv->cfg.idle_timeout = (mtp_usec_t)300 * MTP_USEC_PER_SEC;
     if (srv->cfg.code_ttl <= 0)
         srv->cfg.code_ttl = (mtp_usec_t)300 * MTP_USEC_PER_SEC;
+    limits_defaults(&srv->cfg);
     srv->n_dcs = cfg_in->n_dcs;
     for (int i = 0; i < srv->n_dcs; i++) {
         srv->dcs[i].srv = srv;
@@ -560,9 +603,19 @@ int mtp_server_new(const mtp_server_config_t *cfg_in, mtp_server_t **out)
         srv->state_dir = sdup(cfg_in->state_dir);
         char files[4200];
         snprintf(files, sizeof files, "%s/files", cfg_in->state_dir);
-        if (!srv->state_dir || make_dir(srv->state_dir) || make_dir(files)) {
+        int drc = srv->state_dir ? make_dir(srv->state_dir) : MTP_ENOMEM;
+        if (!drc)
+            drc = make_dir(files);
+        if (drc == MTP_ESECURITY) {
+            seterr(cfg_in, "refusing the state directory %s: it (or %s) must belong to this "
+                   "user with no access for group or others (chmod 700)", cfg_in->state_dir,
+                   files);
+            rc = drc;
+            goto fail;
+        }
+        if (drc) {
             seterr(cfg_in, "cannot create the state directory %s", cfg_in->state_dir);
-            rc = srv->state_dir ? MTP_EIO : MTP_ENOMEM;
+            rc = drc;
             goto fail;
         }
     }
@@ -618,18 +671,11 @@ static void sweep_sessions(srv_t *srv, mtp_usec_t now)
     size_t i = 0;
     srv_key_t *k;
     while (srv_map_next(&srv->keys, &i, NULL, (void **)&k)) {
-        srv_sess_t **pp = &k->sessions;
-        while (*pp) {
-            srv_sess_t *ss = *pp;
-            if (!ss->refs && ss->last_used + SESSION_IDLE < now) {
-                *pp = ss->next_in_key;
-                k->n_sessions--;
-                mtp_session_free(ss->s);
-                free(ss);
-                srv->n_sessions--;
-            } else {
-                pp = &ss->next_in_key;
-            }
+        srv_sess_t *ss = k->sessions, *next;
+        for (; ss; ss = next) {
+            next = ss->next_in_key;
+            if (!ss->refs && ss->last_used + srv->cfg.limits.session_ttl < now)
+                srv_sess_free(srv, ss);   /* keys in the map are not destroyed: k stays */
         }
     }
 }
@@ -640,11 +686,13 @@ static void housekeeping(mtp_timer_t *t, void *user)
     mtp_usec_t now = srv_now();
     srv_store_expire(srv, now);
     sweep_sessions(srv, now);
+    srv_conns_check(srv, now);
     srv_store_save(srv, false);
     pthread_mutex_lock(&srv->mu);
     srv->stats.sessions = srv->n_sessions;
     srv->stats.keys = srv->keys.n;
     srv->stats.users = srv->users.n;
+    srv->stats.input_bytes = srv->input_bytes;
     pthread_mutex_unlock(&srv->mu);
     mtp_timer_start(t, HOUSEKEEPING_PERIOD);
 }

@@ -7,7 +7,8 @@
  *   srv_api.c    API dispatch; the methods by area in srv_auth.c, srv_users.c, srv_msgs.c,
  *                srv_chan.c, srv_files.c, shared replies/objects in srv_reply.c
  *                (srv_api_int.h)
- *   srv_store.c  keys, users, messages, documents, uploads; persistence (--state)
+ *   srv_keys.c   auth keys: add, destroy, expire
+ *   srv_store.c  users, messages, documents, uploads; persistence (--state)
  *   srv_util.c   hash map, seeded RNG, JSON helpers
  *
  * What the harness would need from the layers below (workarounds in place):
@@ -61,6 +62,10 @@ int  srv_drbg_fill(void *ctx, uint8_t *out, size_t n);
 /* JSON helpers (append to b). */
 void srv_json_str(mtp_buf_t *b, const uint8_t *p, size_t n);   /* "..." escaped */
 void srv_json_cstr(mtp_buf_t *b, const char *s);
+/* Replace the values of secret fields of a JSON line (api_hash, login codes, passwords and
+ * SRP values, bot tokens, key material; "bytes" of exported authorizations) by
+ * "[redacted]"; numbers and empty strings stay. */
+void srv_json_redact(mtp_buf_t *b);
 
 /* ------------------------------------------------------------------------------------ */
 /* data model                                                                           */
@@ -75,10 +80,11 @@ typedef struct mtp_server srv_t;
 
 typedef struct srv_key {
     int64_t id;
+    mtp_usec_t last_used;       /* permanent keys: last packet or authorization (expiry) */
     mtp_auth_key_t key;
     int dc;
     bool temp;
-    bool destroyed;             /* destroy_auth_key / expired: kept until shutdown */
+    bool destroyed;             /* destroy_auth_key / expired: kept while sessions hold it */
     int32_t expires_at;         /* temp keys: unix time */
     int64_t perm_id;            /* temp: the permanent key it is bound to (0 none) */
     int64_t user_id;            /* perm: the authorization (0 none) */
@@ -213,6 +219,12 @@ struct srv_sess {
     int64_t res_msg[SRV_SEQ_RING];
     const mtp_tl_comb_t *res_method[SRV_SEQ_RING];
     unsigned res_next;
+    /* outcomes of recent queries, for invokeAfterMsg(s): msg_id, failed, and when the
+     * answer goes out (monotonic; 0 = already sent) */
+    int64_t done_msg[SRV_SEQ_RING];
+    bool done_failed[SRV_SEQ_RING];
+    mtp_usec_t done_due[SRV_SEQ_RING];
+    unsigned done_next;
 };
 
 /* seq_no of an incoming query seen by the wire trace hook (-1 if unknown). */
@@ -249,6 +261,13 @@ struct srv_conn {
     bool in_feed;
     bool close_after_flush;     /* transport error / fatal error: close once written */
     int64_t last_key;           /* key id of the last encrypted packet (trace) */
+    /* budgets (cfg.limits) */
+    int sess_opened;            /* sessions this connection created */
+    int key_exchanges;          /* key exchanges it completed */
+    int pending;                /* answers held back for it (srv_delayed_t) */
+    size_t held;                /* bytes of an incomplete frame in its transport */
+    uint64_t packets_seen;      /* packets_in when `held` last made progress */
+    mtp_usec_t partial_since;   /* since when `held` has not completed a frame */
     uint64_t bytes_in, bytes_out;
     char peer[MTP_NET_ADDRSTRLEN];
     const char *close_reason;
@@ -280,6 +299,7 @@ typedef struct srv_fault {
 typedef struct srv_delayed {
     struct srv_delayed *next;
     srv_sess_t *ss;
+    srv_conn_t *sc;             /* counted in its pending (NULL once it closed) */
     int64_t req_msg_id;
     mtp_usec_t due;             /* monotonic */
     bool is_error;
@@ -347,6 +367,11 @@ struct mtp_server {
     uint64_t n_sessions;
     uint64_t push_gen;
     uint64_t upload_bytes;
+    uint64_t input_bytes;       /* sum of srv_conn.held */
+    int n_pending;              /* srv_delayed_t in total */
+    /* key exchanges per source address in the current minute */
+    struct srv_addr_rate { char addr[MTP_NET_ADDRSTRLEN]; mtp_usec_t start; int n; } *rates;
+    size_t n_rates, cap_rates;
     /* loop-thread scratch reused by every query: file data read for upload.getFile and
      * the encoded answer (1 MiB parts; fresh buffers of that size fault page by page) */
     mtp_buf_t part_buf, enc_buf;
@@ -385,6 +410,8 @@ mtp_buf_t *srv_trace_begin(srv_t *srv, const char *event_or_dir, srv_conn_t *sc)
 void srv_trace_end(srv_t *srv);
 bool srv_tracing(const srv_t *srv);
 void srv_sess_unref(srv_t *srv, srv_sess_t *ss);
+/* Unlink and free a session (and its key if that was destroyed and this its last). */
+void srv_sess_free(srv_t *srv, srv_sess_t *ss);
 /* A session's answer was queued outside a connection callback: send it. */
 void srv_sess_flush(srv_t *srv, srv_sess_t *ss);
 void srv_delay_fire(mtp_timer_t *t, void *user);
@@ -394,6 +421,8 @@ typedef int (*srv_push_build)(void *ctx, int layer, mtp_buf_t *out);
 void srv_push_user(srv_t *srv, int64_t uid, srv_sess_t *except, srv_push_build build, void *ctx);
 /* Close every connection using key id. */
 void srv_close_key_conns(srv_t *srv, int64_t key_id);
+/* Budgets checked by the housekeeping timer: incomplete frames held too long. */
+void srv_conns_check(srv_t *srv, mtp_usec_t now);
 
 /* srv_api.c */
 typedef struct srv_req {
@@ -409,6 +438,7 @@ typedef struct srv_req {
     mtp_usec_t now;
     const char *method;
     mtp_usec_t delay;           /* fault: answer later */
+    mtp_usec_t due_min;         /* invokeAfterMsg: not before this (monotonic, 0 none) */
     bool replied;
     bool no_gzip;               /* file parts: the result goes as it is */
 } srv_req_t;
@@ -425,7 +455,9 @@ void srv_store_free(srv_t *srv);
 srv_key_t *srv_key_find(srv_t *srv, int64_t id);
 srv_key_t *srv_key_add(srv_t *srv, const mtp_auth_key_t *k, int dc, bool temp,
                        int32_t expires_at, int64_t salt);
+/* Destroyed keys are freed at once, or with their last session (srv_key_release). */
 void srv_key_destroy(srv_t *srv, srv_key_t *k);
+void srv_key_release(srv_t *srv, srv_key_t *k);
 /* The user a key is authorized as (via its permanent key for a bound temp key). */
 int64_t srv_key_user(srv_t *srv, const srv_key_t *k);
 srv_key_t *srv_key_perm(srv_t *srv, srv_key_t *k);   /* the key holding the authorization */
@@ -475,6 +507,8 @@ srv_doc_t *srv_doc_from_upload(srv_t *srv, srv_upload_t *up, uint32_t np, int dc
                                size_t mlen);
 /* Copy [off, off+len) of a document into out (len already clamped to the size). */
 int srv_doc_read(srv_doc_t *d, int64_t off, size_t len, uint8_t *out);
-void srv_store_expire(srv_t *srv, mtp_usec_t now);
+void srv_store_expire(srv_t *srv, mtp_usec_t now);   /* srv_keys_expire too */
+/* srv_keys.c */
+void srv_keys_expire(srv_t *srv, mtp_usec_t now);
 
 #endif

@@ -194,6 +194,43 @@ static void destroy_auth_key(srv_req_t *r)
     srv_close_key_conns(r->srv, id64);
 }
 
+/* Longest invokeAfterMsg waits for an earlier answer before MSG_WAIT_TIMEOUT. */
+#define AFTER_WAIT_MAX ((mtp_usec_t)60 * MTP_USEC_PER_SEC)
+
+/* invokeAfterMsg(s) of r: true when r was answered here (MSG_WAIT_FAILED: a named query
+ * failed; MSG_WAIT_TIMEOUT: its answer would come later than AFTER_WAIT_MAX), else
+ * r->due_min is when the last one named is answered (0: all answered already). A msg_id
+ * the session does not remember (answered long ago, or never sent) is not waited for. */
+static bool after_msgs(srv_req_t *r, const mtp_query_info_t *info)
+{
+    if (!(info->wrappers & (MTP_WRAP_AFTER_MSG | MTP_WRAP_AFTER_MSGS)))
+        return false;
+    srv_sess_t *ss = r->ss;
+    mtp_usec_t mono = mtp_mono_usec();
+    for (uint32_t i = 0; i < info->n_after; i++) {
+        int64_t id = mtp_query_after_id(info, i);
+        for (unsigned j = 0; j < SRV_SEQ_RING; j++) {
+            if (!id || ss->done_msg[j] != id)
+                continue;
+            if (ss->done_failed[j]) {   /* after that failure's own answer */
+                if (ss->done_due[j] > mono) {
+                    r->due_min = ss->done_due[j] + 1;
+                    r->delay = 1;
+                }
+                reply_err(r, 400, "MSG_WAIT_FAILED");
+                return true;
+            }
+            if (ss->done_due[j] > mono + AFTER_WAIT_MAX) {
+                reply_err(r, 400, "MSG_WAIT_TIMEOUT");
+                return true;
+            }
+            if (ss->done_due[j] > mono && ss->done_due[j] + 1 > r->due_min)
+                r->due_min = ss->done_due[j] + 1;
+        }
+    }
+    return false;
+}
+
 void srv_handle_query(srv_conn_t *sc, srv_sess_t *ss, const mtp_session_event_t *ev,
                       mtp_usec_t now)
 {
@@ -266,6 +303,13 @@ void srv_handle_query(srv_conn_t *sc, srv_sess_t *ss, const mtp_session_event_t 
         return;
     }
 
+    /* invokeAfterMsg(s): a failed one fails this; one still to be answered holds this
+     * answer back until after it */
+    if (after_msgs(&r, &ev->info)) {
+        mtp_arena_free(r.arena);
+        return;
+    }
+
     /* faults */
     srv_fault_t f;
     if (srv_fault_take(srv, FAULT_DELAY, r.method, &f)) {
@@ -273,6 +317,16 @@ void srv_handle_query(srv_conn_t *sc, srv_sess_t *ss, const mtp_session_event_t 
         trace_fault(&r, "delay", &f);
         r.delay = f.delay;
     }
+    if ((r.delay || r.due_min) && (sc->pending >= srv->cfg.limits.pending_per_conn ||
+                                   srv->n_pending >= srv->cfg.limits.pending)) {
+        SRV_STAT(srv, limit_pending, 1);   /* answers held back: budget spent */
+        r.delay = r.due_min = 0;
+        reply_err(&r, 420, "FLOOD_WAIT_1");
+        mtp_arena_free(r.arena);
+        return;
+    }
+    if (r.due_min && !r.delay)
+        r.delay = 1;   /* answered through the delayed queue, after what it waits for */
     if (srv_fault_take(srv, FAULT_RPC, r.method, &f)) {
         SRV_STAT(srv, faults_injected, 1);
         trace_fault(&r, "rpc_error", &f);

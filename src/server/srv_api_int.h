@@ -23,7 +23,6 @@
 #define MIB             1048576
 #define MAX_PART        524288          /* upload.saveFilePart bytes */
 #define MAX_PARTS       8000            /* parts of one upload */
-#define UPLOAD_CAP      ((uint64_t)6 << 30)   /* unfinished uploads, all users */
 #define MSG_MAX         4096            /* message length */
 #define HISTORY_MAX     100             /* messages.getHistory limit */
 

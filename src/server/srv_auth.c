@@ -418,6 +418,11 @@ static void h_exportAuth(srv_req_t *r, const void *qv)
         reply_err(r, 400, "DC_ID_INVALID");
         return;
     }
+    if (r->srv->n_exports >= (size_t)r->srv->cfg.limits.exports) {
+        SRV_STAT(r->srv, limit_exports, 1);   /* budget: exported authorizations alive */
+        reply_err(r, 420, "FLOOD_WAIT_1");
+        return;
+    }
     srv_export_t *e = srv_export_new(r->srv);
     mtp_auth_exportedAuthorization_t *o = MTP_NEW(r->arena, auth_exportedAuthorization);
     if (!e || !o) {

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define OUT_HIGH        ((size_t)2 << 20)   /* stop moving conn output into the stream */
-#define MAX_KEY_SESSIONS 64
 
 /* ------------------------------------------------------------------------------------ */
 /* trace                                                                                */
@@ -45,6 +44,8 @@ void srv_trace_end(srv_t *srv)
 {
     mtp_buf_t *b = &srv->tline;
     mtp_buf_putc(b, '}');
+    if (!srv->cfg.trace_secrets)
+        srv_json_redact(b);
     mtp_buf_putc(b, 0);
     if (b->err) {
         mtp_buf_clear(b);
@@ -80,6 +81,13 @@ static void sess_free(srv_t *srv, srv_sess_t *ss)
     mtp_session_free(ss->s);
     free(ss);
     srv->n_sessions--;
+    if (k->destroyed && !k->sessions)
+        srv_key_release(srv, k);
+}
+
+void srv_sess_free(srv_t *srv, srv_sess_t *ss)
+{
+    sess_free(srv, ss);
 }
 
 void srv_sess_unref(srv_t *srv, srv_sess_t *ss)
@@ -288,11 +296,24 @@ static mtp_session_t *cb_get_session(void *ctx, const mtp_auth_key_t *key, int64
             break;
         }
     if (!ss) {
-        if (k->n_sessions >= MAX_KEY_SESSIONS) {
+        const char *why = NULL;
+        if (sc->sess_opened >= srv->cfg.limits.sessions_per_conn)
+            why = "budget: sessions per connection";
+        else if (srv->n_sessions >= (uint64_t)srv->cfg.limits.sessions)
+            why = "budget: sessions";
+        if (why) {   /* a session flood: refused, the connection closed */
+            SRV_STAT(srv, limit_sessions, 1);
+            sc->close_after_flush = true;
+            if (!sc->close_reason)
+                sc->close_reason = why;
+            return NULL;
+        }
+        if (k->n_sessions >= (unsigned)srv->cfg.limits.sessions_per_key) {
             srv_sess_t *lru = NULL;
             for (srv_sess_t *p = k->sessions; p; p = p->next_in_key)
                 if (!p->refs && (!lru || p->last_used < lru->last_used))
                     lru = p;
+            SRV_STAT(srv, limit_sessions, 1);
             if (!lru)
                 return NULL;
             sess_free(srv, lru);
@@ -318,7 +339,12 @@ static mtp_session_t *cb_get_session(void *ctx, const mtp_auth_key_t *key, int64
         k->sessions = ss;
         k->n_sessions++;
         srv->n_sessions++;
+        sc->sess_opened++;
     }
+    k->last_used = srv_now();
+    srv_key_t *perm = k->temp ? srv_key_perm(srv, k) : NULL;
+    if (perm)
+        perm->last_used = k->last_used;
     if (!conn_hold(sc, ss))
         return NULL;
     ss->conn = sc;
@@ -369,9 +395,62 @@ static int cb_lookup(void *ctx, int64_t id, mtp_auth_key_t *key, int64_t *salt)
     return 1;
 }
 
+/* Key exchanges from sc's address in the current minute, this one counted: over the
+ * budget -> true. The table holds the addresses seen in the last minute. */
+static bool addr_rate_over(srv_t *srv, srv_conn_t *sc, mtp_usec_t now)
+{
+    char a[MTP_NET_ADDRSTRLEN];
+    snprintf(a, sizeof a, "%s", sc->peer);
+    char *colon = strrchr(a, ':');   /* "ip:port" or "[ip6]:port": the port goes */
+    if (colon)
+        *colon = 0;
+    const mtp_usec_t window = 60 * MTP_USEC_PER_SEC;
+    struct srv_addr_rate *r = NULL;
+    for (size_t i = 0; i < srv->n_rates;) {
+        struct srv_addr_rate *e = &srv->rates[i];
+        if (e->start + window <= now) {   /* stale: forgotten */
+            *e = srv->rates[--srv->n_rates];
+            continue;
+        }
+        if (strcmp(e->addr, a) == 0)
+            r = e;
+        i++;
+    }
+    if (!r) {
+        if (srv->n_rates == srv->cap_rates) {
+            size_t cap = srv->cap_rates ? srv->cap_rates * 2 : 16;
+            struct srv_addr_rate *v = realloc(srv->rates, cap * sizeof *v);
+            if (!v)
+                return false;
+            srv->rates = v;
+            srv->cap_rates = cap;
+        }
+        r = &srv->rates[srv->n_rates++];
+        snprintf(r->addr, sizeof r->addr, "%s", a);
+        r->start = now;
+        r->n = 0;
+    }
+    return ++r->n > srv->cfg.limits.key_exchanges_per_addr;
+}
+
 static void cb_new_key(void *ctx, const mtp_hs_result_t *r)
 {
     srv_conn_t *sc = ctx;
+    srv_t *srv = sc->srv;
+    const char *why = NULL;
+    if (++sc->key_exchanges > srv->cfg.limits.key_exchanges_per_conn)
+        why = "budget: key exchanges per connection";
+    else if (srv->keys.n >= (size_t)srv->cfg.limits.keys)
+        why = "budget: keys";
+    else if (addr_rate_over(srv, sc, srv_now()))
+        why = "budget: key exchanges per address";
+    if (why) {   /* the key is not kept: the client's next packet would get -404 */
+        SRV_STAT(srv, limit_keys, 1);
+        sc->close_after_flush = true;
+        if (!sc->close_reason)
+            sc->close_reason = why;
+        return;
+    }
     int32_t exp = 0;
     if (r->temp)
         exp = r->expires_at ? r->expires_at : srv_unixtime() + r->expires_in;
@@ -599,6 +678,35 @@ void srv_sess_flush(srv_t *srv, srv_sess_t *ss)
 /* stream callbacks                                                                     */
 /* ------------------------------------------------------------------------------------ */
 
+/* Budgets on incomplete frames: what sc's transport holds is counted in the total (the
+ * connection that would pass max_input is closed), and since when it has not completed a
+ * frame (srv_conns_check closes it after frame_timeout). max_frame itself is the
+ * transport's max_packet: a longer frame fails the connection as soon as announced. */
+static void track_input(srv_conn_t *sc, mtp_usec_t now)
+{
+    srv_t *srv = sc->srv;
+    size_t held = mtp_transport_pending(mtp_conn_transport(sc->c));
+    uint64_t pk = mtp_conn_stats(sc->c)->packets_in;
+    if (!held || pk != sc->packets_seen || !sc->held)
+        sc->partial_since = now;
+    sc->packets_seen = pk;
+    srv->input_bytes = srv->input_bytes - sc->held + held;
+    sc->held = held;
+    if (held && srv->input_bytes > srv->cfg.limits.max_input) {
+        SRV_STAT(srv, limit_input, 1);
+        srv_conn_close(sc, "budget: buffered input");
+    }
+}
+
+void srv_conns_check(srv_t *srv, mtp_usec_t now)
+{
+    for (srv_conn_t *sc = srv->conns; sc; sc = sc->next)
+        if (!sc->closing && sc->held && sc->partial_since + srv->cfg.limits.frame_timeout < now) {
+            SRV_STAT(srv, limit_frame, 1);
+            srv_conn_close(sc, "budget: incomplete frame timeout");
+        }
+}
+
 static void on_data(mtp_stream_t *st, const uint8_t *data, size_t n)
 {
     srv_conn_t *sc = mtp_stream_user(st);
@@ -613,6 +721,8 @@ static void on_data(mtp_stream_t *st, const uint8_t *data, size_t n)
     sc->in_feed = false;
     if (!sc->closing)   /* the answers to everything this read brought, packed together */
         mtp_conn_flush(sc->c, now);
+    if (!sc->closing)
+        track_input(sc, now);
     srv_conn_pump(sc);
 }
 
@@ -670,6 +780,12 @@ static void on_close(mtp_stream_t *st, int err)
     if (sc->next)
         sc->next->prev = sc->prev;
     srv->n_conns--;
+    srv->input_bytes -= sc->held;
+    for (srv_delayed_t *d = srv->delayed; d && sc->pending; d = d->next)
+        if (d->sc == sc) {
+            d->sc = NULL;
+            sc->pending--;
+        }
     SRV_STAT(srv, connections_open, (uint64_t)-1);
     for (int i = 0; i < sc->nsess; i++) {
         srv_sess_t *ss = sc->sess[i];
@@ -756,6 +872,7 @@ void srv_accept(mtp_listener_t *l, int fd, const struct sockaddr *peer, socklen_
     /* answers kept for re-sending after a reconnect (a download of a few chunks in flight) */
     cfg.session.max_retained_bytes = (size_t)8 << 20;
     cfg.session.reuse_bytes = (size_t)16 << 20;   /* answers of several file parts at once */
+    cfg.max_packet = srv->cfg.limits.max_frame;
     cfg.lookup_key = cb_lookup;
     cfg.new_key = cb_new_key;
     cfg.get_session = cb_get_session;
@@ -862,14 +979,17 @@ void srv_delay_fire(mtp_timer_t *t, void *user)
     srv_t *srv = user;
     mtp_usec_t mono = mtp_mono_usec(), now = srv_now();
     srv_delayed_t **pp = &srv->delayed, *keep = NULL, **kt = &keep;
-    srv_delayed_t *due = NULL, **dt = &due;
+    srv_delayed_t *due = NULL;
     while (*pp) {
         srv_delayed_t *d = *pp;
         *pp = d->next;
         d->next = NULL;
-        if (d->due <= mono) {
-            *dt = d;
-            dt = &d->next;
+        if (d->due <= mono) {   /* in order of due time: invokeAfterMsg relies on it */
+            srv_delayed_t **ip = &due;
+            while (*ip && (*ip)->due <= d->due)
+                ip = &(*ip)->next;
+            d->next = *ip;
+            *ip = d;
         } else {
             *kt = d;
             kt = &d->next;
@@ -879,6 +999,9 @@ void srv_delay_fire(mtp_timer_t *t, void *user)
     while (due) {
         srv_delayed_t *d = due;
         due = d->next;
+        srv->n_pending--;
+        if (d->sc)
+            d->sc->pending--;
         srv_sess_t *ss = d->ss;
         if (!ss->key->destroyed) {
             if (d->is_error)

@@ -138,8 +138,9 @@ static void store_part(srv_req_t *r, int64_t file_id, int32_t part, int32_t tota
                 return;
             }
     }
-    if (srv->upload_bytes + bytes.len > UPLOAD_CAP) {
-        reply_err(r, 420, "FLOOD_WAIT_60");
+    if (srv->upload_bytes + bytes.len > srv->cfg.limits.upload_bytes) {
+        SRV_STAT(srv, limit_uploads, 1);   /* budget: upload parts held in memory */
+        reply_err(r, 420, "FLOOD_WAIT_5");
         return;
     }
     if ((uint32_t)part >= up->cap) {

@@ -72,17 +72,36 @@ static void trace_out(srv_req_t *r, const char *json, size_t jlen, const char *e
     srv_trace_end(r->srv);
 }
 
+/* The outcome of r for later invokeAfterMsg(s) naming it (due: when its answer leaves). */
+static void note_done(srv_req_t *r, bool failed, mtp_usec_t due)
+{
+    srv_sess_t *ss = r->ss;
+    unsigned i = ss->done_next++ % SRV_SEQ_RING;
+    ss->done_msg[i] = r->req_msg_id;
+    ss->done_failed[i] = failed;
+    ss->done_due[i] = due;
+}
+
+static mtp_usec_t delayed_due(const srv_req_t *r)
+{
+    mtp_usec_t due = mtp_mono_usec() + r->delay;
+    return due < r->due_min ? r->due_min : due;
+}
+
 static void queue_delayed(srv_req_t *r, const uint8_t *body, size_t len, int32_t code,
-                          const char *msg)
+                          const char *msg, mtp_usec_t due)
 {
     srv_t *srv = r->srv;
     srv_delayed_t *d = calloc(1, sizeof *d);
     if (!d)
         return;
     d->ss = r->ss;
+    d->sc = r->sc;
+    r->sc->pending++;
+    srv->n_pending++;
     d->req_msg_id = r->req_msg_id;
     d->no_gzip = r->no_gzip;
-    d->due = mtp_mono_usec() + r->delay;
+    d->due = due;   /* the very time noted for invokeAfterMsg (note_done) */
     if (msg) {
         d->is_error = true;
         d->code = code;
@@ -90,6 +109,8 @@ static void queue_delayed(srv_req_t *r, const uint8_t *body, size_t len, int32_t
     } else {
         d->body = malloc(len ? len : 1);
         if (!d->body) {
+            r->sc->pending--;
+            srv->n_pending--;
             free(d);
             return;
         }
@@ -113,8 +134,10 @@ void reply_err(srv_req_t *r, int32_t code, const char *msg)
     r->replied = true;
     SRV_STAT(r->srv, rpc_errors, 1);
     trace_out(r, NULL, 0, msg, code);
+    mtp_usec_t due = r->delay ? delayed_due(r) : 0;
+    note_done(r, true, due);
     if (r->delay) {
-        queue_delayed(r, NULL, 0, code, msg);
+        queue_delayed(r, NULL, 0, code, msg, due);
         return;
     }
     mtp_session_reply_error(r->ss->s, r->req_msg_id, code, msg, r->now);
@@ -136,8 +159,10 @@ void reply_raw(srv_req_t *r, const uint8_t *body, size_t len, const char *json,
         return;
     r->replied = true;
     trace_out(r, json, jlen, NULL, 0);
+    mtp_usec_t due = r->delay ? delayed_due(r) : 0;
+    note_done(r, false, due);
     if (r->delay) {
-        queue_delayed(r, body, len, 0, NULL);
+        queue_delayed(r, body, len, 0, NULL, due);
         return;
     }
     mtp_session_reply_ex(r->ss->s, r->req_msg_id, body, len, r->no_gzip ? MTP_SESS_NO_GZIP : 0,

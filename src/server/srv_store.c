@@ -27,80 +27,6 @@
 #define EXPORT_TTL      (600 * MTP_USEC_PER_SEC)
 
 /* ------------------------------------------------------------------------------------ */
-/* keys                                                                                 */
-/* ------------------------------------------------------------------------------------ */
-
-srv_key_t *srv_key_find(srv_t *srv, int64_t id)
-{
-    return srv_map_get(&srv->keys, id);
-}
-
-srv_key_t *srv_key_add(srv_t *srv, const mtp_auth_key_t *k, int dc, bool temp,
-                       int32_t expires_at, int64_t salt)
-{
-    srv_key_t *o = srv_map_get(&srv->keys, k->id64);
-    if (o)
-        return o;   /* cannot happen: the exchange retries on collisions */
-    srv_key_t *n = calloc(1, sizeof *n);
-    if (!n)
-        return NULL;
-    n->id = k->id64;
-    n->key = *k;
-    n->dc = dc;
-    n->temp = temp;
-    n->expires_at = expires_at;
-    n->salt = salt;
-    if (srv_map_put(&srv->keys, n->id, n)) {
-        mtp_secure_zero(n, sizeof *n);
-        free(n);
-        return NULL;
-    }
-    if (!temp)
-        srv->dirty_keys = true;
-    return n;
-}
-
-/* A destroyed key stays allocated (sessions and requests may still point at it) until
- * the server is freed; it is no longer found by id. */
-void srv_key_destroy(srv_t *srv, srv_key_t *k)
-{
-    if (k->destroyed)
-        return;
-    k->destroyed = true;
-    srv_map_del(&srv->keys, k->id);
-    if (srv->n_grave == srv->cap_grave) {
-        size_t cap = srv->cap_grave ? srv->cap_grave * 2 : 16;
-        srv_key_t **g = realloc(srv->graveyard, cap * sizeof *g);
-        if (!g)
-            return;   /* leak rather than dangle */
-        srv->graveyard = g;
-        srv->cap_grave = cap;
-    }
-    srv->graveyard[srv->n_grave++] = k;
-    mtp_secure_zero(&k->key, sizeof k->key);
-    if (!k->temp)
-        srv->dirty_keys = true;
-}
-
-srv_key_t *srv_key_perm(srv_t *srv, srv_key_t *k)
-{
-    if (!k || k->destroyed)
-        return NULL;
-    if (!k->temp)
-        return k;
-    if (!k->perm_id)
-        return NULL;
-    srv_key_t *p = srv_key_find(srv, k->perm_id);
-    return p && !p->temp ? p : NULL;
-}
-
-int64_t srv_key_user(srv_t *srv, const srv_key_t *k)
-{
-    srv_key_t *p = srv_key_perm(srv, (srv_key_t *)k);
-    return p ? p->user_id : 0;
-}
-
-/* ------------------------------------------------------------------------------------ */
 /* accounts                                                                             */
 /* ------------------------------------------------------------------------------------ */
 
@@ -608,7 +534,10 @@ static int write_atomic(const char *dir, const char *path, const mtp_bytes_t *pa
     if (!tmp)
         return MTP_ENOMEM;
     snprintf(tmp, tl, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* a fresh file of ours: whatever lies at the temp name (a leftover, a planted symlink
+     * or a file of other permissions) goes first, never followed nor reused */
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     int rc = fd < 0 ? MTP_EIO : 0;
     for (size_t i = 0; !rc && i < n; i++)
         rc = write_all(fd, parts[i].ptr, parts[i].len);
@@ -760,21 +689,7 @@ void srv_store_expire(srv_t *srv, mtp_usec_t now)
                 upload_release(srv, up);
             }
     }
-    int32_t t = (int32_t)(now / MTP_USEC_PER_SEC);
-    i = 0;
-    srv_key_t *k;
-    int64_t expired[64];
-    size_t ne = 0;
-    while (srv_map_next(&srv->keys, &i, NULL, (void **)&k) && ne < 64)
-        if (k->temp && k->expires_at && k->expires_at < t)
-            expired[ne++] = k->id;
-    for (size_t e = 0; e < ne; e++) {
-        k = srv_key_find(srv, expired[e]);
-        if (k) {
-            srv_close_key_conns(srv, k->id);
-            srv_key_destroy(srv, k);
-        }
-    }
+    srv_keys_expire(srv, now);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1177,6 +1092,7 @@ void srv_store_free(srv_t *srv)
         free(srv->graveyard[g]);
     }
     free(srv->graveyard);
+    free(srv->rates);
     i = 0;
     while (srv_map_next(&srv->users, &i, NULL, &v))
         user_free(srv, v);

@@ -214,3 +214,99 @@ void srv_json_cstr(mtp_buf_t *b, const char *s)
 {
     srv_json_str(b, (const uint8_t *)s, strlen(s));
 }
+
+/* ---- trace redaction ---- */
+
+/* End of the JSON value starting at p[i] (i < n), or n if it does not end. */
+static size_t json_skip(const char *p, size_t n, size_t i)
+{
+    if (p[i] == '"') {
+        for (i++; i < n; i++)
+            if (p[i] == '\\')
+                i++;
+            else if (p[i] == '"')
+                return i + 1;
+        return n;
+    }
+    if (p[i] == '{' || p[i] == '[') {
+        int depth = 0;
+        for (; i < n; i++) {
+            if (p[i] == '"') {
+                i = json_skip(p, n, i) - 1;
+            } else if (p[i] == '{' || p[i] == '[') {
+                depth++;
+            } else if (p[i] == '}' || p[i] == ']') {
+                if (--depth == 0)
+                    return i + 1;
+            }
+        }
+        return n;
+    }
+    while (i < n && p[i] != ',' && p[i] != '}' && p[i] != ']')
+        i++;
+    return i;
+}
+
+static bool secret_key(const char *k, size_t n, bool export_line)
+{
+    static const char *const names[] = {
+        "api_hash", "phone_code", "code", "email_code", "password", "A", "M1", "srp_B",
+        "srp_b", "new_password_hash", "current_password_hash", "new_secure_settings",
+        "bot_auth_token", "secure_secret", "auth_key", "key", "g_a", "g_b",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0)
+            return true;
+    return export_line && n == 5 && memcmp(k, "bytes", 5) == 0;
+}
+
+void srv_json_redact(mtp_buf_t *b)
+{
+    if (b->err || !b->len)
+        return;
+    const char *p = (const char *)b->data;
+    size_t n = b->len;
+    /* exported authorizations: their "bytes" are a bearer credential */
+    bool exp = false;
+    for (size_t i = 0; i + 13 <= n && !exp; i++)
+        exp = memcmp(p + i, "Authorization", 13) == 0 &&
+              ((i >= 13 && memcmp(p + i - 13, "auth.exported", 13) == 0) ||
+               (i >= 11 && memcmp(p + i - 11, "auth.import", 11) == 0) ||
+               (i >= 11 && memcmp(p + i - 11, "auth.export", 11) == 0));
+    mtp_buf_t o;
+    mtp_buf_init(&o);
+    size_t i = 0, copied = 0;
+    bool any = false;
+    while (i < n) {
+        if (p[i] != '"') {
+            i++;
+            continue;
+        }
+        size_t end = json_skip(p, n, i);   /* a string: a key if ':' follows */
+        if (end < n && p[end] == ':' && end + 1 < n &&
+            secret_key(p + i + 1, end - i - 2, exp)) {
+            size_t v = end + 1, ve = json_skip(p, n, v);
+            bool scalar = p[v] != '"' && p[v] != '{' && p[v] != '[';
+            bool empty = ve == v + 2 && p[v] == '"';
+            if (!scalar && !empty) {   /* numbers (an error code) and "" stay */
+                mtp_buf_append(&o, p + copied, v - copied);
+                mtp_buf_append(&o, "\"[redacted]\"", 12);
+                copied = ve;
+                any = true;
+            }
+            i = ve;
+            continue;
+        }
+        i = end;
+    }
+    if (any && !o.err) {
+        mtp_buf_append(&o, p + copied, n - copied);
+        if (!o.err) {
+            mtp_buf_clear(b);
+            mtp_buf_append(b, o.data, o.len);
+        }
+    }
+    if (o.data)
+        mtp_secure_zero(o.data, o.cap);
+    mtp_buf_free(&o);
+}
