@@ -140,6 +140,13 @@ typedef struct mtp_server_config {
     bool has_seed;
     uint64_t seed;
 
+    /* Seeding (memory only, made at mtp_server_new): populate_messages > 0 makes the public
+     * broadcast channel @harness_channel with that many posts (every 10th with a document,
+     * every 7th with reactions); populate_members > 0 the public supergroup @harness_group
+     * with that many members (synthetic users "Member N", ids 7000000000 + N). */
+    int32_t populate_messages;
+    int32_t populate_members;
+
     const mtp_server_password_t *passwords;   /* accounts with 2FA (copied) */
     size_t n_passwords;
 

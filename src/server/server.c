@@ -588,6 +588,10 @@ int mtp_server_new(const mtp_server_config_t *cfg_in, mtp_server_t **out)
     }
     if (cfg_in->n_passwords && (rc = load_passwords(srv, cfg_in)))
         goto fail;
+    if ((rc = srv_populate(srv, cfg_in->populate_messages, cfg_in->populate_members))) {
+        seterr(cfg_in, "cannot populate: %s", mtp_strerror(rc));
+        goto fail;
+    }
     if (cfg_in->trace_path && (rc = open_trace(srv, cfg_in->trace_path, cfg_in)))
         goto fail;
     rc = MTP_ENOMEM;

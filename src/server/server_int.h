@@ -148,6 +148,12 @@ typedef struct srv_channel {
     size_t n_msgs, cap_msgs;
     int64_t members[SRV_CHANNEL_MEMBERS];
     int n_members;
+    /* srv_hist.c: public (username), broadcast, and the seeded members (synthetic users
+     * seed_base + 1 .. seed_base + n_seeded, made by mtp_server_config_t.populate_*) */
+    char username[33];
+    bool broadcast;
+    int64_t seed_base;
+    int32_t n_seeded;
 } srv_channel_t;
 
 typedef struct srv_doc {
@@ -448,6 +454,8 @@ void srv_user_set_password(srv_t *srv, srv_user_t *u, const char *password);
 int srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen, int32_t date,
                     srv_channel_t **out);
 srv_channel_t *srv_channel_find(srv_t *srv, int64_t id);
+/* srv_hist.c: the seeded channel and supergroup (0 counts: nothing). */
+int srv_populate(srv_t *srv, int32_t n_msgs, int32_t n_members);
 bool srv_channel_member(const srv_channel_t *ch, int64_t uid);
 int srv_channel_join(srv_channel_t *ch, int64_t uid);
 srv_msg_t *srv_channel_post(srv_channel_t *ch, int64_t from, const uint8_t *text, size_t tlen,

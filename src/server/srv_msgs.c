@@ -298,6 +298,10 @@ static size_t chat_msgs(srv_user_t *me, int64_t peer, size_t *idx)
 static void h_getHistory(srv_req_t *r, const void *qv)
 {
     const mtp_messages_getHistory_t *q = qv;
+    if (q->peer && q->peer->tl == &mtp_tlc_inputPeerChannel) {
+        srv_chan_history(r, q);
+        return;
+    }
     srv_user_t *me = srv_user_find(r->srv, me_id(r));
     srv_user_t *peer = input_peer(r, q->peer);
     if (!me || !peer) {
