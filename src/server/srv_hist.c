@@ -159,6 +159,8 @@ void srv_chan_msg_extras(srv_req_t *r, const srv_msg_t *m, mtp_message_t *o)
     o->reactions = &mr->_;
     o->has_views = true;
     o->views = 100 + m->id % 1000;
+    o->has_forwards = true;     /* (views and forwards share flags.10) */
+    o->forwards = m->id % 3;
 }
 
 /* ------------------------------------------------------------------------------------ */
