@@ -143,9 +143,14 @@ typedef struct mtp_server_config {
     /* Seeding (memory only, made at mtp_server_new): populate_messages > 0 makes the public
      * broadcast channel @harness_channel with that many posts (every 10th with a document,
      * every 7th with reactions); populate_members > 0 the public supergroup @harness_group
-     * with that many members (synthetic users "Member N", ids 7000000000 + N). */
+     * with that many members (synthetic users "Member N", ids 7000000000 + N) and a private
+     * supergroup joined by the invite hash "HarnessJoin" ("HarnessOld" has expired). */
     int32_t populate_messages;
     int32_t populate_members;
+    /* List pages (messages.getHistory / search / searchGlobal / getDialogs,
+     * channels.getParticipants) a user may ask for per second; beyond it 420 FLOOD_WAIT_X
+     * (0 = no limit). */
+    int32_t page_rate;
 
     const mtp_server_password_t *passwords;   /* accounts with 2FA (copied) */
     size_t n_passwords;

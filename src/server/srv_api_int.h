@@ -158,6 +158,16 @@ void srv_chan_msg_extras(srv_req_t *r, const srv_msg_t *m, mtp_message_t *o);
 void srv_chan_history(srv_req_t *r, const mtp_messages_getHistory_t *q);
 bool srv_chan_resolve(srv_req_t *r, mtp_bytes_t username);
 extern const handler_t srv_methods_hist[];
+/* srv_act.c: the fwd_from of a message (NULL: not forwarded); 0, or FLOOD_WAIT answered
+ * when the caller pages faster than srv->page_rate (true: answered). */
+mtp_tl_object_t *srv_fwd_header(srv_req_t *r, const srv_msg_t *m);
+bool srv_page_flood(srv_req_t *r);
+extern const handler_t srv_methods_act[];
+/* srv_hist.c: a stored or seeded user; srv_act.c: the reactions of a channel message. */
+mtp_tl_object_t *srv_any_user_obj(srv_req_t *r, int64_t id);
+void srv_act_reactions(srv_req_t *r, const srv_channel_t *ch, const srv_msg_t *m,
+                       mtp_message_t *o);
+int srv_act_seed_invite(srv_t *srv, int64_t chan, const char *hash, bool expired);
 
 /* srv_chan.c: messages.sendMessage to an inputPeerChannel. */
 void send_channel(srv_req_t *r, const mtp_messages_sendMessage_t *q);

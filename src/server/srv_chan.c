@@ -188,6 +188,7 @@ static void h_createChannel(srv_req_t *r, const void *qv)
             reply_err(r, 500, "INTERNAL");
         return;
     }
+    ch->broadcast = q->broadcast;
     reply_obj(r, chan_updates(r, ch, upd_channel(r, ch), NULL, 0));
 }
 

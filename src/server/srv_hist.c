@@ -65,7 +65,7 @@ static mtp_tl_object_t *seeded_user_obj(srv_req_t *r, int64_t id)
 }
 
 /* A user object for id: a stored user or a seeded one (NULL: none). */
-static mtp_tl_object_t *any_user_obj(srv_req_t *r, int64_t id)
+mtp_tl_object_t *srv_any_user_obj(srv_req_t *r, int64_t id)
 {
     srv_user_t *u = srv_user_find(r->srv, id);
     if (u)
@@ -81,7 +81,7 @@ static void add_any_user(srv_req_t *r, mtp_vec_obj_t *v, int64_t *seen, size_t *
         if (seen[i] == id)
             return;
     seen[(*ns)++] = id;
-    vec_push(v, any_user_obj(r, id));
+    vec_push(v, srv_any_user_obj(r, id));
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -133,34 +133,34 @@ int srv_populate(srv_t *srv, int32_t n_msgs, int32_t n_members)
                                   (size_t)n, 0, ch->date + i))
                 return MTP_ENOMEM;
         }
+        /* a private supergroup joined by the link t.me/+HarnessJoin (t.me/+HarnessOld has
+         * expired) */
+        if ((rc = seed_channel(srv, "Harness Private Group", "", false, &ch)))
+            return rc;
+        ch->n_seeded = n_members < 50 ? n_members : 50;
+        if ((rc = srv_act_seed_invite(srv, ch->id, "HarnessJoin", false)) ||
+            (rc = srv_act_seed_invite(srv, ch->id, "HarnessOld", true)))
+            return rc;
     }
     return 0;
 }
 
 /* ------------------------------------------------------------------------------------ */
-/* message extras (synthetic reactions on every 7th post of a broadcast channel)          */
+/* message extras: fwd_from, reactions (srv_act.c), views                                */
 /* ------------------------------------------------------------------------------------ */
 
 void srv_chan_msg_extras(srv_req_t *r, const srv_msg_t *m, mtp_message_t *o)
 {
     srv_channel_t *ch = srv_channel_find(r->srv, m->peer);
-    if (!ch || !ch->seed_base || !ch->broadcast || m->id % 7)
+    if (!ch)
         return;
-    mtp_messageReactions_t *mr = MTP_NEW(r->arena, messageReactions);
-    mtp_reactionCount_t *rc = MTP_NEW(r->arena, reactionCount);
-    mtp_reactionEmoji_t *e = MTP_NEW(r->arena, reactionEmoji);
-    if (!mr || !rc || !e || !vec_new(r->arena, &mr->results, 1))
-        return;
-    e->emoticon = cs("\xf0\x9f\x91\x8d");
-    rc->reaction = &e->_;
-    rc->count = 1 + m->id % 5;
-    vec_push(&mr->results, rc);
-    mr->can_see_list = true;
-    o->reactions = &mr->_;
-    o->has_views = true;
-    o->views = 100 + m->id % 1000;
-    o->has_forwards = true;     /* (views and forwards share flags.10) */
-    o->forwards = m->id % 3;
+    o->fwd_from = srv_fwd_header(r, m);
+    srv_act_reactions(r, ch, m, o);
+    if (ch->broadcast) {
+        o->has_views = o->has_forwards = true;  /* (views and forwards share flags.10) */
+        o->views = 100 + m->id % 1000;
+        o->forwards = m->id % 3;
+    }
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -220,6 +220,8 @@ static bool contains_ci(const char *s, size_t n, mtp_bytes_t q)
 
 static bool msg_match(const srv_msg_t *m, const msg_filter_t *f)
 {
+    if (m->deleted)
+        return false;
     if ((f->max_id > 0 && m->id >= f->max_id) || (f->min_id > 0 && m->id <= f->min_id))
         return false;
     if ((f->min_date > 0 && m->date < f->min_date) || (f->max_date > 0 && m->date > f->max_date))
@@ -275,7 +277,7 @@ static void reply_chan_page(srv_req_t *r, srv_channel_t *ch, const msg_filter_t 
 void srv_chan_history(srv_req_t *r, const mtp_messages_getHistory_t *q)
 {
     srv_channel_t *ch = input_channel(r, q->peer, true);
-    if (!ch)
+    if (!ch || srv_page_flood(r))
         return;
     msg_filter_t f = { .min_id = q->min_id, .max_id = q->max_id };
     page_q_t pq = { q->offset_id, q->offset_date, q->add_offset, q->limit, q->max_id,
@@ -331,6 +333,8 @@ static void reply_user_page(srv_req_t *r, srv_user_t *me, int64_t peer, const ms
 static void h_search(srv_req_t *r, const void *qv)
 {
     const mtp_messages_search_t *q = qv;
+    if (srv_page_flood(r))
+        return;
     msg_filter_t f = { q->q, 0, false, q->min_date, q->max_date, q->min_id, q->max_id };
     page_q_t pq = { q->offset_id, 0, q->add_offset, q->limit, q->max_id, q->min_id };
     f.from = from_peer_id(r, q->from_id);
@@ -464,7 +468,7 @@ static void h_getParticipants(srv_req_t *r, const void *qv)
 {
     const mtp_channels_getParticipants_t *q = qv;
     srv_channel_t *ch = input_channel(r, q->channel, true);
-    if (!ch)
+    if (!ch || srv_page_flood(r))
         return;
     int64_t me = me_id(r);
     if (ch->broadcast && !member_is_admin(ch, me)) {
@@ -505,7 +509,7 @@ static void h_getParticipants(srv_req_t *r, const void *qv)
     }
     for (size_t i = 0; i < n; i++) {
         vec_push(&o->participants, participant_obj(r, ch, ids[i]));
-        vec_push(&o->users, any_user_obj(r, ids[i]));
+        vec_push(&o->users, srv_any_user_obj(r, ids[i]));
     }
     vec_push(&o->chats, channel_obj(r, ch));
     o->count = count;
@@ -531,7 +535,11 @@ static void h_joinChannel(srv_req_t *r, const void *qv)
         reply_err(r, 400, "CHANNELS_TOO_MUCH");
         return;
     }
-    reply_obj(r, chan_updates(r, ch, upd_channel(r, ch), NULL, 0));
+    /* channels.joinChannel answers messages.ChatInviteJoinResult in layer 228 */
+    mtp_messages_chatInviteJoinResultOk_t *o = MTP_NEW(r->arena, messages_chatInviteJoinResultOk);
+    if (o)
+        o->updates = chan_updates(r, ch, upd_channel(r, ch), NULL, 0);
+    reply_obj(r, o ? &o->_ : NULL);
 }
 
 static void h_leaveChannel(srv_req_t *r, const void *qv)
@@ -561,10 +569,10 @@ static void h_leaveChannel(srv_req_t *r, const void *qv)
 
 bool srv_chan_resolve(srv_req_t *r, mtp_bytes_t username)
 {
-    srv_channel_t *found = NULL;
-    for (size_t i = 0; !found && i < r->srv->channels.cap; i++) {
-        srv_channel_t *ch = r->srv->channels.st[i] == 1 ? r->srv->channels.vals[i] : NULL;
-        if (ch && ch->username[0] && strlen(ch->username) == username.len &&
+    srv_channel_t *found = NULL, *ch;
+    size_t it = 0;
+    while (!found && srv_map_next(&r->srv->channels, &it, NULL, (void **)&ch)) {
+        if (ch->username[0] && strlen(ch->username) == username.len &&
             strncasecmp(ch->username, (const char *)username.ptr, username.len) == 0)
             found = ch;
     }
