@@ -9,7 +9,12 @@
  *   MTP_ITER_PARTICIPANTS  channels.getParticipants of a supergroup / channel: User objects
  *                          in the server's order (mtp_iter_participant() gives the
  *                          ChannelParticipant of the last one)
- *   MTP_ITER_DIALOGS       messages.getDialogs: Dialog objects
+ *   MTP_ITER_DIALOGS       messages.getDialogs: Dialog objects (folder: 1 = archived)
+ *   MTP_ITER_GLOBAL        messages.searchGlobal (query, filter; next_rate / offset_peer /
+ *                          offset_id): Message objects of every chat, newest first
+ *   MTP_ITER_CONTACTS      contacts.getContacts: User objects
+ *   MTP_ITER_REACTIONS     messages.getMessageReactionsList of peer's message msg_id
+ *                          (next_offset): MessagePeerReaction objects (query: one emoji)
  *
  * Paging: pages of at most 100 messages / 200 participants; messages by offset_id (oldest
  * first with add_offset = -page), participants by offset. A page shorter than asked is not
@@ -42,7 +47,10 @@ typedef enum mtp_iter_kind {
     MTP_ITER_HISTORY = 1,
     MTP_ITER_SEARCH,
     MTP_ITER_PARTICIPANTS,
-    MTP_ITER_DIALOGS
+    MTP_ITER_DIALOGS,
+    MTP_ITER_GLOBAL,
+    MTP_ITER_CONTACTS,
+    MTP_ITER_REACTIONS
 } mtp_iter_kind_t;
 
 /* messages.search filters */
@@ -78,6 +86,8 @@ typedef struct mtp_iter_params {
     int page_size;                  /* 0 = the cap (100 messages, 200 participants) */
     int max_flood_wait;             /* seconds (default 300); longer: MTP_EFLOOD */
     const char *resume;             /* a saved mtp_iter_position, or NULL */
+    int32_t msg_id;                 /* reactions: the message */
+    int folder;                     /* dialogs: 0 main list, 1 archived */
 } mtp_iter_params_t;
 int mtp_iter_params_init_versioned(unsigned version, mtp_iter_params_t *p);
 #define mtp_iter_params_init(p) mtp_iter_params_init_versioned(MTP_ITER_PARAMS_VERSION, (p))

@@ -258,6 +258,8 @@ enum {
 int mtp_server_fault_updates(mtp_server_t *srv, int64_t user_id, int kind, int count);
 /* Remove every fault rule. */
 void mtp_server_fault_clear(mtp_server_t *srv);
+/* Change mtp_server_config_t.page_rate of a running harness (0 = no limit). */
+void mtp_server_set_page_rate(mtp_server_t *srv, int32_t pages_per_second);
 
 /* ---- statistics (any thread; a consistent snapshot) ---- */
 

@@ -34,6 +34,8 @@ struct mtp_iter {
     int64_t last_peer;              /* dialogs */
     int64_t offset;                 /* participants: items of the server's list consumed */
     int64_t yielded, total, pages, floods;
+    char next_offset[64];           /* reactions */
+    int32_t next_rate;              /* global search */
     bool ended;
     /* participants seen (open addressing) */
     int64_t *seen;
@@ -101,9 +103,12 @@ int mtp_iter_new(mtp_client_t *c, const mtp_iter_params_t *p, mtp_iter_t **out,
         return MTP_EINVAL;
     if (p->version != MTP_ITER_PARAMS_VERSION)
         return MTP_EVERSION;
-    if (p->kind < MTP_ITER_HISTORY || p->kind > MTP_ITER_DIALOGS || p->limit < 0 ||
-        p->page_size < 0 || p->min_id < 0 || p->max_id < 0 ||
-        (p->kind != MTP_ITER_DIALOGS && (!p->peer || !*p->peer)))
+    bool peerless = p->kind == MTP_ITER_DIALOGS || p->kind == MTP_ITER_GLOBAL ||
+                    p->kind == MTP_ITER_CONTACTS;
+    if (p->kind < MTP_ITER_HISTORY || p->kind > MTP_ITER_REACTIONS || p->limit < 0 ||
+        p->page_size < 0 || p->min_id < 0 || p->max_id < 0 || p->folder < 0 ||
+        (!peerless && (!p->peer || !*p->peer)) ||
+        (p->kind == MTP_ITER_REACTIONS && p->msg_id <= 0))
         return MTP_EINVAL;
     mtp_iter_t *it = calloc(1, sizeof *it);
     if (!it)
@@ -122,7 +127,7 @@ int mtp_iter_new(mtp_client_t *c, const mtp_iter_params_t *p, mtp_iter_t **out,
         rc = parse_position(it, p->resume);
     if (!rc && p->kind == MTP_ITER_PARTICIPANTS)
         rc = mtp_client_input_channel(c, p->peer, it->keep, &it->peer, err);
-    else if (!rc && p->kind != MTP_ITER_DIALOGS)
+    else if (!rc && !peerless)
         rc = mtp_client_input_peer(c, p->peer, it->keep, &it->peer, err);
     if (!rc && p->from && p->kind == MTP_ITER_SEARCH)
         rc = mtp_client_input_peer(c, p->from, it->keep, &it->from, err);
@@ -225,6 +230,33 @@ static void msg_cursor(const mtp_iter_t *it, int32_t n, int32_t *offset_id,
         *offset_id = it->p.min_id + 1;
 }
 
+/* searchGlobal: from (next_rate, the peer and id of the last message) */
+static mtp_tl_object_t *build_global(mtp_iter_t *it, mtp_arena_t *a)
+{
+    mtp_messages_searchGlobal_t *q = MTP_NEW(a, messages_searchGlobal);
+    if (!q || !(q->filter = filter_obj(a, it)))
+        return NULL;
+    q->q = it->query ? (mtp_bytes_t){ (const uint8_t *)it->query, strlen(it->query) }
+                     : (mtp_bytes_t){ (const uint8_t *)"", 0 };
+    q->limit = page_size(it, PAGE_MSGS);
+    q->min_date = it->p.since;
+    q->offset_rate = it->next_rate;
+    q->offset_id = it->next_rate ? it->last_id : 0;
+    q->offset_peer = NULL;
+    if (it->next_rate && it->last_peer) {
+        mtp_peer_t pe;
+        int64_t id = it->last_peer;
+        mtp_peer_kind_t k = id > 0 ? MTP_PEER_USER : MTP_PEER_CHANNEL;
+        if (id < 0)
+            id = -id - 1000000000000LL;
+        if (mtp_client_peer_get(it->c, k, id, &pe) == 0)
+            mtp_peer_input_peer(&pe, a, &q->offset_peer);
+    }
+    if (!q->offset_peer)
+        q->offset_peer = (mtp_tl_object_t *)MTP_NEW(a, inputPeerEmpty);
+    return q->offset_peer ? &q->_ : NULL;
+}
+
 static mtp_tl_object_t *build_request(mtp_iter_t *it, mtp_arena_t *a)
 {
     int32_t oid, odate, add;
@@ -263,12 +295,40 @@ static mtp_tl_object_t *build_request(mtp_iter_t *it, mtp_arena_t *a)
         q->limit = page_size(it, PAGE_USERS);
         return &q->_;
     }
+    if (it->p.kind == MTP_ITER_GLOBAL)
+        return build_global(it, a);
+    if (it->p.kind == MTP_ITER_CONTACTS)
+        return (mtp_tl_object_t *)MTP_NEW(a, contacts_getContacts);
+    if (it->p.kind == MTP_ITER_REACTIONS) {
+        mtp_messages_getMessageReactionsList_t *q = MTP_NEW(a, messages_getMessageReactionsList);
+        if (!q)
+            return NULL;
+        q->peer = it->peer;
+        q->id = it->p.msg_id;
+        q->limit = page_size(it, PAGE_MSGS);
+        if (it->query && *it->query) {
+            mtp_reactionEmoji_t *e = MTP_NEW(a, reactionEmoji);
+            if (!e)
+                return NULL;
+            e->emoticon = (mtp_bytes_t){ (const uint8_t *)it->query, strlen(it->query) };
+            q->reaction = &e->_;
+        }
+        if (it->next_offset[0]) {
+            q->has_offset = true;
+            q->offset = (mtp_bytes_t){ (const uint8_t *)it->next_offset, strlen(it->next_offset) };
+        }
+        return &q->_;
+    }
     mtp_messages_getDialogs_t *q = MTP_NEW(a, messages_getDialogs);
     if (!q || !(q->offset_peer = (mtp_tl_object_t *)MTP_NEW(a, inputPeerEmpty)))
         return NULL;
     q->offset_id = it->last_id;
     q->offset_date = it->last_date;
     q->limit = page_size(it, PAGE_MSGS);
+    if (it->p.folder) {
+        q->has_folder_id = true;
+        q->folder_id = it->p.folder;
+    }
     return &q->_;
 }
 
@@ -400,6 +460,8 @@ static int read_messages(mtp_iter_t *it, const mtp_vec_obj_t *v, bool complete)
     return 0;
 }
 
+static int peer_marked(const mtp_tl_object_t *p, int64_t *out);
+
 static int read_dialogs(mtp_iter_t *it, const mtp_vec_obj_t *d, const mtp_vec_obj_t *msgs,
                         bool complete)
 {
@@ -412,8 +474,9 @@ static int read_dialogs(mtp_iter_t *it, const mtp_vec_obj_t *d, const mtp_vec_ob
         if (!x || x->tl != &mtp_tlc_dialog)
             continue;
         const mtp_dialog_t *dl = (const void *)x;
-        if (it->last_id && dl->top_message >= it->last_id && !dl->pinned)
-            continue;
+        int64_t pk;
+        if (peer_marked(dl->peer, &pk) || !seen_add(it, pk))
+            continue;       /* once per peer (pinned ones come again on every page) */
         it->items[it->n_items++] = d->v[i];
         for (uint32_t k = 0; k < msgs->n; k++) {
             int32_t id, date;
@@ -428,12 +491,95 @@ static int read_dialogs(mtp_iter_t *it, const mtp_vec_obj_t *d, const mtp_vec_ob
     return 0;
 }
 
+/* A page that is one vector of items: contacts (users) and reactions. */
+static int read_list(mtp_iter_t *it, const mtp_tl_object_t *o)
+{
+    const mtp_vec_obj_t *v;
+    if (o->tl == &mtp_tlc_contacts_contactsNotModified) {
+        it->ended = true;
+        return 0;
+    }
+    if (o->tl == &mtp_tlc_contacts_contacts) {
+        v = &((const mtp_contacts_contacts_t *)o)->users;
+        it->ended = true;
+    } else if (o->tl == &mtp_tlc_messages_messageReactionsList) {
+        const mtp_messages_messageReactionsList_t *r = (const void *)o;
+        v = &r->reactions;
+        it->total = r->count;
+        it->next_offset[0] = 0;
+        if (r->has_next_offset && r->next_offset.len && r->next_offset.len < sizeof it->next_offset)
+            memcpy(it->next_offset, r->next_offset.ptr, r->next_offset.len),
+                it->next_offset[r->next_offset.len] = 0;
+        else
+            it->ended = true;
+    } else {
+        return MTP_ETYPE;
+    }
+    it->items = mtp_arena_alloc(it->page, (v->n + 1) * sizeof *it->items);
+    if (!it->items)
+        return MTP_ENOMEM;
+    for (uint32_t i = 0; i < v->n; i++)
+        if (v->v[i])
+            it->items[it->n_items++] = v->v[i];
+    if (!v->n)
+        it->ended = true;
+    return 0;
+}
+
+static int peer_marked(const mtp_tl_object_t *p, int64_t *out)
+{
+    if (p && p->tl == &mtp_tlc_peerUser)
+        return *out = ((const mtp_peerUser_t *)p)->user_id, 0;
+    if (p && p->tl == &mtp_tlc_peerChannel)
+        return *out = -1000000000000LL - ((const mtp_peerChannel_t *)p)->channel_id, 0;
+    if (p && p->tl == &mtp_tlc_peerChat)
+        return *out = -((const mtp_peerChat_t *)p)->chat_id, 0;
+    return MTP_EINVAL;
+}
+
+/* searchGlobal: messages by rate; the cursor is (next_rate, the last one's peer and id) */
+static int read_global(mtp_iter_t *it, const mtp_tl_object_t *o)
+{
+    const mtp_vec_obj_t *v;
+    bool complete = false;
+    if (o->tl == &mtp_tlc_messages_messages) {
+        v = &((const mtp_messages_messages_t *)o)->messages;
+        complete = true;
+    } else if (o->tl == &mtp_tlc_messages_messagesSlice) {
+        const mtp_messages_messagesSlice_t *r = (const void *)o;
+        v = &r->messages;
+        it->total = r->count;
+        it->next_rate = r->has_next_rate ? r->next_rate : 0;
+        complete = !r->has_next_rate;
+    } else {
+        return MTP_ETYPE;
+    }
+    it->items = mtp_arena_alloc(it->page, (v->n + 1) * sizeof *it->items);
+    if (!it->items)
+        return MTP_ENOMEM;
+    for (uint32_t i = 0; i < v->n; i++)
+        if (v->v[i])
+            it->items[it->n_items++] = v->v[i];
+    if (it->n_items) {
+        const mtp_tl_object_t *last = it->items[it->n_items - 1];
+        if (last->tl == &mtp_tlc_message)
+            peer_marked(((const mtp_message_t *)last)->peer_id, &it->last_peer);
+    }
+    if (!v->n || complete)
+        it->ended = true;
+    return 0;
+}
+
 static int read_page(mtp_iter_t *it, const mtp_tl_object_t *o)
 {
     it->n_items = it->at = 0;
     it->items = NULL;
     it->pages++;
     mtp_client_peers_feed(it->c, o);
+    if (it->p.kind == MTP_ITER_CONTACTS || it->p.kind == MTP_ITER_REACTIONS)
+        return read_list(it, o);
+    if (it->p.kind == MTP_ITER_GLOBAL)
+        return read_global(it, o);
     if (it->p.kind == MTP_ITER_PARTICIPANTS)
         return read_participants(it, o);
     if (it->p.kind == MTP_ITER_DIALOGS) {
@@ -539,8 +685,8 @@ int mtp_iter_take(mtp_iter_t *it, const mtp_tl_object_t **out)
         it->at++;
         it->yielded++;
         int32_t id, date;
-        if (it->p.kind != MTP_ITER_PARTICIPANTS && it->p.kind != MTP_ITER_DIALOGS &&
-            msg_id_date(o, &id, &date))
+        if ((it->p.kind == MTP_ITER_HISTORY || it->p.kind == MTP_ITER_SEARCH ||
+             it->p.kind == MTP_ITER_GLOBAL) && msg_id_date(o, &id, &date))
             it->last_id = id, it->last_date = date;
         *out = o;
         return 1;

@@ -111,9 +111,16 @@ static bool pair_set(pair_t **t, size_t *n, size_t *cap, int64_t user, int64_t p
 /* page rate                                                                            */
 /* ------------------------------------------------------------------------------------ */
 
+void mtp_server_set_page_rate(mtp_server_t *srv, int32_t pages_per_second)
+{
+    if (srv)
+        __atomic_store_n(&srv->page_rate, pages_per_second, __ATOMIC_RELAXED);
+}
+
 bool srv_page_flood(srv_req_t *r)
 {
-    if (r->srv->page_rate <= 0 || !act(r->srv))
+    int32_t rate = __atomic_load_n(&r->srv->page_rate, __ATOMIC_RELAXED);
+    if (rate <= 0 || !act(r->srv))
         return false;
     int64_t me = me_id(r);
     rate_t *rt = &r->srv->act->rates[(uint64_t)me % 64];
@@ -123,7 +130,7 @@ bool srv_page_flood(srv_req_t *r)
         rt->start = now;
         rt->n = 0;
     }
-    if (++rt->n <= r->srv->page_rate)
+    if (++rt->n <= rate)
         return false;
     long long wait = (long long)((rt->start + 1000000 - now + 999999) / 1000000);
     reply_errf(r, 420, "FLOOD_WAIT_%lld", wait < 1 ? 1 : wait);
