@@ -139,12 +139,16 @@ test-asan:
 test-fuzz: fuzz
 	@sh fuzz/run.sh $(BUILD)/fuzz $(FUZZ_TIME)
 
+# every skipped group of checks is listed after prove's summaries (tests/skips.sh)
+test: export MTP_SKIP_LOG := $(abspath $(BUILD))/skips.log
 test:
 	@CC="$(CC)" sh tools/deps.sh test
+	@rm -f $(BUILD)/skips.log
 	@sh tests/interop/setup.sh
 	$(MAKE) --no-print-directory test-plain
 	$(MAKE) --no-print-directory test-fuzz
 	$(MAKE) --no-print-directory test-asan
+	@sh tests/skips.sh $(BUILD)/skips.log
 
 # ---- benchmarks ----
 $(BUILD)/bench/%: bench/%.c $(TESTLIB) $(LIBA) $(TESTUTIL_HDR)
@@ -183,6 +187,7 @@ install: all
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(shell sed -n 's/.*MTP_VERSION_STRING "\(.*\)"/\1/p' include/mtproto/common.h)|g' \
 	    libmtproto.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/libmtproto.pc
+	@case "$(DESTDIR):$(PREFIX):$$(id -u)" in :/usr:0|:/usr/local:0) ldconfig;; esac
 
 clean:
 	rm -rf $(BUILD)

@@ -178,10 +178,9 @@ int main(int argc, char **argv)
         cfg.file_parallel = atoi(fp);
     if (fc)
         cfg.file_conns = atoi(fc);
-    int err;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
+    mtp_client_t *c = NULL;
     mtp_call_error_t e;
-    if (!c || mtp_login_phone(c, "9996611234", "11111", NULL, NULL, &e)) {
+    if (mtp_client_new(&cfg, &c) || mtp_login_phone(c, "9996611234", "11111", NULL, NULL, &e)) {
         fprintf(stderr, "login failed\n");
         tu_harness_stop(&h);
         return 1;

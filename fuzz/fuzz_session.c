@@ -126,7 +126,7 @@ static void feed_one(st_t *t, mtp_session_t *to, bool server, rd_t *r)
         memcpy(p + 16, body, len);
         p += 16 + len;
         uint32_t ack[3] = { 0x62d6b459u, 0x1cb5c415u, 0 };
-        int32_t s2 = seq + 1;
+        int32_t s2 = (int32_t)((uint32_t)seq + 1u);   /* wraps, no signed overflow */
         memcpy(p, &i2, 8);
         memcpy(p + 8, &s2, 4);
         l = 12;
@@ -173,12 +173,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sc.gzip_cap = 1u << 20;
     sc.salt_period = 60;
     sc.max_retained_bytes = 1u << 20;
-    t.c = mtp_session_new(&cc);
-    if (!t.c)
+    if (mtp_session_new(&cc, &t.c))
         return 0;
     sc.session_id = mtp_session_id(t.c);
-    t.s = mtp_session_new(&sc);
-    if (!t.s) {
+    if (mtp_session_new(&sc, &t.s)) {
         mtp_session_free(t.c);
         return 0;
     }
@@ -197,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             feed_one(&t, t.s, true, &r);
             break;
         case 4: {
-            uint32_t flags = take(&r, 1) & 7u;   /* MTP_CALL_ORDERED | NO_GZIP | ALONE */
+            uint32_t flags = take(&r, 1) & 7u;   /* MTP_SESS_ORDERED | NO_GZIP | ALONE */
             size_t len = (take(&r, 2) % 2048) & ~(size_t)3;
             uint8_t body[2048];
             memset(body, 0, sizeof body);

@@ -29,9 +29,9 @@ static mtp_client_t *mk(const char *session, int first_dc)
 {
     mtp_client_config_t cfg;
     cfg_for(&cfg, session, first_dc);
-    int err = 0;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
-    if (!c)
+    mtp_client_t *c = NULL;
+    int err = mtp_client_new(&cfg, &c);
+    if (err)
         tap_bail("mtp_client_new: %d", err);
     return c;
 }
@@ -357,16 +357,13 @@ int main(int argc, char **argv)
         t0 = tu_now();
         int got = 0;
         while (got < 10 && tu_now() - t0 < 20) {
-            mtp_client_fd_t f[32];
             struct pollfd pfd[32];
-            int n = mtp_client_fds(c, f, 32);
-            for (int i = 0; i < n && i < 32; i++) {
-                pfd[i].fd = f[i].fd;
-                pfd[i].events = (short)((f[i].want_read ? POLLIN : 0) | (f[i].want_write ? POLLOUT : 0));
-            }
+            size_t n = mtp_client_fds(c, pfd, 32);
+            if (n > 32)
+                n = 32;
             int to = mtp_client_timeout(c);
-            poll(pfd, (nfds_t)(n < 32 ? n : 32), to < 0 || to > 100 ? 100 : to);
-            mtp_client_process(c);
+            int pr = poll(pfd, (nfds_t)n, to < 0 || to > 100 ? 100 : to);
+            mtp_client_process(c, pfd, pr > 0 ? n : 0);
             got = 0;
             for (int i = 0; i < 10; i++)
                 got += answers[i] == 1;

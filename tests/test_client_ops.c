@@ -25,9 +25,9 @@ static mtp_client_t *mk(int first_dc, const char *session)
     tu_harness_client_config(&H, &cfg);
     cfg.first_dc = first_dc;
     cfg.session_path = session;
-    int err = 0;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
-    if (!c)
+    mtp_client_t *c = NULL;
+    int err = mtp_client_new(&cfg, &c);
+    if (err)
         tap_bail("mtp_client_new: %d", err);
     return c;
 }

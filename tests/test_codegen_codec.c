@@ -47,11 +47,6 @@ static mtp_tl_object_t *roundtrip(const mtp_tl_layer_t *l, const mtp_buf_t *b, c
     return o;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void test_user(void)
 {
     mtp_buf_t b;
@@ -71,8 +66,8 @@ static void test_user(void)
     mtp_peerColor_t *pc = MTP_NEW(A, peerColor);
     u->color = (mtp_tl_object_t *)pc;   /* flags2.8, optional object */
     IS_INT(encode(u, &b), 0, "user encodes");
-    OK(b.len >= 12 && le32(b.data) == MTP_ID_user, "boxed id first");
-    uint32_t f = le32(b.data + 4);
+    OK(b.len >= 12 && mtp_get_le32(b.data) == MTP_ID_user, "boxed id first");
+    uint32_t f = mtp_get_le32(b.data + 4);
     OK(f == (0x80000000u | 0x400u | 0x1u | 0x2u), "flags word derived from fields, unknown bit kept (%08x)", f);
     mtp_user_t *d = (mtp_user_t *)roundtrip(mtp_tl_layer(228), &b, "user");
     if (d) {
@@ -208,7 +203,7 @@ static void test_bool_and_keywords(void)
     dc->ip_address = BYTES("127.0.0.1");
     dc->port = 443;
     IS_INT(encode(dc, &b), 0, "dcOption encodes");
-    OK(le32(b.data + 4) == 0x10u, "static_ -> flags.4");
+    OK(mtp_get_le32(b.data + 4) == 0x10u, "static_ -> flags.4");
     mtp_dcOption_t *dd = (mtp_dcOption_t *)roundtrip(mtp_tl_layer(228), &b, "dcOption");
     OK(dd && dd->static_ && !dd->ipv6 && dd->port == 443 && !dd->has_secret, "dcOption decoded");
     mtp_buf_free(&b);
@@ -236,7 +231,7 @@ static void test_service(void)
     fs->salts.v = items;
     IS_INT(encode(fs, &b), 0, "future_salts encodes");
     IS_INT(b.len, 4 + 8 + 4 + 4 + 2 * 16, "future_salts: bare vector of bare 16-byte items");
-    OK(le32(b.data + 16) == 2, "count right after 'now' (no vector id)");
+    OK(mtp_get_le32(b.data + 16) == 2, "count right after 'now' (no vector id)");
     mtp_mt_future_salts_t *dfs = (mtp_mt_future_salts_t *)roundtrip(L0, &b, "future_salts");
     OK(dfs && dfs->salts.n == 2 && ((mtp_mt_future_salt_t *)dfs->salts.v[1])->salt == 0x0102030405060709,
        "future_salts decoded");
@@ -329,7 +324,7 @@ static void test_methods_and_layers(void)
     u->username = BYTES("robot");
     u->flags = 0x80000000u;
     IS_INT(encode(u, &b), 0, "layer 227 user encodes");
-    OK(le32(b.data) == MTP_ID_l227_user && le32(b.data + 4) == (0x80000000u | 0x4000u | 0x8u),
+    OK(mtp_get_le32(b.data) == MTP_ID_l227_user && mtp_get_le32(b.data + 4) == (0x80000000u | 0x4000u | 0x8u),
        "layer 227 flags derived the same way");
     mtp_l227_user_t *du = (mtp_l227_user_t *)roundtrip(mtp_tl_layer(227), &b, "layer 227 user");
     OK(du && du->bot && du->bot_info_version == 3 && du->has_username && du->username.len == 5 &&

@@ -63,7 +63,8 @@ static mtp_session_t *store_get_session(void *ctx, const mtp_auth_key_t *key, in
             return st->sess[i];
     if (st->nsess == 8)
         return NULL;
-    st->sess[st->nsess] = mtp_session_new(tmpl);
+    st->sess[st->nsess] = NULL;
+    (void)mtp_session_new(tmpl, &st->sess[st->nsess]);
     return st->sess[st->nsess++];
 }
 
@@ -335,8 +336,8 @@ static void test_transports(void)
         client_cfg(&cc, kinds[k].kind, kinds[k].obfs);
         server_cfg(&sc, &st);
         int err = 0;
-        n.c = mtp_conn_new(&cc, n.now, &err);
-        n.s = mtp_conn_new(&sc, n.now, &err);
+        err = mtp_conn_new(&cc, n.now, &n.c);
+        err = mtp_conn_new(&sc, n.now, &n.s);
         if (!n.c || !n.s)
             tap_bail("conn_new: %d", err);
         /* a call queued before the key exists */
@@ -433,8 +434,8 @@ static void test_batches(void)
         server_cfg(&sc, &st);
         sc.session.gzip_min = SIZE_MAX;
         int err = 0;
-        n.c = mtp_conn_new(&cc, n.now, &err);
-        n.s = mtp_conn_new(&sc, n.now, &err);
+        err = mtp_conn_new(&cc, n.now, &n.c);
+        err = mtp_conn_new(&sc, n.now, &n.s);
         if (!n.c || !n.s)
             tap_bail("conn_new: %d", err);
         make_body(&b, 1, 3, false);
@@ -448,7 +449,7 @@ static void test_batches(void)
         int64_t ids[6];
         for (int i = 0; i < 6; i++) {
             make_body(&b, 50u + (uint32_t)i, 150 * 1024 + (size_t)i * 7, false);
-            ids[i] = mtp_conn_call(n.c, b.data, b.len, MTP_CONN_CALL_DEFER, NULL, n.now);
+            ids[i] = mtp_conn_call(n.c, b.data, b.len, MTP_CONN_DEFER, NULL, n.now);
             sums[ids[i]] = sum8(b.data, b.len);
             lens[ids[i]] = b.len;
         }
@@ -497,8 +498,8 @@ static void test_quick_ack_and_reconnect(void)
     client_cfg(&cc, MTP_TRANSPORT_INTERMEDIATE, false);
     cc.quick_ack = true;
     server_cfg(&sc, &st);
-    n.c = mtp_conn_new(&cc, n.now, NULL);
-    n.s = mtp_conn_new(&sc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
+    (void)mtp_conn_new(&sc, n.now, &n.s);
     pump(&n);
     mtp_buf_t b;
     mtp_buf_init(&b);
@@ -526,8 +527,8 @@ static void test_quick_ack_and_reconnect(void)
     cc.auth_key = &key;
     cc.client_session = sess;
     cc.quick_ack = false;
-    n.c = mtp_conn_new(&cc, n.now, NULL);
-    n.s = mtp_conn_new(&sc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
+    (void)mtp_conn_new(&sc, n.now, &n.s);
     n.echo = true;
     int lookups = st.lookups;
     pump(&n);
@@ -546,8 +547,8 @@ static void test_quick_ack_and_reconnect(void)
     net_init(&n, 78);
     client_cfg(&cc, MTP_TRANSPORT_ABRIDGED, true);
     server_cfg(&sc, &st2);
-    n.c = mtp_conn_new(&cc, n.now, NULL);
-    n.s = mtp_conn_new(&sc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
+    (void)mtp_conn_new(&sc, n.now, &n.s);
     mtp_conn_call(n.c, b.data, b.len, 0, NULL, n.now);
     pump(&n);
     OK(n.rec[1].count == 1 && st2.nsess == 1, "server session created through get_session");
@@ -557,8 +558,8 @@ static void test_quick_ack_and_reconnect(void)
     n.now += 2 * SEC;
     cc.auth_key = &key;
     cc.client_session = sess;
-    n.c = mtp_conn_new(&cc, n.now, NULL);
-    n.s = mtp_conn_new(&sc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
+    (void)mtp_conn_new(&sc, n.now, &n.s);
     int64_t id2 = mtp_conn_call(n.c, b.data, b.len, 0, NULL, n.now);
     pump(&n);
     OK(n.rec[id2].count == 1 && n.new_sessions == 1, "same server session on the new connection "
@@ -585,8 +586,8 @@ static void test_unknown_key(void)
     cc.session.server_salt = 1;
     cc.session.time_synced = true;
     server_cfg(&sc, &st);
-    n.c = mtp_conn_new(&cc, n.now, NULL);
-    n.s = mtp_conn_new(&sc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
+    (void)mtp_conn_new(&sc, n.now, &n.s);
     mtp_buf_t b;
     mtp_buf_init(&b);
     make_body(&b, 5, 10, false);
@@ -614,8 +615,8 @@ static int run_corruption(mtp_transport_kind_t kind, bool obfs, int where, uint3
     mtp_conn_config_t cc, sc;
     client_cfg(&cc, kind, obfs);
     server_cfg(&sc, &st);
-    n.c = mtp_conn_new(&cc, n.now, NULL);
-    n.s = mtp_conn_new(&sc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
+    (void)mtp_conn_new(&sc, n.now, &n.s);
     pump(&n);
     mtp_buf_t b;
     mtp_buf_init(&b);
@@ -689,9 +690,11 @@ static void test_corruption(void)
         store_t st = { 0 };
         mtp_conn_config_t sc, cc;
         server_cfg(&sc, &st);
-        mtp_conn_t *s = mtp_conn_new(&sc, T0, NULL);
+        mtp_conn_t *s = NULL;
+        (void)mtp_conn_new(&sc, T0, &s);
         client_cfg(&cc, seed % 2 ? MTP_TRANSPORT_ABRIDGED : MTP_TRANSPORT_INTERMEDIATE, seed % 3 == 0);
-        mtp_conn_t *c = mtp_conn_new(&cc, T0, NULL);
+        mtp_conn_t *c = NULL;
+        (void)mtp_conn_new(&cc, T0, &c);
         uint32_t r = seed * 2654435761u;
         bool ok = true;
         for (int i = 0; i < 200; i++) {
@@ -731,8 +734,8 @@ static void test_handshake_failures(void)
     mtp_conn_config_t cc, sc;
     client_cfg(&cc, MTP_TRANSPORT_INTERMEDIATE, false);
     server_cfg(&sc, &st);
-    n.c = mtp_conn_new(&cc, n.now, NULL);
-    n.s = mtp_conn_new(&sc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
+    (void)mtp_conn_new(&sc, n.now, &n.s);
     n.flip_s2c_at = 4 + 20 + 6;   /* inside resPQ's nonce */
     pump(&n);
     OK(n.c_errors == 1 && (n.c_err == MTP_ESECURITY || n.c_err == MTP_EPROTO) && !mtp_conn_has_key(n.c),
@@ -741,8 +744,8 @@ static void test_handshake_failures(void)
 
     /* corrupt the client's req_DH_params: the server rejects with -404 */
     net_init(&n, 4);
-    n.c = mtp_conn_new(&cc, n.now, NULL);
-    n.s = mtp_conn_new(&sc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
+    (void)mtp_conn_new(&sc, n.now, &n.s);
     n.flip_c2s_at = 4 + 40 + 4 + 20 + 60;   /* tag + req_pq_multi packet + header + inside */
     pump(&n);
     OK(n.s_terr >= 1 && n.s_code == -404, "corrupted req_DH_params -> server -404");
@@ -751,7 +754,7 @@ static void test_handshake_failures(void)
 
     /* nobody answers: resend twice, then MTP_ETIMEDOUT */
     net_init(&n, 6);
-    n.c = mtp_conn_new(&cc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
     mtp_usec_t d = mtp_conn_next_deadline(n.c);
     OK(d > n.now && d < n.now + 60 * SEC, "handshake deadline armed");
     size_t out0 = mtp_conn_pending_output(n.c).len;
@@ -777,8 +780,8 @@ static void test_ping_disconnect(void)
     mtp_conn_config_t cc, sc;
     client_cfg(&cc, MTP_TRANSPORT_PADDED, true);
     server_cfg(&sc, &st);
-    n.c = mtp_conn_new(&cc, n.now, NULL);
-    n.s = mtp_conn_new(&sc, n.now, NULL);
+    (void)mtp_conn_new(&cc, n.now, &n.c);
+    (void)mtp_conn_new(&sc, n.now, &n.s);
     pump(&n);
     mtp_session_ping(mtp_conn_session(n.c), 1, 35, n.now);
     mtp_conn_flush(n.c, n.now);
@@ -795,13 +798,17 @@ static void test_api_misc(void)
     mtp_conn_config_t cc;
     client_cfg(&cc, MTP_TRANSPORT_FULL, true);   /* full cannot be obfuscated */
     int err = 0;
-    OK(mtp_conn_new(&cc, T0, &err) == NULL && err == MTP_EINVAL, "full+obfuscated refused");
+    mtp_conn_t *bad = NULL;
+    err = mtp_conn_new(&cc, T0, &bad);
+    OK(bad == NULL && err == MTP_EINVAL, "full+obfuscated refused");
     client_cfg(&cc, MTP_TRANSPORT_INTERMEDIATE, false);
     cc.hs_client.n_rsa_keys = 0;
-    OK(mtp_conn_new(&cc, T0, &err) == NULL && err == MTP_EINVAL, "no RSA keys refused");
+    err = mtp_conn_new(&cc, T0, &bad);
+    OK(bad == NULL && err == MTP_EINVAL, "no RSA keys refused");
     mtp_conn_config_t sc;
     mtp_conn_config_init(&sc, MTP_ROLE_SERVER);
-    mtp_conn_t *s = mtp_conn_new(&sc, T0, &err);
+    mtp_conn_t *s = NULL;
+    err = mtp_conn_new(&sc, T0, &s);
     OK(s != NULL, "server conn without keys (encrypted-only) created");
     uint8_t body[8] = { 0 };
     OK(mtp_conn_call(s, body, 8, 0, NULL, T0) == MTP_ESTATE, "server cannot call");

@@ -64,21 +64,6 @@ static uint8_t *xmalloc(size_t n)
     return keep(p);
 }
 
-/* Deterministic test PRNG (xorshift64*), not cryptographic. */
-static uint64_t prng_state = 0x9e3779b97f4a7c15ULL;
-static uint64_t prng(void)
-{
-    prng_state ^= prng_state >> 12;
-    prng_state ^= prng_state << 25;
-    prng_state ^= prng_state >> 27;
-    return prng_state * 2685821657736338717ULL;
-}
-static void prng_fill(uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(prng() >> 56);
-}
-
 /* ================================================================================== */
 /* Hashes                                                                              */
 /* ================================================================================== */
@@ -105,7 +90,7 @@ static void test_hashes(void)
 
     /* parts == one shot */
     uint8_t buf[1000];
-    prng_fill(buf, sizeof buf);
+    tu_rng_fill(NULL, buf, sizeof buf);
     mtp_bytes_t parts[4] = { MTP_BYTES(buf, 1), MTP_BYTES(NULL, 0), MTP_BYTES(buf + 1, 500),
                              MTP_BYTES(buf + 501, 499) };
     mtp_sha256(buf, sizeof buf, out);
@@ -134,7 +119,7 @@ static void test_hashes(void)
         for (int round = 0; round < 2; round++) {
             size_t off = 0;
             while (off < sizeof buf) {
-                size_t n = (size_t)(prng() % 97);
+                size_t n = (size_t)(tu_rng_next(NULL) % 97);
                 if (n > sizeof buf - off)
                     n = sizeof buf - off;
                 mtp_hash_update(h, buf + off, n);
@@ -381,12 +366,12 @@ static void test_ige_random(void)
     uint8_t *pt = xmalloc(8192), *ref = xmalloc(8192), *out = xmalloc(8192), *tmp = xmalloc(8192);
 
     for (int iter = 0; iter < 600; iter++) {
-        size_t klen = klens[prng() % 3];
-        size_t len = 16 * (size_t)(prng() % (iter < 300 ? 20 : 512));
+        size_t klen = klens[tu_rng_next(NULL) % 3];
+        size_t len = 16 * (size_t)(tu_rng_next(NULL) % (iter < 300 ? 20 : 512));
         uint8_t key[32], iv[32], ivc[32];
-        prng_fill(key, sizeof key);
-        prng_fill(iv, sizeof iv);
-        prng_fill(pt, len);
+        tu_rng_fill(NULL, key, sizeof key);
+        tu_rng_fill(NULL, iv, sizeof iv);
+        tu_rng_fill(NULL, pt, len);
         ref_ige(key, klen, iv, pt, ref, len, 1);
         runs++;
         for (size_t m = 0; m < 3; m++) {
@@ -413,7 +398,7 @@ static void test_ige_random(void)
         }
         /* chained calls with the IV updated in place == one call */
         if (len >= 32) {
-            size_t cut = 16 * (size_t)(1 + prng() % (len / 16 - 1));
+            size_t cut = 16 * (size_t)(1 + tu_rng_next(NULL) % (len / 16 - 1));
             memcpy(ivc, iv, 32);
             mtp_aes_ige(key, klen, ivc, pt, out, cut, 1);
             mtp_aes_ige(key, klen, ivc, pt + cut, out + cut, len - cut, 1);
@@ -436,9 +421,9 @@ static void test_ige_random(void)
     /* Larger than the EVP chunk, in place, through the EVP path */
     size_t big = 3 * 4096 + 48;
     uint8_t *b1 = xmalloc(big), *b2 = xmalloc(big), *b3 = xmalloc(big), key[32], iv[32], ivc[32];
-    prng_fill(b1, big);
-    prng_fill(key, 32);
-    prng_fill(iv, 32);
+    tu_rng_fill(NULL, b1, big);
+    tu_rng_fill(NULL, key, 32);
+    tu_rng_fill(NULL, iv, 32);
     ref_ige(key, 32, iv, b1, b2, big, 1);
     memcpy(b3, b1, big);
     memcpy(ivc, iv, 32);
@@ -510,9 +495,9 @@ static void test_ctr(void)
             /* split the stream at random points */
             size_t off = 0;
             while (off < L) {
-                size_t n = (size_t)(prng() % 100);
-                if (prng() % 8 == 0)
-                    n = (size_t)(prng() % 5000);
+                size_t n = (size_t)(tu_rng_next(NULL) % 100);
+                if (tu_rng_next(NULL) % 8 == 0)
+                    n = (size_t)(tu_rng_next(NULL) % 5000);
                 if (n > L - off)
                     n = L - off;
                 mtp_aes_ctr_apply(&c, gen + off, ct + off, n);
@@ -541,16 +526,16 @@ static void test_ctr(void)
     for (size_t k = 0; k < sizeof ivs / sizeof ivs[0]; k++) {
         uint8_t kk[32], *ivb = unhex(ivs[k], NULL);
         for (int rep = 0; rep < 20; rep++) {
-            size_t L = (size_t)(prng() % 4000);
-            prng_fill(kk, 32);
-            prng_fill(pt, L);
+            size_t L = (size_t)(tu_rng_next(NULL) % 4000);
+            tu_rng_fill(NULL, kk, 32);
+            tu_rng_fill(NULL, pt, L);
             ref_ctr(kk, ivb, pt, want, L);
             for (int m = 0; m < 2; m++) {
                 mtp_aes_ctr_t c;
                 impls[m].init(&c, kk, ivb);
                 size_t off = 0;
                 while (off < L) {
-                    size_t n = (size_t)(prng() % 300);
+                    size_t n = (size_t)(tu_rng_next(NULL) % 300);
                     if (n > L - off)
                         n = L - off;
                     mtp_aes_ctr_apply(&c, pt + off, got + off, n);
@@ -673,19 +658,6 @@ static void test_kdf(void)
     tj_free(doc);
 }
 
-static uint64_t rd_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint32_t rd_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static void test_packets(void)
 {
     tj *doc = tj_load("tests/vectors/mtproto2_crypto.json");
@@ -726,13 +698,13 @@ static void test_packets(void)
     tap_mem_eq(k, hx(dec, "aes_key", NULL), 32, "decrypt: aes_key");
     tap_mem_eq(iv, hx(dec, "aes_iv", NULL), 32, "decrypt: aes_iv");
     const tj *parsed = tj_get(dec, "parsed");
-    IS_INT((int64_t)rd_le64(p2), tj_int(tj_get(parsed, "salt")), "decrypt: salt");
-    IS_INT((int64_t)rd_le64(p2 + 8), tj_int(tj_get(parsed, "session_id")), "decrypt: session_id");
-    IS_INT((int64_t)rd_le64(p2 + 16), tj_int(tj_get(parsed, "msg_id")), "decrypt: msg_id");
-    IS_INT(rd_le32(p2 + 24), tj_int(tj_get(parsed, "seq_no")), "decrypt: seq_no");
-    IS_INT(rd_le32(p2 + 28), tj_int(tj_get(parsed, "message_data_length")), "decrypt: message_data_length");
-    IS_INT(rd_le32(p2 + 32), 0x73f1f8dc, "decrypt: body is msg_container");
-    IS_INT(ptl - 32 - rd_le32(p2 + 28), tj_int(tj_get(parsed, "padding_length")), "decrypt: padding length");
+    IS_INT((int64_t)mtp_get_le64(p2), tj_int(tj_get(parsed, "salt")), "decrypt: salt");
+    IS_INT((int64_t)mtp_get_le64(p2 + 8), tj_int(tj_get(parsed, "session_id")), "decrypt: session_id");
+    IS_INT((int64_t)mtp_get_le64(p2 + 16), tj_int(tj_get(parsed, "msg_id")), "decrypt: msg_id");
+    IS_INT(mtp_get_le32(p2 + 24), tj_int(tj_get(parsed, "seq_no")), "decrypt: seq_no");
+    IS_INT(mtp_get_le32(p2 + 28), tj_int(tj_get(parsed, "message_data_length")), "decrypt: message_data_length");
+    IS_INT(mtp_get_le32(p2 + 32), 0x73f1f8dc, "decrypt: body is msg_container");
+    IS_INT(ptl - 32 - mtp_get_le32(p2 + 28), tj_int(tj_get(parsed, "padding_length")), "decrypt: padding length");
 
     /* tampering */
     uint8_t *t = xmalloc(cl), zero[64] = { 0 };
@@ -753,10 +725,10 @@ static void test_packets(void)
     /* MTProto 1.0 (bindTempAuthKey-style) round trip */
     uint8_t p1[32 + 40], o1[32 + 40 + 24 + 15], d1[32 + 40 + 15], rnd[16], msgk[16];
     size_t o1l = 0, d1l = 0;
-    prng_fill(p1, sizeof p1);
+    tu_rng_fill(NULL, p1, sizeof p1);
     p1[28] = 40;
     p1[29] = p1[30] = p1[31] = 0;
-    prng_fill(rnd, sizeof rnd);
+    tu_rng_fill(NULL, rnd, sizeof rnd);
     mtp_rng_replay_t st;
     mtp_rng_t rng;
     mtp_rng_replay_init(&rng, &st, rnd, sizeof rnd);

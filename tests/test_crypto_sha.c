@@ -15,20 +15,7 @@
 #include "crypto/crypto_internal.h"
 #include "testutil.h"
 
-static uint64_t prng_state = 0x243f6a8885a308d3ULL;
-static uint64_t prng(void)
-{
-    prng_state ^= prng_state << 13;
-    prng_state ^= prng_state >> 7;
-    prng_state ^= prng_state << 17;
-    return prng_state;
-}
-
-static void prng_fill(uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)(prng() >> 24);
-}
+static tu_rng_t prng_state = { 0x243f6a8885a308d3ULL };
 
 static void *xmalloc(size_t n)
 {
@@ -127,7 +114,7 @@ static void test_lengths(void)
 {
     const size_t max = (1 << 20) + 67;
     uint8_t *buf = xmalloc(max + 16);
-    prng_fill(buf, max + 16);
+    tu_rng_fill(&prng_state, buf, max + 16);
     int bad = 0, badv = 0;
     for (size_t len = 0; len <= 300; len++) {
         for (size_t al = 0; al < 4; al++) {
@@ -167,8 +154,8 @@ static void test_kdf(void)
     for (int i = 0; i < 200; i++) {
         uint8_t k1[32], v1[32], k2[32], v2[32];
         int x = (i & 1) ? 8 : 0;
-        prng_fill(ak, sizeof ak);
-        prng_fill(mk, sizeof mk);
+        tu_rng_fill(&prng_state, ak, sizeof ak);
+        tu_rng_fill(&prng_state, mk, sizeof mk);
         mtp_kdf2(ak, mk, x, k1, v1);
         mtp_sha256_force_portable_(1);
         mtp_kdf2(ak, mk, x, k2, v2);
@@ -179,7 +166,7 @@ static void test_kdf(void)
 
     /* the paired helper itself, all splits of messages up to 55 bytes */
     uint8_t m[64];
-    prng_fill(m, sizeof m);
+    tu_rng_fill(&prng_state, m, sizeof m);
     bad = 0;
     int done = 0;
     for (size_t la = 0; la <= 55; la++) {
@@ -218,14 +205,14 @@ static void test_fused(void)
     uint8_t *inpl = xmalloc(maxlen + 16);
     static const size_t plens[] = { 0, 1, 15, 16, 17, 31, 32, 33, 47, 48, 55, 56, 63, 64, 65, 100, 127, 128, 129, 200 };
     int bad = 0, bad_inpl = 0, bad_port = 0, count = 0;
-    prng_fill(pre, sizeof pre);
+    tu_rng_fill(&prng_state, pre, sizeof pre);
     for (size_t len = 0; len <= maxlen; len += 16) {
         for (size_t pi = 0; pi < sizeof plens / sizeof plens[0]; pi++) {
             size_t plen = plens[pi], oi = (len / 16 + pi) % 4, oo = (len / 16 + 2 * pi) % 5;
             uint8_t d1[32], d2[32], d3[32];
-            prng_fill(key, 32);
-            prng_fill(iv, 32);
-            prng_fill(ct + oi, len);
+            tu_rng_fill(&prng_state, key, 32);
+            tu_rng_fill(&prng_state, iv, 32);
+            tu_rng_fill(&prng_state, ct + oi, len);
             fused_ref(key, iv, pre, plen, ct + oi, o2, len, d2);
             memset(o1, 0xee, maxlen + 16);
             bad += mtp_aes256_ige_decrypt_sha256(key, iv, plen ? pre : NULL, plen, ct + oi, o1 + oo,
@@ -253,7 +240,7 @@ static void test_fused(void)
     /* 1 MiB (file part) with the 32-byte msg_key prefix */
     size_t big = 1 << 20;
     uint8_t *bc = xmalloc(big), *b1 = xmalloc(big), *b2 = xmalloc(big), d1[32], d2[32];
-    prng_fill(bc, big);
+    tu_rng_fill(&prng_state, bc, big);
     fused_ref(key, iv, pre, 32, bc, b2, big, d2);
     mtp_aes256_ige_decrypt_sha256(key, iv, pre, 32, bc, b1, big, d1);
     OK(memcmp(d1, d2, 32) == 0 && memcmp(b1, b2, big) == 0, "fused == decrypt-then-hash, 1 MiB");
@@ -280,8 +267,8 @@ static void test_envelope_paths(void)
     uint8_t raw[256], body[2048];
     mtp_buf_t out;
     int bad = 0;
-    prng_fill(raw, sizeof raw);
-    prng_fill(body, sizeof body);
+    tu_rng_fill(&prng_state, raw, sizeof raw);
+    tu_rng_fill(&prng_state, body, sizeof body);
     mtp_auth_key_init(&key, raw);
     mtp_buf_init(&out);
     for (size_t len = 4; len <= 2048; len += 4 * 7) {
@@ -325,16 +312,16 @@ static void test_ige_many(void)
     static uint8_t keys[NJ][32], ivs[NJ][32], in[NJ][MAXLEN], got[NJ][MAXLEN], want[NJ][MAXLEN];
     int bad = 0, rounds = 0;
     for (int round = 0; round < 60; round++) {
-        size_t n = 1 + (size_t)(prng() % NJ);
+        size_t n = 1 + (size_t)(tu_rng_next(&prng_state) % NJ);
         bool inplace = round % 3 == 0;
         mtp_ige_job_t jobs[NJ];
         for (size_t i = 0; i < n; i++) {
-            size_t len = 16 * (size_t)(prng() % (MAXLEN / 16 + 1));
+            size_t len = 16 * (size_t)(tu_rng_next(&prng_state) % (MAXLEN / 16 + 1));
             if (round % 4 == 1)
                 len = 16 * 64;     /* equal lengths: all lanes end together */
-            prng_fill(keys[i], 32);
-            prng_fill(ivs[i], 32);
-            prng_fill(in[i], len);
+            tu_rng_fill(&prng_state, keys[i], 32);
+            tu_rng_fill(&prng_state, ivs[i], 32);
+            tu_rng_fill(&prng_state, in[i], len);
             uint8_t iv[32];
             memcpy(iv, ivs[i], 32);
             if (mtp_aes_ige_evp_(keys[i], 32, iv, in[i], want[i], len, 1))
@@ -386,10 +373,10 @@ static void test_msg_key_x2(void)
 {
     uint8_t ka[256], kb[256], a[700], b[700], da[32], db[32], ra[32], rb[32];
     int bad = 0, n = 0;
-    prng_fill(ka, sizeof ka);
-    prng_fill(kb, sizeof kb);
-    prng_fill(a, sizeof a);
-    prng_fill(b, sizeof b);
+    tu_rng_fill(&prng_state, ka, sizeof ka);
+    tu_rng_fill(&prng_state, kb, sizeof kb);
+    tu_rng_fill(&prng_state, a, sizeof a);
+    tu_rng_fill(&prng_state, b, sizeof b);
     for (int port = 0; port < 2; port++) {
         mtp_sha256_force_portable_(port);
         for (size_t la = 0; la <= 700; la += (la < 140 ? 1 : 37))
@@ -415,21 +402,21 @@ static void test_seal_many(void)
     mtp_auth_key_t keys[2];
     uint8_t raw[256];
     for (int k = 0; k < 2; k++) {
-        prng_fill(raw, sizeof raw);
+        tu_rng_fill(&prng_state, raw, sizeof raw);
         mtp_auth_key_init(&keys[k], raw);
     }
     static uint8_t one[NP][24 + 8192], many[NP][24 + 8192], plain0[8192];
     int bad = 0, opened = 0, rounds = 0, total = 0, spoiled = 0;
     for (int round = 0; round < 40; round++) {
-        size_t n = 1 + (size_t)(prng() % NP);
+        size_t n = 1 + (size_t)(tu_rng_next(&prng_state) % NP);
         mtp_seal_job_t jobs[NP];
         uint8_t large[32];
         for (size_t i = 0; i < n; i++) {
-            size_t plain = 16 * (3 + (size_t)(prng() % 500));
-            const mtp_auth_key_t *k = &keys[prng() % 2];
-            prng_fill(one[i] + 24, plain);
+            size_t plain = 16 * (3 + (size_t)(tu_rng_next(&prng_state) % 500));
+            const mtp_auth_key_t *k = &keys[tu_rng_next(&prng_state) % 2];
+            tu_rng_fill(&prng_state, one[i] + 24, plain);
             /* a well-formed inner header so that the result also opens */
-            size_t body = plain - 32 - 12 - (prng() % 2) * 16;
+            size_t body = plain - 32 - 12 - (tu_rng_next(&prng_state) % 2) * 16;
             body &= ~(size_t)3;
             for (int b = 0; b < 4; b++) {
                 one[i][24 + 28 + b] = (uint8_t)(body >> (8 * b));
@@ -452,7 +439,7 @@ static void test_seal_many(void)
         /* open them all at once, one of them tampered with (when there are several) */
         static uint8_t plain[NP][8192];
         mtp_open_job_t oj[NP];
-        size_t spoil = n > 1 ? (size_t)(prng() % n) : NP;
+        size_t spoil = n > 1 ? (size_t)(tu_rng_next(&prng_state) % n) : NP;
         if (spoil < n)
             many[spoil][24 + 5] ^= 1;
         for (size_t i = 0; i < n; i++)

@@ -48,26 +48,6 @@ static void seeded_init(seeded_t *s, mtp_rng_t *rng, uint64_t seed)
     rng->ctx = s;
 }
 
-static int64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return (int64_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -127,7 +107,7 @@ static void test_vectors(const tj *root)
         mtp_auth_key_t k;
         OK(akn == 256 && mtp_auth_key_init(&k, ak) == 0, "grammers dec: key init");
         tap_mem_eq(k.id, kid, 8, "grammers dec: auth_key_id");
-        IS_INT(k.id64, le64(kid), "grammers dec: auth_key_id as int64");
+        IS_INT(k.id64, (int64_t)mtp_get_le64(kid), "grammers dec: auth_key_id as int64");
 
         const tj *parsed = tj_get(dec, "parsed");
         uint8_t *copy = malloc(ctn);
@@ -153,7 +133,7 @@ static void test_vectors(const tj *root)
                "grammers dec: in-place decrypt");
         tap_mem_eq(copy + 24, pt, ptn, "grammers dec: in-place plaintext");
         OK(m.body.ptr == copy + 24 + 32 && m.body.len == 88 &&
-               le64(m.body.ptr) == 0x73f1f8dc + (int64_t)0x0000000200000000LL,
+               (int64_t)mtp_get_le64(m.body.ptr) == 0x73f1f8dc + (int64_t)0x0000000200000000LL,
            "grammers dec: body = msg_container with 2 messages");
         IS_INT(m.quick_ack, qa, "grammers dec: same quick-ack token both ways");
         OK(m.quick_ack & 0x80000000u, "grammers dec: quick-ack token has the top bit");
@@ -257,11 +237,11 @@ static void test_roundtrip(void)
         IS_INT(pad, 24, "minimal padding for an 8-byte body is 24 (32+8+24 = 64)");
         IS_INT(mtp_rng_replay_left(&rs), sizeof rnd - 1 - pad, "replay rng: 1 + padding consumed");
         uint8_t plain[64];
-        put64(plain, 0x1122334455667788ULL);
-        put64(plain + 8, 0x0102030405060708ULL);
-        put64(plain + 16, 0x65abc0fc000df764ULL);
-        put32(plain + 24, 3);
-        put32(plain + 28, sizeof body);
+        mtp_put_le64(plain, 0x1122334455667788ULL);
+        mtp_put_le64(plain + 8, 0x0102030405060708ULL);
+        mtp_put_le64(plain + 16, 0x65abc0fc000df764ULL);
+        mtp_put_le32(plain + 24, 3);
+        mtp_put_le32(plain + 28, sizeof body);
         memcpy(plain + 32, body, sizeof body);
         memcpy(plain + 40, rnd + 1, pad);
         uint8_t want[24 + 64];
@@ -313,11 +293,11 @@ static size_t craft(const mtp_auth_key_t *k, uint8_t *pkt, size_t plain_len, uin
     uint8_t *p = pkt + 24;
     for (size_t i = 0; i < plain_len; i++)
         p[i] = (uint8_t)(i * 7 + 1);
-    put64(p, 11);
-    put64(p + 8, 22);
-    put64(p + 16, 0x65abc0fc000df764ULL);
-    put32(p + 24, 1);
-    put32(p + 28, mdl);
+    mtp_put_le64(p, 11);
+    mtp_put_le64(p + 8, 22);
+    mtp_put_le64(p + 16, 0x65abc0fc000df764ULL);
+    mtp_put_le32(p + 24, 1);
+    mtp_put_le32(p + 28, mdl);
     mtp_envelope_seal(k, MTP_ROLE_CLIENT, pkt, plain_len, NULL);
     return 24 + plain_len;
 }
@@ -431,14 +411,14 @@ static void test_plain(const tj *official)
     free(p);
 
     uint8_t pk[28] = { 0 };
-    put32(pk + 16, 8);
+    mtp_put_le32(pk + 16, 8);
     IS_INT(mtp_plain_unpack(pk, 28, &id, &b), 0, "8-byte body ok");
     pk[3] = 1;
     IS_INT(mtp_plain_unpack(pk, 28, &id, &b), MTP_EPROTO, "auth_key_id != 0 -> EPROTO");
     pk[3] = 0;
-    put32(pk + 16, 6);
+    mtp_put_le32(pk + 16, 6);
     IS_INT(mtp_plain_unpack(pk, 26, &id, &b), MTP_EPROTO, "length not %% 4 -> EPROTO");
-    put32(pk + 16, 12);
+    mtp_put_le32(pk + 16, 12);
     IS_INT(mtp_plain_unpack(pk, 28, &id, &b), MTP_EPROTO, "length > remaining -> EPROTO");
     IS_INT(mtp_plain_unpack(pk, 19, &id, &b), MTP_ETRUNC, "19 bytes -> ETRUNC");
     IS_INT(mtp_envelope_key_id(pk, 7, &kid), MTP_ETRUNC, "key id of 7 bytes -> ETRUNC");
@@ -475,15 +455,15 @@ static void test_bind(const tj *root)
     /* independent construction from the 1.0 primitives */
     uint8_t plain[80];
     memcpy(plain, rnd, 16);
-    put64(plain + 16, (uint64_t)in.msg_id);
-    put32(plain + 24, 0);
-    put32(plain + 28, 40);
-    put32(plain + 32, 0x75a3f765u);
-    put64(plain + 36, (uint64_t)in.nonce);
-    put64(plain + 44, (uint64_t)in.temp_auth_key_id);
-    put64(plain + 52, (uint64_t)in.perm_auth_key_id);
-    put64(plain + 60, (uint64_t)in.temp_session_id);
-    put32(plain + 68, (uint32_t)in.expires_at);
+    mtp_put_le64(plain + 16, (uint64_t)in.msg_id);
+    mtp_put_le32(plain + 24, 0);
+    mtp_put_le32(plain + 28, 40);
+    mtp_put_le32(plain + 32, 0x75a3f765u);
+    mtp_put_le64(plain + 36, (uint64_t)in.nonce);
+    mtp_put_le64(plain + 44, (uint64_t)in.temp_auth_key_id);
+    mtp_put_le64(plain + 52, (uint64_t)in.perm_auth_key_id);
+    mtp_put_le64(plain + 60, (uint64_t)in.temp_session_id);
+    mtp_put_le32(plain + 68, (uint32_t)in.expires_at);
     memcpy(plain + 72, rnd + 16, 8);
     uint8_t mk[16], key[32], iv[32], want[104];
     mtp_msg_key1(plain, 72, mk);

@@ -57,14 +57,6 @@ static mtp_rsa_key_t *g_pub;    /* its public half, as a client has it */
 static mtp_rsa_key_t *g_priv2;  /* a second server key */
 static const mtp_usec_t T0 = 1705754877LL * 1000000;
 
-static int64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return (int64_t)v;
-}
-
 static void setup_keys(void)
 {
     if (mtp_rsa_generate(2048, &g_priv) || mtp_rsa_generate(2048, &g_priv2))
@@ -613,7 +605,7 @@ static void test_client_negative(void)
     IS_INT(mtp_hs_client_feed(c, T0 + 3000, in.data, in.len, &out), 0, "dh_gen_retry accepted");
     uint8_t old_aux[8];
     memcpy(old_aux, f.aux, 8);
-    OK(fake_take_set_dh(&f, &out) == 0 && f.retry_id == le64(old_aux),
+    OK(fake_take_set_dh(&f, &out) == 0 && f.retry_id == (int64_t)mtp_get_le64(old_aux),
        "after dh_gen_retry: new g_b, retry_id = aux_hash of the previous key");
     fake_dh_gen(&f, 1, false, false, &in);
     mtp_buf_clear(&out);
@@ -922,6 +914,10 @@ static void srv_close(srv_t *v)
     mtp_arena_free(v->arena);
 }
 
+/* Bytes of padding srv_send puts after the object, inside message_data_length (TDLib sends
+ * 0..255 random bytes there). */
+static size_t g_srv_pad;
+
 /* Send obj to the server; returns the feed rc, *ev, and the answer object in *ans. */
 static int srv_send(srv_t *v, const mtp_tl_object_t *obj, mtp_hs_event_t *ev, mtp_tl_object_t **ans)
 {
@@ -930,6 +926,8 @@ static int srv_send(srv_t *v, const mtp_tl_object_t *obj, mtp_hs_event_t *ev, mt
     mtp_buf_init(&pkt);
     mtp_buf_init(&out);
     mtp_tl_encode(obj, &b);
+    for (size_t i = 0; i < g_srv_pad; i++)
+        mtp_buf_append(&b, (const uint8_t[]){ (uint8_t)(i * 37 + 11) }, 1);
     v->msg_id += 4;
     mtp_plain_pack(v->msg_id, b.data, b.len, &pkt);
     int rc = mtp_hs_server_feed(v->s, T0 + 1000, pkt.data, pkt.len, &out, ev);
@@ -1161,6 +1159,29 @@ static void test_server_negative(void)
            variant);
         srv_close(&v);
     }
+
+    /* TDLib's padded plain messages: accepted up to 1024 trailing bytes (as Telegram does) */
+    g_srv_pad = 236;
+    srv_open(&v, 7);
+    srv_step1(&v);
+    req_dh_opts_t po = { 0 };
+    rc = srv_step2(&v, &po, &ev);
+    OK(rc == 0 && ev == MTP_HS_EV_SEND, "server: padded (236 B) req_pq_multi and req_DH_params accepted");
+    uint8_t pak[256];
+    set_opts_t pso = { 0 };
+    rc = srv_step3(&v, &pso, &ev, pak);
+    OK(rc == 0 && ev == MTP_HS_EV_KEY, "server: padded set_client_DH_params accepted: key made");
+    srv_close(&v);
+    g_srv_pad = 1028;
+    srv_open(&v, 8);
+    {
+        mtp_mt_req_pq_multi_t q = MTP_INIT(mt_req_pq_multi);
+        rc = srv_send(&v, &q._, &ev, NULL);
+        OK(rc == MTP_EPROTO && ev == MTP_HS_EV_REJECT && mtp_hs_server_transport_error(v.s) == -404,
+           "server: req_pq_multi with 1028 trailing bytes rejected with -404");
+    }
+    srv_close(&v);
+    g_srv_pad = 0;
 
     struct {
         const char *what;

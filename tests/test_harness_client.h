@@ -238,7 +238,7 @@ static inline int hc_open2(hc_t *h, uint16_t port, mtp_transport_kind_t kind, bo
         h->salt = salt;
     }
     int err = 0;
-    h->c = mtp_conn_new(&cfg, hc_now(), &err);
+    err = mtp_conn_new(&cfg, hc_now(), &h->c);
     if (!h->c) {
         close(h->fd);
         h->fd = -1;

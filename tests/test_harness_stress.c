@@ -193,8 +193,7 @@ static void test_many(void)
         cfg.hs_client.n_rsa_keys = 1;
         cfg.hs_client.dc_id = 1 + i % 2;
         cfg.hs_client.timeout = 60 * MTP_USEC_PER_SEC;
-        int err = 0;
-        pcs[i].c = mtp_conn_new(&cfg, hc_now(), &err);
+        (void)mtp_conn_new(&cfg, hc_now(), &pcs[i].c);
         if (!pcs[i].c) {
             close(pcs[i].fd);
             pcs[i].dead = true;

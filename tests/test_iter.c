@@ -37,9 +37,9 @@ static mtp_client_t *mk(int flood_threshold)
     mtp_client_config_t cfg;
     tu_harness_client_config(&H, &cfg);
     cfg.flood_threshold = flood_threshold;
-    int err = 0;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
-    if (!c)
+    mtp_client_t *c = NULL;
+    int err = mtp_client_new(&cfg, &c);
+    if (err)
         tap_bail("mtp_client_new: %d", err);
     mtp_call_error_t e;
     if (mtp_login_phone(c, PHONE, "11111", NULL, NULL, &e))

@@ -1,6 +1,7 @@
 /* src/net: loop, fd watchers, timers, wakeup/stop, foreign-loop API, backoff. Both backends. */
 #define _GNU_SOURCE
 #include <mtproto/net.h>
+#include <mtproto/crypto.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,15 +15,6 @@
 
 #include "testutil.h"
 
-static uint64_t rng_state = 0x1234567;
-static uint64_t test_rng(void *ctx)
-{
-    uint64_t *st = ctx ? ctx : &rng_state;
-    uint64_t z = (*st += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* clocks                                                                                    */
@@ -87,13 +79,13 @@ static void test_timer_order(unsigned flags)
     mtp_timer_t **t = calloc(N, sizeof *t);
     tctx_t *c = calloc(N, sizeof *c);
     mtp_usec_t base = mtp_mono_usec() + 5000;
-    uint64_t st = 42;
+    tu_rng_t st = { 42 };
     for (int i = 0; i < N; i++) {
         c[i].f = &f;
         c[i].idx = i;
         t[i] = mtp_timer_new(loop, rec_cb, &c[i]);
         /* coarse deadlines so that many tie: ties must fire in arming order */
-        f.deadline[i] = base + (mtp_usec_t)(test_rng(&st) % 40) * 1000;
+        f.deadline[i] = base + (mtp_usec_t)(tu_rng_next(&st) % 40) * 1000;
         mtp_timer_start_mono(t[i], f.deadline[i]);
     }
     /* re-arm a few (moves them to the back of their tie group), cancel every third */
@@ -237,12 +229,12 @@ static void test_timer_heap_stress(void)
     double t0 = tu_now();
     for (int i = 0; i < N; i++) {
         t[i] = mtp_timer_new(loop, victim_cb, NULL);
-        mtp_timer_start(t[i], 1000000 + (mtp_usec_t)(test_rng(NULL) % 60000000));
+        mtp_timer_start(t[i], 1000000 + (mtp_usec_t)(tu_rng_next(NULL) % 60000000));
     }
     for (int i = 0; i < N; i += 2)
         mtp_timer_stop(t[i]);
     for (int i = 0; i < N; i += 4)
-        mtp_timer_start(t[i], 1000000 + (mtp_usec_t)(test_rng(NULL) % 60000000));
+        mtp_timer_start(t[i], 1000000 + (mtp_usec_t)(tu_rng_next(NULL) % 60000000));
     double t1 = tu_now();
     /* heap property check through the public surface: pop via deadlines is not exposed, so
      * check that the next timeout equals the minimum armed deadline */
@@ -560,11 +552,23 @@ static void test_foreign(unsigned flags)
 /* backoff                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
 
+/* an mtp_rng_t that returns the same 64-bit value every draw */
 static uint64_t const_rng_val;
-static uint64_t const_rng(void *ctx)
+static int const_fill(void *ctx, uint8_t *out, size_t n)
 {
     (void)ctx;
-    return const_rng_val;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)(const_rng_val >> (8 * (i % 8)));
+    return 0;
+}
+static const mtp_rng_t const_rng = { const_fill, NULL };
+
+static int failing_fill(void *ctx, uint8_t *out, size_t n)
+{
+    (void)ctx;
+    (void)out;
+    (void)n;
+    return MTP_ECRYPTO;
 }
 
 static void test_backoff(void)
@@ -589,14 +593,20 @@ static void test_backoff(void)
     IS_INT(mtp_backoff_ceiling(0, cap, 5), 0, "base 0 -> 0");
 
     const_rng_val = 0;
-    IS_INT(mtp_backoff_delay(base, cap, 5, const_rng, NULL), 0, "rng 0 -> delay 0");
+    IS_INT(mtp_backoff_delay(base, cap, 5, &const_rng), 0, "rng 0 -> delay 0");
+    const mtp_rng_t failing = { failing_fill, NULL };
+    IS_INT(mtp_backoff_delay(base, cap, 5, &failing), mtp_backoff_ceiling(base, cap, 5),
+           "failing rng -> no jitter (the ceiling)");
+    IS_INT(mtp_backoff_delay(base, cap, 5, NULL), mtp_backoff_ceiling(base, cap, 5),
+           "no rng -> no jitter (the ceiling)");
     const_rng_val = UINT64_MAX;
     /* UINT64_MAX is rejected (bias zone) 32 times, then reduced: stays within bounds */
-    mtp_usec_t d = mtp_backoff_delay(base, cap, 5, const_rng, NULL);
+    mtp_usec_t d = mtp_backoff_delay(base, cap, 5, &const_rng);
     OK(d >= 0 && d <= mtp_backoff_ceiling(base, cap, 5), "degenerate rng: terminates, in bounds");
 
     /* statistics per attempt with a seeded generator: bounds, mean ~ ceiling/2, spread */
-    uint64_t seed = 7;
+    tu_rng_t seed = { 7 };
+    const mtp_rng_t seeded = { tu_rng_mtp_fill, &seed };
     bool inb = true, mean_ok = true, spread_ok = true;
     for (unsigned a = 0; a < 12; a++) {
         mtp_usec_t c = mtp_backoff_ceiling(base, cap, a);
@@ -604,7 +614,7 @@ static void test_backoff(void)
         mtp_usec_t lo = INT64_MAX, hi = 0;
         enum { S = 20000 };
         for (int i = 0; i < S; i++) {
-            mtp_usec_t x = mtp_backoff_delay(base, cap, a, test_rng, &seed);
+            mtp_usec_t x = mtp_backoff_delay(base, cap, a, &seeded);
             if (x < 0 || x > c)
                 inb = false;
             sum += (double)x;
@@ -623,9 +633,10 @@ static void test_backoff(void)
 
     /* deterministic with an injected rng */
     mtp_backoff_t b1, b2;
-    uint64_t s1 = 99, s2 = 99;
-    mtp_backoff_init(&b1, base, cap, test_rng, &s1);
-    mtp_backoff_init(&b2, base, cap, test_rng, &s2);
+    tu_rng_t s1 = { 99 }, s2 = { 99 };
+    const mtp_rng_t r1 = { tu_rng_mtp_fill, &s1 }, r2 = { tu_rng_mtp_fill, &s2 };
+    mtp_backoff_init(&b1, base, cap, &r1);
+    mtp_backoff_init(&b2, base, cap, &r2);
     bool same = true;
     for (int i = 0; i < 50; i++)
         same &= mtp_backoff_next(&b1) == mtp_backoff_next(&b2);
@@ -635,7 +646,7 @@ static void test_backoff(void)
 
     /* built-in generator */
     mtp_backoff_t b;
-    mtp_backoff_init(&b, base, cap, NULL, NULL);
+    mtp_backoff_init(&b, base, cap, NULL);
     bool ok = true;
     for (unsigned a = 0; a < 40; a++) {
         mtp_usec_t c = mtp_backoff_ceiling(base, cap, a);

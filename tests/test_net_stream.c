@@ -289,12 +289,12 @@ static void test_output_cap(unsigned flags)
         written += sizeof chunk;
         mtp_loop_run_once(loop, 1000);
     }
-    IS_INT(wrc, MTP_ENOMEM, "[%s] a peer that never reads: write fails with MTP_ENOMEM after "
+    IS_INT(wrc, MTP_EFULL, "[%s] a peer that never reads: write fails with MTP_EFULL after "
            "%zu KiB", be, written / 1024);
     OK(srv && written <= 16u << 20, "[%s] ... within a bounded amount", be);
     IS_INT(mtp_stream_write(srv->s, chunk, 1), MTP_ECLOSED, "[%s] later writes: MTP_ECLOSED", be);
     RUN_UNTIL(loop, srv->closes, 5);
-    OK(srv->closes == 1 && srv->err == MTP_ENOMEM, "[%s] on_close(MTP_ENOMEM) once", be);
+    OK(srv->closes == 1 && srv->err == MTP_EFULL, "[%s] on_close(MTP_EFULL) once", be);
     /* the peer sees the connection go away */
     char buf[4096];
     ssize_t r;

@@ -36,9 +36,9 @@ static mtp_client_t *mk(const char *session, int max)
     tu_harness_client_config(&H, &cfg);
     cfg.session_path = session;
     cfg.peer_cache_max = max;
-    int err = 0;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
-    if (!c)
+    mtp_client_t *c = NULL;
+    int err = mtp_client_new(&cfg, &c);
+    if (err)
         tap_bail("mtp_client_new: %d", err);
     return c;
 }

@@ -13,21 +13,6 @@
 
 #include "testutil.h"
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static unsigned rnd_below(unsigned n)
-{
-    return n ? (unsigned)(rnd() % n) : 0;
-}
-
 static const mtp_tl_layer_t *L;
 static mtp_arena_t *A;
 static const mtp_tl_comb_t **all_cons;   /* constructors of L and its fallback (for Object) */
@@ -53,10 +38,10 @@ static const mtp_tl_comb_t *pick_cons(const mtp_tl_comb_t *const *cons, size_t n
     if (!n)
         return NULL;
     if (depth < 3)
-        return cons[rnd_below((unsigned)n)];
+        return cons[(unsigned)tu_rng_below(NULL, (unsigned)n)];
     const mtp_tl_comb_t *best = NULL;
     int bestn = 1 << 30;
-    size_t start = rnd_below((unsigned)n);
+    size_t start = (unsigned)tu_rng_below(NULL, (unsigned)n);
     for (size_t k = 0; k < n; k++) {
         const mtp_tl_comb_t *c = cons[(start + k) % n];
         int r = required_objects(c);
@@ -70,22 +55,22 @@ static const mtp_tl_comb_t *pick_cons(const mtp_tl_comb_t *const *cons, size_t n
 
 static int64_t rnd_long(void)
 {
-    switch (rnd_below(6)) {
+    switch ((unsigned)tu_rng_below(NULL, 6)) {
     case 0: return INT64_MIN;
     case 1: return INT64_MAX;
-    case 2: return (int64_t)rnd_below(1000) - 500;
+    case 2: return (int64_t)(unsigned)tu_rng_below(NULL, 1000) - 500;
     case 3: return -1;
-    default: return (int64_t)rnd();
+    default: return (int64_t)tu_rng_next(NULL);
     }
 }
 
 static int32_t rnd_int(void)
 {
-    switch (rnd_below(6)) {
+    switch ((unsigned)tu_rng_below(NULL, 6)) {
     case 0: return INT32_MIN;
     case 1: return INT32_MAX;
-    case 2: return (int32_t)rnd_below(1000) - 500;
-    default: return (int32_t)(uint32_t)rnd();
+    case 2: return (int32_t)(unsigned)tu_rng_below(NULL, 1000) - 500;
+    default: return (int32_t)(uint32_t)tu_rng_next(NULL);
     }
 }
 
@@ -93,10 +78,10 @@ static double rnd_double(void)
 {
     static const double edge[] = {0, 1.5, -0.25, 1e-7, 1e21, 1e20, 123456.789, 5e-324,
                                   1.7976931348623157e308, 0.1, 3.141592653589793, -1e-300};
-    if (rnd_below(2))
-        return edge[rnd_below(sizeof edge / sizeof *edge)];
+    if ((unsigned)tu_rng_below(NULL, 2))
+        return edge[(unsigned)tu_rng_below(NULL, sizeof edge / sizeof *edge)];
     for (;;) {
-        uint64_t u = rnd();
+        uint64_t u = tu_rng_next(NULL);
         double d;
         memcpy(&d, &u, sizeof d);
         if (isfinite(d) && !(d == 0 && signbit(d)))
@@ -107,25 +92,25 @@ static double rnd_double(void)
 static void rnd_string(mtp_bytes_t *s)
 {
     size_t n;
-    switch (rnd_below(8)) {
+    switch ((unsigned)tu_rng_below(NULL, 8)) {
     case 0: n = 0; break;
-    case 1: n = 254 + rnd_below(100); break;
-    default: n = rnd_below(24);
+    case 1: n = 254 + (unsigned)tu_rng_below(NULL, 100); break;
+    default: n = (unsigned)tu_rng_below(NULL, 24);
     }
     uint8_t *p = mtp_arena_alloc(A, n + 4);
     size_t i = 0;
     static const char *const pieces[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\n",
                                          "\"", "\\", "\x01", "\x7f", "\xe2\x80\xa8", "/"};
     while (i < n) {
-        if (rnd_below(4) == 0) {
-            const char *pc = pieces[rnd_below(sizeof pieces / sizeof *pieces)];
+        if ((unsigned)tu_rng_below(NULL, 4) == 0) {
+            const char *pc = pieces[(unsigned)tu_rng_below(NULL, sizeof pieces / sizeof *pieces)];
             size_t k = strlen(pc);
             if (i + k > n)
                 break;
             memcpy(p + i, pc, k);
             i += k;
         } else {
-            p[i++] = (uint8_t)(' ' + rnd_below(95));
+            p[i++] = (uint8_t)(' ' + (unsigned)tu_rng_below(NULL, 95));
         }
     }
     s->ptr = p;
@@ -134,10 +119,10 @@ static void rnd_string(mtp_bytes_t *s)
 
 static void rnd_bytes(mtp_bytes_t *s)
 {
-    size_t n = rnd_below(5) == 0 ? 254 + rnd_below(300) : rnd_below(40);
+    size_t n = (unsigned)tu_rng_below(NULL, 5) == 0 ? 254 + (unsigned)tu_rng_below(NULL, 300) : (unsigned)tu_rng_below(NULL, 40);
     uint8_t *p = mtp_arena_alloc(A, n + 1);
     for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)rnd();
+        p[i] = (uint8_t)tu_rng_next(NULL);
     s->ptr = p;
     s->len = n;
 }
@@ -148,22 +133,22 @@ static void build_value(const mtp_tl_type_t *t, void *dst, int depth)
 {
     switch (t->kind) {
     case MTP_TL_INT: *(int32_t *)dst = rnd_int(); break;
-    case MTP_TL_NAT: *(uint32_t *)dst = (uint32_t)rnd(); break;
+    case MTP_TL_NAT: *(uint32_t *)dst = (uint32_t)tu_rng_next(NULL); break;
     case MTP_TL_LONG: *(int64_t *)dst = rnd_long(); break;
     case MTP_TL_DOUBLE: *(double *)dst = rnd_double(); break;
     case MTP_TL_INT128:
     case MTP_TL_INT256:
         for (int i = 0; i < (t->kind == MTP_TL_INT128 ? 16 : 32); i++)
-            ((uint8_t *)dst)[i] = (uint8_t)rnd();
+            ((uint8_t *)dst)[i] = (uint8_t)tu_rng_next(NULL);
         break;
     case MTP_TL_STRING: rnd_string(dst); break;
     case MTP_TL_BYTES: rnd_bytes(dst); break;
-    case MTP_TL_BOOL: *(bool *)dst = rnd_below(2); break;
+    case MTP_TL_BOOL: *(bool *)dst = (unsigned)tu_rng_below(NULL, 2); break;
     case MTP_TL_TRUE: *(bool *)dst = true; break;
     case MTP_TL_VECTOR:
     case MTP_TL_BARE_VECTOR: {
         mtp_vec_t *v = dst;
-        unsigned n = depth >= MAX_DEPTH - 1 ? 0 : rnd_below(depth < 2 ? 4 : 2);
+        unsigned n = depth >= MAX_DEPTH - 1 ? 0 : (unsigned)tu_rng_below(NULL, depth < 2 ? 4 : 2);
         v->n = n;
         v->v = n ? mtp_arena_alloc(A, (size_t)n * t->elem->size) : NULL;
         for (unsigned i = 0; i < n; i++)
@@ -183,7 +168,7 @@ static void build_value(const mtp_tl_type_t *t, void *dst, int depth)
         *(mtp_tl_object_t **)dst = build(t->bare, depth + 1);
         break;
     case MTP_TL_QUERY: {
-        const char *name = rnd_below(2) ? "help.getConfig" : "ping";
+        const char *name = (unsigned)tu_rng_below(NULL, 2) ? "help.getConfig" : "ping";
         const mtp_tl_comb_t *q = mtp_tl_find_name(L, name, strlen(name));
         if (!q)
             q = mtp_tl_find_name(L, "ping", 4);
@@ -209,7 +194,7 @@ static mtp_tl_object_t *build(const mtp_tl_comb_t *c, int depth)
         if (p->flag_param >= 0) {
             int8_t *d = &decided[p->flag_param & 7][p->flag_bit & 31];
             if (*d < 0)
-                *d = depth < MAX_DEPTH - 1 ? (int8_t)rnd_below(2) : 0;
+                *d = depth < MAX_DEPTH - 1 ? (int8_t)(unsigned)tu_rng_below(NULL, 2) : 0;
             if (!*d)
                 continue;
             if (p->has_offset != MTP_TL_NO_OFFSET)
@@ -231,7 +216,7 @@ static mtp_tl_object_t *build(const mtp_tl_comb_t *c, int depth)
             if (decided[i & 7][f->flag_bit & 31] == 1)
                 set |= 1u << f->flag_bit;
         }
-        uint32_t extra = rnd_below(4) == 0 ? (uint32_t)rnd() & ~used : 0;
+        uint32_t extra = (unsigned)tu_rng_below(NULL, 4) == 0 ? (uint32_t)tu_rng_next(NULL) & ~used : 0;
         *(uint32_t *)(base + p->offset) = set | extra;
     }
     return o;

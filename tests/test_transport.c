@@ -15,42 +15,8 @@
 
 /* ---------------- helpers ---------------- */
 
-/* Deterministic test PRNG (xorshift64*), also used as an mtp_rng_t for padding. */
-static uint64_t rs = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rnd64(void)
-{
-    rs ^= rs >> 12;
-    rs ^= rs << 25;
-    rs ^= rs >> 27;
-    return rs * 0x2545f4914f6cdd1dull;
-}
-
-static size_t rnd(size_t n)
-{
-    return n ? (size_t)(rnd64() % n) : 0;
-}
-
-static void rnd_fill(uint8_t *p, size_t n)
-{
-    while (n >= 8) {
-        uint64_t v = rnd64();
-        memcpy(p, &v, 8);
-        p += 8;
-        n -= 8;
-    }
-    for (size_t i = 0; i < n; i++)
-        p[i] = (uint8_t)rnd64();
-}
-
-static int test_rng_fill(void *ctx, uint8_t *out, size_t n)
-{
-    (void)ctx;
-    rnd_fill(out, n);
-    return 0;
-}
-
-static const mtp_rng_t test_rng = { test_rng_fill, NULL };
+/* The test generator (testutil), also used as an mtp_rng_t for padding. */
+static const mtp_rng_t test_rng = { tu_rng_mtp_fill, NULL };
 
 static uint8_t *seq_payload(size_t n)
 {
@@ -149,7 +115,7 @@ static void test_vectors(void)
                 tap_mem_eq(last.data + wlen, payload, plen, "%s %s: payload follows", tname, test);
             }
             if (kind == MTP_TRANSPORT_FULL && tj_get(v, "crc32")) {
-                uint32_t crc = mtp_le32_(last.data + last.len - 4);
+                uint32_t crc = mtp_get_le32(last.data + last.len - 4);
                 IS_INT(crc, tj_uint(tj_get(v, "crc32")), "%s %s: crc32", tname, test);
             }
 
@@ -190,7 +156,7 @@ static void test_vectors(void)
             IS_INT(feed_next(&s, f, n, &ev), MTP_ETRANSPORT, "full %s: bad CRC rejected", test);
             IS_INT(mtp_transport_next(&s, &ev), MTP_ETRANSPORT, "full: error is sticky");
             IS_INT(mtp_transport_feed(&s, f, 1), MTP_ETRANSPORT, "full: feed after error fails");
-            uint32_t got = mtp_le32_(f + n - 4);
+            uint32_t got = mtp_get_le32(f + n - 4);
             IS_INT(got, tj_uint(tj_get(v, "got_crc")), "full: got_crc field as in the vector");
             mtp_transport_free(&s);
 
@@ -225,18 +191,18 @@ static void test_vectors(void)
  * survive the padded transport's length recovery. */
 static void make_packet(uint8_t *p, size_t n)
 {
-    rnd_fill(p, n);
+    tu_rng_fill(NULL, p, n);
     if (n == 4) {
         p[3] &= 0x7f;
         return;
     }
-    if (n >= 40 && (n - 24) % 16 == 0 && (rnd64() & 1)) {
+    if (n >= 40 && (n - 24) % 16 == 0 && (tu_rng_next(NULL) & 1)) {
         p[0] |= 1;                  /* auth_key_id != 0 */
         return;
     }
     if (n >= 20) {
         memset(p, 0, 8);
-        mtp_put_le32_(p + 16, (uint32_t)(n - 20));
+        mtp_put_le32(p + 16, (uint32_t)(n - 20));
         return;
     }
 }
@@ -300,7 +266,7 @@ static int pump(mtp_transport_t *rx, stream_t *s, int split, const char *what)
         case SPLIT_WHOLE: chunk = s->wire.len; break;
         case SPLIT_BYTE: chunk = 1; break;
         default:
-            chunk = (rnd64() & 3) == 0 ? 1 + rnd(8) : 1 + rnd(70000);
+            chunk = (tu_rng_next(NULL) & 3) == 0 ? 1 + tu_rng_below(NULL, 8) : 1 + tu_rng_below(NULL, 70000);
             break;
         }
         if (chunk > s->wire.len - pos)
@@ -372,7 +338,7 @@ static void round_trip(mtp_transport_kind_t kind, int ob, int split)
     const mtp_proxy_secret_t *secret = NULL;
     uint8_t raw[17];
     if (ob == OB_SECRET || ob == OB_DD) {
-        rnd_fill(raw, sizeof raw);
+        tu_rng_fill(NULL, raw, sizeof raw);
         raw[0] = 0xdd;
         if (ob == OB_DD)
             mtp_proxy_secret_parse(&sec, raw, 17);
@@ -380,9 +346,9 @@ static void round_trip(mtp_transport_kind_t kind, int ob, int split)
             mtp_proxy_secret_parse(&sec, raw + 1, 16);
         secret = &sec;
     }
-    int dc = ob == OB_NONE ? 0 : (int)rnd(5) + 1;
-    if (dc && (rnd64() & 1))
-        dc = mtp_transport_dc_code(dc, rnd64() & 1, rnd64() & 1);
+    int dc = ob == OB_NONE ? 0 : (int)tu_rng_below(NULL, 5) + 1;
+    if (dc && (tu_rng_next(NULL) & 1))
+        dc = mtp_transport_dc_code(dc, tu_rng_next(NULL) & 1, tu_rng_next(NULL) & 1);
 
     char what[200];
     snprintf(what, sizeof what, "%s %s %s", kname(kind), ob_name[ob], split_name[split]);
@@ -418,7 +384,7 @@ static void round_trip(mtp_transport_kind_t kind, int ob, int split)
                 continue;
             expect_t e = { MTP_TRANSPORT_EV_PACKET, malloc(n), n, false, 0, 0 };
             make_packet(e.data, n);
-            e.qa = qa_ok && (rnd64() & 1);
+            e.qa = qa_ok && (tu_rng_next(NULL) & 1);
             rc = mtp_transport_frame(&c, e.data, n, e.qa ? MTP_TRANSPORT_QUICK_ACK : 0, &up.wire);
             if (rc)
                 OK(0, "%s: frame %zu rc %d", what, n, rc);
@@ -528,7 +494,7 @@ static void test_wire_forms(void)
     big[1] = 127;
     big[2] = 0;
     big[3] = 0;
-    rnd_fill(big + 4, 127 * 4);
+    tu_rng_fill(NULL, big + 4, 127 * 4);
     IS_INT(feed_next(&s, big, sizeof big, &ev), 1, "abridged 0xff long form");
     OK(ev.type == MTP_TRANSPORT_EV_PACKET && ev.len == 508 && ev.quick_ack &&
        !memcmp(ev.data, big + 4, 508), "0xff long form -> 508-byte packet with quick_ack");
@@ -583,7 +549,7 @@ static void test_wire_forms(void)
         mtp_rng_t rr;
         mtp_rng_replay_init(&rr, &st, rbytes, sizeof rbytes);
         uint8_t pkt[20] = { 0 };
-        mtp_put_le32_(pkt + 16, 0);
+        mtp_put_le32(pkt + 16, 0);
         mtp_transport_init_client(&c, MTP_TRANSPORT_PADDED, false, 0, NULL, &rr);
         IS_INT(mtp_transport_frame(&c, pkt, 20, MTP_TRANSPORT_QUICK_ACK, &out), 0, "padded frame");
         IS_INT(out.len, 4 + 4 + 20 + 3, "tag + len + payload + 3 padding bytes");
@@ -620,7 +586,7 @@ static void test_wire_forms(void)
     OK(ev.type == MTP_TRANSPORT_EV_ERROR && ev.code == -413, "bare negative word -> error");
     mtp_buf_clear(&out);
     IS_INT(mtp_transport_frame(&s, pl, 16, 0, &out), 0, "server full frame seq 1");
-    IS_INT(mtp_le32_(out.data + 4), 1, "server seqno counts its own frames (error was 0)");
+    IS_INT(mtp_get_le32(out.data + 4), 1, "server seqno counts its own frames (error was 0)");
     IS_INT(feed_next(&c, out.data, out.len, &ev), 1, "client reads seq 1");
     mtp_transport_free(&s);
     mtp_transport_free(&c);
@@ -704,7 +670,7 @@ static void test_negative(void)
         uint8_t junk[64];
         char hex[129];
         /* a random 64-byte init decrypts to a random tag (2^-30 chance of a valid one) */
-        rnd_fill(junk, 64);
+        tu_rng_fill(NULL, junk, 64);
         junk[0] = 0x01;
         junk[4] = 0x01;
         for (int i = 0; i < 64; i++)
@@ -759,8 +725,8 @@ static void test_negative(void)
         {
             uint8_t pk[4 + 4 + 1022];
             memset(pk, 0xdd, 4);
-            mtp_put_le32_(pk + 4, 1022);
-            rnd_fill(pk + 8, 1022);
+            mtp_put_le32(pk + 4, 1022);
+            tu_rng_fill(NULL, pk + 8, 1022);
             pk[8] = 1;                        /* encrypted: 1022 -> 24 + 16 * 62 = 1016 */
             mtp_transport_init_server(&s, NULL, NULL);
             mtp_transport_set_max_packet(&s, 1016);
@@ -911,10 +877,10 @@ static void test_steady_state(void)
     int stable = 1, ok = 1;
     for (int i = 0; i < 200; i++) {
         mtp_buf_clear(&out);
-        size_t n = i == 0 ? 100000 : 4 * (1 + rnd(25000));
+        size_t n = i == 0 ? 100000 : 4 * (1 + tu_rng_below(NULL, 25000));
         mtp_transport_frame(&c, pl, n, 0, &out);
         /* feed in 3 pieces */
-        size_t a = rnd(out.len), b = a + rnd(out.len - a);
+        size_t a = tu_rng_below(NULL, out.len), b = a + tu_rng_below(NULL, out.len - a);
         mtp_transport_event_t ev;
         int got = 0;
         mtp_transport_feed(&s, out.data, a);

@@ -13,29 +13,8 @@
 #include <mtproto/transport.h>
 #include "testutil.h"
 
-/* A deterministic rng: two transports given equal seeds draw equal bytes. */
-typedef struct crng {
-    uint64_t s;
-} crng_t;
-
-static int crng_fill(void *ctx, uint8_t *out, size_t n)
-{
-    crng_t *r = ctx;
-    for (size_t i = 0; i < n; i++) {
-        r->s = r->s * 6364136223846793005ULL + 1442695040888963407ULL;
-        out[i] = (uint8_t)(r->s >> 56);
-    }
-    return 0;
-}
-
-static uint64_t prng_s = 0x1234567887654321ULL;
-static size_t prng(size_t n)
-{
-    prng_s ^= prng_s << 13;
-    prng_s ^= prng_s >> 7;
-    prng_s ^= prng_s << 17;
-    return (size_t)(prng_s % n);
-}
+/* Deterministic rngs (testutil): two transports given equal seeds draw equal bytes. */
+static tu_rng_t prng_s = { 0x1234567887654321ULL };
 
 static const char *kname[] = { "?", "abridged", "intermediate", "padded", "full" };
 
@@ -55,9 +34,9 @@ static void one_kind(mtp_transport_kind_t kind, bool ob)
 {
     char what[64];
     snprintf(what, sizeof what, "%s%s", kname[kind], ob ? " obfuscated" : "");
-    crng_t ra = { 42 }, rb = { 42 }, rs1 = { 7 }, rs2 = { 7 };
-    mtp_rng_t rnga = { crng_fill, &ra }, rngb = { crng_fill, &rb };
-    mtp_rng_t rngs1 = { crng_fill, &rs1 }, rngs2 = { crng_fill, &rs2 };
+    tu_rng_t ra = { 42 }, rb = { 42 }, rs1 = { 7 }, rs2 = { 7 };
+    mtp_rng_t rnga = { tu_rng_mtp_fill, &ra }, rngb = { tu_rng_mtp_fill, &rb };
+    mtp_rng_t rngs1 = { tu_rng_mtp_fill, &rs1 }, rngs2 = { tu_rng_mtp_fill, &rs2 };
     mtp_transport_t a, b, s1, s2, s3;
     if (mtp_transport_init_client(&a, kind, ob, ob ? 2 : 0, NULL, &rnga) ||
         mtp_transport_init_client(&b, kind, ob, ob ? 2 : 0, NULL, &rngb)) {
@@ -119,13 +98,13 @@ static void one_kind(mtp_transport_kind_t kind, bool ob)
     size_t off = 0;
     while (off < wa.len) {
         uint8_t *p;
-        size_t cap, want = 1 + prng(70000);
+        size_t cap, want = 1 + (size_t)tu_rng_below(&prng_s, 70000);
         if (mtp_transport_rx_space(&s2, want, &p, &cap) || cap < want) {
             bad++;
             break;
         }
         /* fill it in one to three writes, as several recv() calls would */
-        size_t n = 1 + prng(cap < wa.len - off ? cap : wa.len - off);
+        size_t n = 1 + (size_t)tu_rng_below(&prng_s, cap < wa.len - off ? cap : wa.len - off);
         memcpy(p, wa.data + off, n);
         if (mtp_transport_rx_commit(&s2, n))
             bad++;
@@ -183,8 +162,8 @@ static void one_kind(mtp_transport_kind_t kind, bool ob)
 static void test_args(void)
 {
     mtp_transport_t t;
-    crng_t r = { 1 };
-    mtp_rng_t rng = { crng_fill, &r };
+    tu_rng_t r = { 1 };
+    mtp_rng_t rng = { tu_rng_mtp_fill, &r };
     mtp_transport_init_client(&t, MTP_TRANSPORT_INTERMEDIATE, false, 0, NULL, &rng);
     mtp_buf_t w;
     mtp_buf_init(&w);

@@ -180,7 +180,7 @@ static void test_vector(const tj *v)
         uint8_t *dec = hexdup(tj_get(tj_at(incoming, i), "decrypted"), wn, name);
         /* our server produces exactly these bytes for -404 */
         mtp_buf_clear(&out);
-        IS_INT(mtp_transport_frame_error(&s, (int32_t)mtp_le32_(dec + 4), &out), 0,
+        IS_INT(mtp_transport_frame_error(&s, (int32_t)mtp_get_le32(dec + 4), &out), 0,
                "%s: server error %zu", name, i);
         tap_mem_eq(out.data, wire, wn, "%s: incoming %zu wire = our server's frame", name, i);
         /* and the client reads it byte by byte */

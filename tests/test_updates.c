@@ -54,9 +54,9 @@ static mtp_client_t *mk(const char *session)
     tu_harness_client_config(&H, &cfg);
     cfg.session_path = session;
     cfg.backoff_base = 10 * 1000;   /* reconnect soon after a cut connection */
-    int err = 0;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
-    if (!c)
+    mtp_client_t *c = NULL;
+    int err = mtp_client_new(&cfg, &c);
+    if (err)
         tap_bail("mtp_client_new: %d", err);
     mtp_client__updates_timing(c, HOLD_MS * 1000, RETRY_MS * 1000);
     return c;

@@ -11,10 +11,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/util.h"   /* little-endian access, hex (internal, static inline) */
+
 /* ---- TAP ---- */
 void tap_plan(int n);                 /* optional: "1..n" up front */
 int  tap_ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tap_skip(const char *reason, int count);   /* "ok N # skip reason" count times */
+/* The same, naming the group of checks skipped; kind "interop" marks a peer that should have
+ * run (under CI=true tests/skips.sh fails the run for such a skip unless the npm registry
+ * cannot be reached); tap_skip() records kind "other" with the program as its group. */
+void tap_skip_group(const char *kind, const char *group, const char *reason, int count);
 void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "1..N" (if no plan was given) and return the exit status (0 iff all passed). */
 int  tap_done(void);
@@ -53,6 +59,17 @@ long long tj_int(const tj *v);                             /* number or decimal 
 unsigned long long tj_uint(const tj *v);
 /* Hex string value -> malloc'd bytes (caller frees); returns length or (size_t)-1. */
 size_t tj_hex(const tj *v, uint8_t **out);
+
+/* ---- seeded test generator (xorshift64*; deterministic, not cryptographic) ---- */
+typedef struct tu_rng { uint64_t s; } tu_rng_t;
+#define TU_RNG_SEED 0x9e3779b97f4a7c15ull                     /* the default generator's */
+void     tu_rng_seed(tu_rng_t *r, uint64_t seed);  /* r NULL: the default generator; 0 -> 1 */
+uint64_t tu_rng_next(tu_rng_t *r);                 /* r NULL: the default generator */
+uint64_t tu_rng_below(tu_rng_t *r, uint64_t n);    /* uniform-ish in [0, n); 0 if n == 0 */
+void     tu_rng_fill(tu_rng_t *r, void *p, size_t n);
+/* An mtp_rng_t `fill` drawing from ctx (a tu_rng_t *, NULL = the default generator):
+ *   mtp_rng_t rng = { tu_rng_mtp_fill, &my_gen }; */
+int      tu_rng_mtp_fill(void *ctx, uint8_t *out, size_t n);
 
 /* ---- misc ---- */
 size_t tu_unhex(const char *hex, uint8_t **out);          /* malloc'd; (size_t)-1 on error */

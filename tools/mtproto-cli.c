@@ -16,7 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char usage[] =
+/* --help: usage_head, then each command's usage (the table below), then usage_tail */
+static const char usage_head[] =
     "usage: mtproto-cli [--server HOST:PORT] [--dc N] [--rsa-key PUBLIC.pem] [--transport T]\n"
     "                   [--session FILE] [--api-id N] [--api-hash H] [--json] [--pretty]\n"
     "                   COMMAND ...\n"
@@ -35,31 +36,9 @@ static const char usage[] =
     "  --json              print JSON lines\n"
     "  --pretty            call: print the result as indented TL text\n"
     "\n"
-    "commands:\n"
-    "  login --phone P [--code C]   log in with a phone number; asks for the code on the\n"
-    "                               terminal when --code is absent, and for the 2FA password\n"
-    "  login --bot TOKEN            log in as a bot\n"
-    "  me                           the logged-in user\n"
-    "  logout                       log out (the session's authorization ends)\n"
-    "  send PEER TEXT               send a text message to PEER (see below)\n"
-    "  history PEER [--limit N]     the last N (default 20) messages with PEER\n"
-    "  upload PEER FILE             upload FILE and send it as a document\n"
-    "  download PEER MSG_ID [-o F]  download the document of message MSG_ID (progress bar\n"
-    "                               on a terminal); default file name: its file name\n"
-    "  call METHOD [JSON]           call any API method of layer 228 with arguments in\n"
-    "                               canonical JSON (fields of METHOD, \"_\" optional);\n"
-    "                               prints the result as canonical JSON\n"
-    "  updates [--timeout S] [--limit N]\n"
-    "                               receive updates: one canonical JSON line per update\n"
-    "                               (layer-228 TL, e.g. {\"_\":\"updateNewMessage\",...}),\n"
-    "                               until S seconds pass or N updates came (default: no\n"
-    "                               limit, 0 = none). Starts with the updates missed since\n"
-    "                               the session's saved state (updates.getDifference), or\n"
-    "                               fetches the state (updates.getState) the first time;\n"
-    "                               the state is kept in the session file\n"
-    "  session export               print the session as one string\n"
-    "  session import STRING        replace the session with an exported one (STRING -:\n"
-    "                               read it from stdin; large peer caches exceed argv)\n"
+    "commands:\n";
+
+static const char usage_tail[] =
     "\n"
     "PEER (send, history, upload, download):\n"
     "  me | self          yourself\n"
@@ -117,17 +96,17 @@ static int fail(const char *what, int rc, const mtp_call_error_t *e)
         /* a typed local error with details (bad PEER, peer not in the cache ...) */
         if (g_json) {
             fprintf(stderr, "{\"error\":\"%s\",\"what\":\"%s\",\"code\":%d,\"message\":",
-                    mtp_client_strerror(rc), what, rc);
+                    mtp_strerror(rc), what, rc);
             json_str(stderr, (const uint8_t *)e->message, strlen(e->message));
             fprintf(stderr, "}\n");
         } else {
-            fprintf(stderr, "mtproto-cli: %s: %s (%d): %s\n", what, mtp_client_strerror(rc), rc,
+            fprintf(stderr, "mtproto-cli: %s: %s (%d): %s\n", what, mtp_strerror(rc), rc,
                     e->message);
         }
     } else {
         fprintf(stderr, g_json ? "{\"error\":\"%s\",\"what\":\"%s\",\"code\":%d}\n"
                                : "mtproto-cli: %s: %s (%d)\n",
-                g_json ? mtp_client_strerror(rc) : what, g_json ? what : mtp_client_strerror(rc),
+                g_json ? mtp_strerror(rc) : what, g_json ? what : mtp_strerror(rc),
                 rc);
     }
     return 1;
@@ -359,6 +338,447 @@ static int cmd_updates(mtp_client_t *c, long timeout, long limit)
     return 0;
 }
 
+/* ---- the commands ---- */
+
+/* What a command's handler gets: the client (logged in or not), a scratch arena and the
+ * words after the command name. */
+typedef struct cli_args {
+    mtp_client_t *c;
+    mtp_arena_t *a;
+    int nargs;
+    char **args;
+} cli_args_t;
+
+/* Argument checks, before any network. */
+static bool args_login(int nargs, char **args)
+{
+    return nargs >= 2 && (!strcmp(args[0], "--phone") || !strcmp(args[0], "--bot"));
+}
+
+static bool args_none(int nargs, char **args)
+{
+    (void)args;
+    return nargs == 0;
+}
+
+static bool args_peer_and_one(int nargs, char **args)
+{
+    (void)args;
+    return nargs == 2;
+}
+
+static bool args_history(int nargs, char **args)
+{
+    return nargs == 1 || (nargs == 3 && !strcmp(args[1], "--limit"));
+}
+
+static bool args_download(int nargs, char **args)
+{
+    return nargs == 2 || (nargs == 4 && !strcmp(args[2], "-o"));
+}
+
+static bool args_call(int nargs, char **args)
+{
+    (void)args;
+    return nargs == 1 || nargs == 2;
+}
+
+static bool args_updates(int nargs, char **args)
+{
+    bool ok_usage = nargs % 2 == 0;
+    for (int k = 0; ok_usage && k < nargs; k += 2) {
+        char *end;
+        long v = strtol(args[k + 1], &end, 10);
+        ok_usage = (!strcmp(args[k], "--timeout") || !strcmp(args[k], "--limit")) &&
+                   args[k + 1][0] && !*end && v >= 0 && v <= 100000000;
+    }
+    return ok_usage;
+}
+
+static bool args_session(int nargs, char **args)
+{
+    return (nargs == 1 && !strcmp(args[0], "export")) ||
+           (nargs == 2 && !strcmp(args[0], "import"));
+}
+
+/* The handlers: 0 ok, 1 failure, 2 usage (the exit status). */
+static int run_login(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    int nargs = x->nargs;
+    char **args = x->args;
+    mtp_call_error_t e;
+    memset(&e, 0, sizeof e);
+    int ret = 0, rc;
+    if (!strcmp(args[0], "--phone")) {
+        const char *code = nargs >= 4 && !strcmp(args[2], "--code") ? args[3] : NULL;
+        rc = mtp_login_phone(c, args[1], code, ask_tty, NULL, &e);
+    } else {
+        rc = mtp_login_bot(c, args[1], &e);
+    }
+    if (rc)
+        ret = fail("login", rc, &e);
+    else if (g_json)
+        printf("{\"login\":\"ok\",\"user_id\":\"%lld\",\"dc\":%d}\n",
+               (long long)mtp_client_user_id(c), mtp_client_home_dc(c));
+    else
+        printf("logged in as %lld (home DC %d)\n", (long long)mtp_client_user_id(c),
+               mtp_client_home_dc(c));
+    return ret;
+}
+
+static int run_me(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    mtp_arena_t *a = x->a;
+    int ret = 0;
+    mtp_users_getUsers_t *g = MTP_NEW(a, users_getUsers);
+    g->id.n = 1;
+    g->id.v = mtp_arena_alloc(a, sizeof(mtp_tl_object_t *));
+    g->id.v[0] = (mtp_tl_object_t *)MTP_NEW(a, inputUserSelf);
+    ret = raw_call(c, &g->_, "users.getUsers");
+    return ret;
+}
+
+static int run_logout(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    mtp_call_error_t e;
+    memset(&e, 0, sizeof e);
+    int ret = 0, rc;
+    rc = mtp_logout(c, &e);
+    if (rc)
+        ret = fail("auth.logOut", rc, &e);
+    else
+        printf(g_json ? "{\"logout\":\"ok\"}\n" : "logged out\n");
+    return ret;
+}
+
+static int run_send(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    mtp_arena_t *a = x->a;
+    char **args = x->args;
+    mtp_call_error_t e;
+    memset(&e, 0, sizeof e);
+    int ret = 0, rc;
+    mtp_tl_object_t *ip, *o;
+    rc = mtp_client_input_peer(c, args[0], a, &ip, &e);
+    if (rc) {
+        ret = fail("resolve peer", rc, &e);
+        goto out;
+    }
+    mtp_messages_sendMessage_t *s = MTP_NEW(a, messages_sendMessage);
+    s->peer = ip;
+    s->message = (mtp_bytes_t){ (const uint8_t *)args[1], strlen(args[1]) };
+    s->random_id = rnd64();
+    rc = mtp_call_sync(c, &s->_, a, &o, &e);
+    if (rc)
+        ret = fail("messages.sendMessage", rc, &e);
+    else if (g_json)
+        print_obj(o);
+    else
+        printf("sent\n");
+out:
+    return ret;
+}
+
+static int run_history(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    mtp_arena_t *a = x->a;
+    int nargs = x->nargs;
+    char **args = x->args;
+    int ret = 0;
+    int limit = nargs == 3 ? atoi(args[2]) : 20;
+    ret = cmd_history(c, a, args[0], limit, true, 0, NULL);
+    return ret;
+}
+
+static int run_upload(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    mtp_arena_t *a = x->a;
+    char **args = x->args;
+    mtp_call_error_t e;
+    memset(&e, 0, sizeof e);
+    int ret = 0, rc;
+    mtp_tl_object_t *ip, *o;
+    rc = mtp_client_input_peer(c, args[0], a, &ip, &e);
+    if (rc) {
+        ret = fail("resolve peer", rc, &e);
+        goto out;
+    }
+    mtp_upload_result_t up;
+    double t0 = secs();
+    rc = mtp_upload_file(c, args[1], progress_bar, NULL, &up, &e);
+    double dt = secs() - t0;
+    if (rc) {
+        ret = fail("upload", rc, &e);
+        goto out;
+    }
+    const char *base = strrchr(args[1], '/');
+    base = base ? base + 1 : args[1];
+    mtp_bytes_t name = { (const uint8_t *)base, strlen(base) };
+    mtp_tl_object_t *file;
+    if (up.big) {
+        mtp_inputFileBig_t *f = MTP_NEW(a, inputFileBig);
+        f->id = up.file_id;
+        f->parts = up.parts;
+        f->name = name;
+        file = &f->_;
+    } else {
+        mtp_inputFile_t *f = MTP_NEW(a, inputFile);
+        f->id = up.file_id;
+        f->parts = up.parts;
+        f->name = name;
+        f->md5_checksum = (mtp_bytes_t){ (const uint8_t *)up.md5, strlen(up.md5) };
+        file = &f->_;
+    }
+    mtp_documentAttributeFilename_t *fa = MTP_NEW(a, documentAttributeFilename);
+    fa->file_name = name;
+    mtp_inputMediaUploadedDocument_t *m = MTP_NEW(a, inputMediaUploadedDocument);
+    m->file = file;
+    m->mime_type = (mtp_bytes_t){ (const uint8_t *)"application/octet-stream", 24 };
+    m->attributes.n = 1;
+    m->attributes.v = mtp_arena_alloc(a, sizeof(mtp_tl_object_t *));
+    m->attributes.v[0] = &fa->_;
+    mtp_messages_sendMedia_t *s = MTP_NEW(a, messages_sendMedia);
+    s->peer = ip;
+    s->media = &m->_;
+    s->message = (mtp_bytes_t){ (const uint8_t *)"", 0 };
+    s->random_id = rnd64();
+    rc = mtp_call_sync(c, &s->_, a, &o, &e);
+    if (rc) {
+        ret = fail("messages.sendMedia", rc, &e);
+        goto out;
+    }
+    FILE *f = fopen(args[1], "rb");
+    long size = 0;
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fclose(f);
+    }
+    if (g_json)
+        printf("{\"upload\":\"ok\",\"bytes\":%ld,\"seconds\":%.3f,\"mib_per_s\":%.1f}\n",
+               size, dt, dt > 0 ? size / 1048576.0 / dt : 0.0);
+    else
+        printf("uploaded %ld bytes in %.2f s (%.1f MiB/s)\n", size, dt,
+               dt > 0 ? size / 1048576.0 / dt : 0.0);
+out:
+    return ret;
+}
+
+static int run_download(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    mtp_arena_t *a = x->a;
+    int nargs = x->nargs;
+    char **args = x->args;
+    mtp_call_error_t e;
+    memset(&e, 0, sizeof e);
+    int ret = 0, rc;
+    int mid = atoi(args[1]);
+    const mtp_tl_object_t *m = NULL;
+    ret = cmd_history(c, a, args[0], 1, false, mid, &m);
+    if (ret)
+        goto out;
+    const mtp_tl_object_t *media = m ? ((const mtp_message_t *)m)->media : NULL;
+    const mtp_tl_object_t *doc = media && media->tl->id == MTP_ID_messageMediaDocument
+                                     ? ((const mtp_messageMediaDocument_t *)media)->document
+                                     : NULL;
+    if (!doc || doc->tl->id != MTP_ID_document) {
+        fprintf(stderr, "mtproto-cli: message %d has no document\n", mid);
+        ret = 1;
+        goto out;
+    }
+    const mtp_document_t *d = (const mtp_document_t *)doc;
+    char outname[512] = "download.bin";
+    for (uint32_t k = 0; k < d->attributes.n; k++)
+        if (d->attributes.v[k]->tl->id == MTP_ID_documentAttributeFilename) {
+            const mtp_bytes_t *fn =
+                &((const mtp_documentAttributeFilename_t *)d->attributes.v[k])->file_name;
+            if (fn->len && fn->len < sizeof outname && !memchr(fn->ptr, '/', fn->len)) {
+                memcpy(outname, fn->ptr, fn->len);
+                outname[fn->len] = 0;
+            }
+        }
+    const char *path = nargs == 4 ? args[3] : outname;
+    double t0 = secs();
+    rc = mtp_download_document(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
+                               d->file_reference.len, d->size, path, 0, progress_bar, NULL,
+                               &e);
+    double dt = secs() - t0;
+    if (rc)
+        ret = fail("download", rc, &e);
+    else if (g_json)
+        printf("{\"download\":\"ok\",\"file\":\"%s\",\"bytes\":%lld,\"seconds\":%.3f,"
+               "\"mib_per_s\":%.1f}\n", path, (long long)d->size, dt,
+               dt > 0 ? d->size / 1048576.0 / dt : 0.0);
+    else
+        printf("downloaded %lld bytes to %s in %.2f s (%.1f MiB/s)\n", (long long)d->size,
+               path, dt, dt > 0 ? d->size / 1048576.0 / dt : 0.0);
+out:
+    return ret;
+}
+
+static int run_call(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    mtp_arena_t *a = x->a;
+    int nargs = x->nargs;
+    char **args = x->args;
+    int ret = 0, rc;
+    const char *method = args[0];
+    const char *js = nargs == 2 ? args[1] : "{}";
+    while (*js == ' ')
+        js++;
+    size_t jl = strlen(js);
+    char *full = malloc(jl + strlen(method) + 16);
+    if (!full || js[0] != '{') {
+        free(full);
+        ret = die_usage("JSON must be an object");
+        goto out;
+    }
+    const char *first = js + 1;
+    while (*first == ' ')
+        first++;
+    if (!strncmp(first, "\"_\"", 3))
+        strcpy(full, js);
+    else {
+        const char *rest = js + 1;
+        while (*rest == ' ')
+            rest++;
+        sprintf(full, "{\"_\":\"%s\"%s%s", method, *rest == '}' ? "" : ",", rest);
+    }
+    mtp_tl_object_t *q = NULL, *o = NULL;
+    char jerr[256] = "";
+    rc = mtp_tl_from_json(mtp_tl_layer(MTP_TL_DEFAULT_LAYER), full, strlen(full), a, &q,
+                          jerr, sizeof jerr);
+    free(full);
+    if (rc || !q || !q->tl->is_method) {
+        fprintf(stderr, "mtproto-cli: bad call: %s\n", jerr[0] ? jerr : "not a method");
+        ret = 2;
+        goto out;
+    }
+    (void)o;
+    ret = raw_call(c, q, method);
+out:
+    return ret;
+}
+
+static int run_updates(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    int nargs = x->nargs;
+    char **args = x->args;
+    int ret = 0;
+    long timeout = 0, limit = 0;
+    for (int k = 0; k + 1 < nargs; k += 2)
+        *(!strcmp(args[k], "--timeout") ? &timeout : &limit) = strtol(args[k + 1], NULL, 10);
+    ret = cmd_updates(c, timeout, limit);
+    return ret;
+}
+
+static int run_session(const cli_args_t *x)
+{
+    mtp_client_t *c = x->c;
+    char **args = x->args;
+    int ret = 0, rc;
+    if (!strcmp(args[0], "export")) {
+        char *s = mtp_client_session_export(c);
+        if (!s)
+            ret = fail("session export", MTP_ENOMEM, NULL);
+        else {
+            printf(g_json ? "{\"session\":\"%s\"}\n" : "%s\n", s);
+            free(s);
+        }
+    } else {
+        char *in = strcmp(args[1], "-") == 0 ? read_file("/dev/stdin", NULL) : NULL;
+        rc = strcmp(args[1], "-") == 0 && !in ? MTP_EIO
+                                              : mtp_client_session_import(c, in ? in : args[1]);
+        free(in);
+        if (rc)
+            ret = fail("session import", rc, NULL);
+        else
+            printf(g_json ? "{\"session\":\"imported\"}\n" : "session imported\n");
+    }
+    return ret;
+}
+
+typedef struct cli_cmd {
+    const char *name;
+    const char *usage;                      /* its lines of --help ("commands:") */
+    bool (*args_ok)(int nargs, char **args);
+    int (*run)(const cli_args_t *x);
+    bool peer_arg;                          /* args[0] is a PEER, parsed before any network */
+    bool needs_login;                       /* works only on a logged-in session */
+} cli_cmd_t;
+
+static const cli_cmd_t commands[] = {
+    { "login",
+      "  login --phone P [--code C]   log in with a phone number; asks for the code on the\n"
+      "                               terminal when --code is absent, and for the 2FA password\n"
+      "  login --bot TOKEN            log in as a bot\n",
+      args_login, run_login, false, false },
+    { "me",
+      "  me                           the logged-in user\n",
+      args_none, run_me, false, true },
+    { "logout",
+      "  logout                       log out (the session's authorization ends)\n",
+      args_none, run_logout, false, true },
+    { "send",
+      "  send PEER TEXT               send a text message to PEER (see below)\n",
+      args_peer_and_one, run_send, true, true },
+    { "history",
+      "  history PEER [--limit N]     the last N (default 20) messages with PEER\n",
+      args_history, run_history, true, true },
+    { "upload",
+      "  upload PEER FILE             upload FILE and send it as a document\n",
+      args_peer_and_one, run_upload, true, true },
+    { "download",
+      "  download PEER MSG_ID [-o F]  download the document of message MSG_ID (progress bar\n"
+      "                               on a terminal); default file name: its file name\n",
+      args_download, run_download, true, true },
+    { "call",
+      "  call METHOD [JSON]           call any API method of layer 228 with arguments in\n"
+      "                               canonical JSON (fields of METHOD, \"_\" optional);\n"
+      "                               prints the result as canonical JSON\n",
+      args_call, run_call, false, false },
+    { "updates",
+      "  updates [--timeout S] [--limit N]\n"
+      "                               receive updates: one canonical JSON line per update\n"
+      "                               (layer-228 TL, e.g. {\"_\":\"updateNewMessage\",...}),\n"
+      "                               until S seconds pass or N updates came (default: no\n"
+      "                               limit, 0 = none). Starts with the updates missed since\n"
+      "                               the session's saved state (updates.getDifference), or\n"
+      "                               fetches the state (updates.getState) the first time;\n"
+      "                               the state is kept in the session file\n",
+      args_updates, run_updates, false, true },
+    { "session",
+      "  session export               print the session as one string\n"
+      "  session import STRING        replace the session with an exported one (STRING -:\n"
+      "                               read it from stdin; large peer caches exceed argv)\n",
+      args_session, run_session, false, false },
+};
+
+static const cli_cmd_t *find_command(const char *name)
+{
+    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
+        if (!strcmp(commands[k].name, name))
+            return &commands[k];
+    return NULL;
+}
+
+static void print_help(void)
+{
+    fputs(usage_head, stdout);
+    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
+        fputs(commands[k].usage, stdout);
+    fputs(usage_tail, stdout);
+}
+
 int main(int argc, char **argv)
 {
     const char *server = NULL, *rsa_path = NULL, *transport = NULL;
@@ -371,7 +791,7 @@ int main(int argc, char **argv)
         const char *o = argv[i];
         bool has = i + 1 < argc;
         if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
-            fputs(usage, stdout);
+            print_help();
             return 0;
         } else if (!strcmp(o, "--json"))
             g_json = true;
@@ -437,277 +857,45 @@ int main(int argc, char **argv)
         cfg.first_dc = dc;
     }
     /* usage checks before any network */
-    bool ok_usage = true;
-    if (!strcmp(cmd, "login"))
-        ok_usage = nargs >= 2 && (!strcmp(args[0], "--phone") || !strcmp(args[0], "--bot"));
-    else if (!strcmp(cmd, "me") || !strcmp(cmd, "logout"))
-        ok_usage = nargs == 0;
-    else if (!strcmp(cmd, "send") || !strcmp(cmd, "upload"))
-        ok_usage = nargs == 2;
-    else if (!strcmp(cmd, "history"))
-        ok_usage = nargs == 1 || (nargs == 3 && !strcmp(args[1], "--limit"));
-    else if (!strcmp(cmd, "download"))
-        ok_usage = nargs == 2 || (nargs == 4 && !strcmp(args[2], "-o"));
-    else if (!strcmp(cmd, "call"))
-        ok_usage = nargs == 1 || nargs == 2;
-    else if (!strcmp(cmd, "updates")) {
-        ok_usage = nargs % 2 == 0;
-        for (int k = 0; ok_usage && k < nargs; k += 2) {
-            char *end;
-            long v = strtol(args[k + 1], &end, 10);
-            ok_usage = (!strcmp(args[k], "--timeout") || !strcmp(args[k], "--limit")) &&
-                       args[k + 1][0] && !*end && v >= 0 && v <= 100000000;
-        }
-    } else if (!strcmp(cmd, "session"))
-        ok_usage = (nargs == 1 && !strcmp(args[0], "export")) ||
-                   (nargs == 2 && !strcmp(args[0], "import"));
-    else
+    const cli_cmd_t *command = find_command(cmd);
+    if (!command)
         return die_usage("unknown command");
-    if (!ok_usage) {
+    if (!command->args_ok(nargs, args)) {
         free(pem);
         return die_usage("bad arguments");
     }
     mtp_peer_spec_t spec;
-    if ((!strcmp(cmd, "send") || !strcmp(cmd, "upload") || !strcmp(cmd, "history") ||
-         !strcmp(cmd, "download")) && mtp_peer_spec_parse(args[0], &spec)) {
+    if (command->peer_arg && mtp_peer_spec_parse(args[0], &spec)) {
         free(pem);
         return die_usage("bad PEER: expected me, @username, a user id, -N (basic group) or "
                          "-100N (channel)");
     }
 
-    int err = 0;
-    mtp_client_t *c = mtp_client_new(&cfg, &err);
+    char why[200];
+    mtp_client_t *c = NULL;
+    int err = mtp_client_config_check(&cfg, why, sizeof why);
+    if (!err)
+        err = mtp_client_new(&cfg, &c);
     free(pem);
-    if (!c) {
-        fprintf(stderr, "mtproto-cli: cannot create the client: %s (%d)\n",
-                mtp_client_strerror(err), err);
+    if (err) {
+        fprintf(stderr, "mtproto-cli: cannot create the client: %s (%d)%s%s\n",
+                mtp_strerror(err), err, why[0] ? ": " : "", why);
         return 1;
     }
     mtp_arena_t *a = mtp_arena_new(0);
     mtp_call_error_t e;
     memset(&e, 0, sizeof e);
-    int ret = 0, rc;
+    int ret = 0;
     if (server) {
-        rc = mtp_client_update_dcs(c, dc, &e);
+        int rc = mtp_client_update_dcs(c, dc, &e);
         if (rc) {
             ret = fail("help.getConfig", rc, &e);
             goto out;
         }
     }
 
-    if (!strcmp(cmd, "login")) {
-        if (!strcmp(args[0], "--phone")) {
-            const char *code = nargs >= 4 && !strcmp(args[2], "--code") ? args[3] : NULL;
-            rc = mtp_login_phone(c, args[1], code, ask_tty, NULL, &e);
-        } else {
-            rc = mtp_login_bot(c, args[1], &e);
-        }
-        if (rc)
-            ret = fail("login", rc, &e);
-        else if (g_json)
-            printf("{\"login\":\"ok\",\"user_id\":\"%lld\",\"dc\":%d}\n",
-                   (long long)mtp_client_user_id(c), mtp_client_home_dc(c));
-        else
-            printf("logged in as %lld (home DC %d)\n", (long long)mtp_client_user_id(c),
-                   mtp_client_home_dc(c));
-    } else if (!strcmp(cmd, "me")) {
-        mtp_users_getUsers_t *g = MTP_NEW(a, users_getUsers);
-        g->id.n = 1;
-        g->id.v = mtp_arena_alloc(a, sizeof(mtp_tl_object_t *));
-        g->id.v[0] = (mtp_tl_object_t *)MTP_NEW(a, inputUserSelf);
-        ret = raw_call(c, &g->_, "users.getUsers");
-    } else if (!strcmp(cmd, "logout")) {
-        rc = mtp_logout(c, &e);
-        if (rc)
-            ret = fail("auth.logOut", rc, &e);
-        else
-            printf(g_json ? "{\"logout\":\"ok\"}\n" : "logged out\n");
-    } else if (!strcmp(cmd, "send")) {
-        mtp_tl_object_t *ip, *o;
-        rc = mtp_client_input_peer(c, args[0], a, &ip, &e);
-        if (rc) {
-            ret = fail("resolve peer", rc, &e);
-            goto out;
-        }
-        mtp_messages_sendMessage_t *s = MTP_NEW(a, messages_sendMessage);
-        s->peer = ip;
-        s->message = (mtp_bytes_t){ (const uint8_t *)args[1], strlen(args[1]) };
-        s->random_id = rnd64();
-        rc = mtp_call_sync(c, &s->_, a, &o, &e);
-        if (rc)
-            ret = fail("messages.sendMessage", rc, &e);
-        else if (g_json)
-            print_obj(o);
-        else
-            printf("sent\n");
-    } else if (!strcmp(cmd, "history")) {
-        int limit = nargs == 3 ? atoi(args[2]) : 20;
-        ret = cmd_history(c, a, args[0], limit, true, 0, NULL);
-    } else if (!strcmp(cmd, "upload")) {
-        mtp_tl_object_t *ip, *o;
-        rc = mtp_client_input_peer(c, args[0], a, &ip, &e);
-        if (rc) {
-            ret = fail("resolve peer", rc, &e);
-            goto out;
-        }
-        mtp_upload_result_t up;
-        double t0 = secs();
-        rc = mtp_upload_file(c, args[1], progress_bar, NULL, &up, &e);
-        double dt = secs() - t0;
-        if (rc) {
-            ret = fail("upload", rc, &e);
-            goto out;
-        }
-        const char *base = strrchr(args[1], '/');
-        base = base ? base + 1 : args[1];
-        mtp_bytes_t name = { (const uint8_t *)base, strlen(base) };
-        mtp_tl_object_t *file;
-        if (up.big) {
-            mtp_inputFileBig_t *f = MTP_NEW(a, inputFileBig);
-            f->id = up.file_id;
-            f->parts = up.parts;
-            f->name = name;
-            file = &f->_;
-        } else {
-            mtp_inputFile_t *f = MTP_NEW(a, inputFile);
-            f->id = up.file_id;
-            f->parts = up.parts;
-            f->name = name;
-            f->md5_checksum = (mtp_bytes_t){ (const uint8_t *)up.md5, strlen(up.md5) };
-            file = &f->_;
-        }
-        mtp_documentAttributeFilename_t *fa = MTP_NEW(a, documentAttributeFilename);
-        fa->file_name = name;
-        mtp_inputMediaUploadedDocument_t *m = MTP_NEW(a, inputMediaUploadedDocument);
-        m->file = file;
-        m->mime_type = (mtp_bytes_t){ (const uint8_t *)"application/octet-stream", 24 };
-        m->attributes.n = 1;
-        m->attributes.v = mtp_arena_alloc(a, sizeof(mtp_tl_object_t *));
-        m->attributes.v[0] = &fa->_;
-        mtp_messages_sendMedia_t *s = MTP_NEW(a, messages_sendMedia);
-        s->peer = ip;
-        s->media = &m->_;
-        s->message = (mtp_bytes_t){ (const uint8_t *)"", 0 };
-        s->random_id = rnd64();
-        rc = mtp_call_sync(c, &s->_, a, &o, &e);
-        if (rc) {
-            ret = fail("messages.sendMedia", rc, &e);
-            goto out;
-        }
-        FILE *f = fopen(args[1], "rb");
-        long size = 0;
-        if (f) {
-            fseek(f, 0, SEEK_END);
-            size = ftell(f);
-            fclose(f);
-        }
-        if (g_json)
-            printf("{\"upload\":\"ok\",\"bytes\":%ld,\"seconds\":%.3f,\"mib_per_s\":%.1f}\n",
-                   size, dt, dt > 0 ? size / 1048576.0 / dt : 0.0);
-        else
-            printf("uploaded %ld bytes in %.2f s (%.1f MiB/s)\n", size, dt,
-                   dt > 0 ? size / 1048576.0 / dt : 0.0);
-    } else if (!strcmp(cmd, "download")) {
-        int mid = atoi(args[1]);
-        const mtp_tl_object_t *m = NULL;
-        ret = cmd_history(c, a, args[0], 1, false, mid, &m);
-        if (ret)
-            goto out;
-        const mtp_tl_object_t *media = m ? ((const mtp_message_t *)m)->media : NULL;
-        const mtp_tl_object_t *doc = media && media->tl->id == MTP_ID_messageMediaDocument
-                                         ? ((const mtp_messageMediaDocument_t *)media)->document
-                                         : NULL;
-        if (!doc || doc->tl->id != MTP_ID_document) {
-            fprintf(stderr, "mtproto-cli: message %d has no document\n", mid);
-            ret = 1;
-            goto out;
-        }
-        const mtp_document_t *d = (const mtp_document_t *)doc;
-        char outname[512] = "download.bin";
-        for (uint32_t k = 0; k < d->attributes.n; k++)
-            if (d->attributes.v[k]->tl->id == MTP_ID_documentAttributeFilename) {
-                const mtp_bytes_t *fn =
-                    &((const mtp_documentAttributeFilename_t *)d->attributes.v[k])->file_name;
-                if (fn->len && fn->len < sizeof outname && !memchr(fn->ptr, '/', fn->len)) {
-                    memcpy(outname, fn->ptr, fn->len);
-                    outname[fn->len] = 0;
-                }
-            }
-        const char *path = nargs == 4 ? args[3] : outname;
-        double t0 = secs();
-        rc = mtp_download_document(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
-                                   d->file_reference.len, d->size, path, 0, progress_bar, NULL,
-                                   &e);
-        double dt = secs() - t0;
-        if (rc)
-            ret = fail("download", rc, &e);
-        else if (g_json)
-            printf("{\"download\":\"ok\",\"file\":\"%s\",\"bytes\":%lld,\"seconds\":%.3f,"
-                   "\"mib_per_s\":%.1f}\n", path, (long long)d->size, dt,
-                   dt > 0 ? d->size / 1048576.0 / dt : 0.0);
-        else
-            printf("downloaded %lld bytes to %s in %.2f s (%.1f MiB/s)\n", (long long)d->size,
-                   path, dt, dt > 0 ? d->size / 1048576.0 / dt : 0.0);
-    } else if (!strcmp(cmd, "call")) {
-        const char *method = args[0];
-        const char *js = nargs == 2 ? args[1] : "{}";
-        while (*js == ' ')
-            js++;
-        size_t jl = strlen(js);
-        char *full = malloc(jl + strlen(method) + 16);
-        if (!full || js[0] != '{') {
-            free(full);
-            ret = die_usage("JSON must be an object");
-            goto out;
-        }
-        const char *first = js + 1;
-        while (*first == ' ')
-            first++;
-        if (!strncmp(first, "\"_\"", 3))
-            strcpy(full, js);
-        else {
-            const char *rest = js + 1;
-            while (*rest == ' ')
-                rest++;
-            sprintf(full, "{\"_\":\"%s\"%s%s", method, *rest == '}' ? "" : ",", rest);
-        }
-        mtp_tl_object_t *q = NULL, *o = NULL;
-        char jerr[256] = "";
-        rc = mtp_tl_from_json(mtp_tl_layer(MTP_TL_DEFAULT_LAYER), full, strlen(full), a, &q,
-                              jerr, sizeof jerr);
-        free(full);
-        if (rc || !q || !q->tl->is_method) {
-            fprintf(stderr, "mtproto-cli: bad call: %s\n", jerr[0] ? jerr : "not a method");
-            ret = 2;
-            goto out;
-        }
-        (void)o;
-        ret = raw_call(c, q, method);
-    } else if (!strcmp(cmd, "updates")) {
-        long timeout = 0, limit = 0;
-        for (int k = 0; k + 1 < nargs; k += 2)
-            *(!strcmp(args[k], "--timeout") ? &timeout : &limit) = strtol(args[k + 1], NULL, 10);
-        ret = cmd_updates(c, timeout, limit);
-    } else if (!strcmp(cmd, "session")) {
-        if (!strcmp(args[0], "export")) {
-            char *s = mtp_client_session_export(c);
-            if (!s)
-                ret = fail("session export", MTP_ENOMEM, NULL);
-            else {
-                printf(g_json ? "{\"session\":\"%s\"}\n" : "%s\n", s);
-                free(s);
-            }
-        } else {
-            char *in = strcmp(args[1], "-") == 0 ? read_file("/dev/stdin", NULL) : NULL;
-            rc = strcmp(args[1], "-") == 0 && !in ? MTP_EIO
-                                                  : mtp_client_session_import(c, in ? in : args[1]);
-            free(in);
-            if (rc)
-                ret = fail("session import", rc, NULL);
-            else
-                printf(g_json ? "{\"session\":\"imported\"}\n" : "session imported\n");
-        }
-    }
+    cli_args_t x = { c, a, nargs, args };
+    ret = command->run(&x);
 out:
     mtp_arena_free(a);
     mtp_client_free(c);

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/util.h"   /* hex (static inline) */
+
 #define EXIT_USAGE 2
 
 static const char *prog = "mtproto-tl";
@@ -150,19 +152,6 @@ static int read_all(FILE *f, mtp_buf_t *b)
     return ferror(f) ? MTP_EIO : 0;
 }
 
-static signed char hexval_tab[256];
-
-static void init_hex(void)
-{
-    memset(hexval_tab, -1, sizeof hexval_tab);
-    for (int c = '0'; c <= '9'; c++)
-        hexval_tab[c] = (signed char)(c - '0');
-    for (int c = 'a'; c <= 'f'; c++)
-        hexval_tab[c] = (signed char)(c - 'a' + 10);
-    for (int c = 'A'; c <= 'F'; c++)
-        hexval_tab[c] = (signed char)(c - 'A' + 10);
-}
-
 /* Hex text (whitespace ignored) -> bytes appended to out. */
 static int unhex(const char *s, size_t n, mtp_buf_t *out, char *err, size_t errlen)
 {
@@ -172,7 +161,7 @@ static int unhex(const char *s, size_t n, mtp_buf_t *out, char *err, size_t errl
     int hi = -1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        int v = hexval_tab[c];
+        int v = mtp_hexval(c);
         if (v < 0) {
             if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f')
                 continue;
@@ -196,15 +185,11 @@ static int unhex(const char *s, size_t n, mtp_buf_t *out, char *err, size_t errl
 
 static void put_hex_line(mtp_buf_t *out, const uint8_t *p, size_t n)
 {
-    static const char hd[] = "0123456789abcdef";
     if (mtp_buf_reserve(out, 2 * n + 1))
         return;
     char *o = (char *)out->data + out->len;
-    for (size_t i = 0; i < n; i++) {
-        *o++ = hd[p[i] >> 4];
-        *o++ = hd[p[i] & 15];
-    }
-    *o++ = '\n';
+    mtp_hex_encode(p, n, o);
+    o[2 * n] = '\n';
     out->len += 2 * n + 1;
 }
 
@@ -451,7 +436,7 @@ static bool parse_id(const char *s, uint32_t *id)
             return false;
         uint32_t v = 0;
         for (size_t i = 0; i < n; i++) {
-            int d = hexval_tab[(unsigned char)h[i]];
+            int d = mtp_hexval((unsigned char)h[i]);
             if (d < 0)
                 return false;
             v = v << 4 | (uint32_t)d;
@@ -613,7 +598,6 @@ static int cmd_info(const opts_t *o, const mtp_tl_layer_t *layer)
 int main(int argc, char **argv)
 {
     opts_t o;
-    init_hex();
     parse_args(argc, argv, &o);
     if (o.lines && !strcmp(o.cmd, "decode"))
         o.hex = true;

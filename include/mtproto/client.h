@@ -11,12 +11,18 @@
  * resent on the new connection, or failed with a typed error — never lost, never answered
  * twice).
  *
- * Event-loop integration (libcurl-multi style): mtp_client_fds() + mtp_client_timeout()
- * tell what to wait for, mtp_client_process() does the work (reads, writes, timers,
- * callbacks). mtp_client_run() / mtp_call_sync() use a built-in poll() loop.
+ * Event loop: every client lives on an mtp_loop_t (<mtproto/net.h>): its own, or the
+ * one given in cfg.loop, which many clients (and an in-process harness) can share. Its
+ * connections are mtp_stream_t and its timers run on the monotonic clock (the offset to
+ * the server's time, used for msg_ids, is kept apart, on the wall clock). Host names are
+ * resolved without blocking (mtp_resolve_start: a lookup thread that reports through the
+ * loop). Drive it with the loop's own functions (mtp_loop_fds / mtp_loop_timeout_ms /
+ * mtp_loop_process, or mtp_loop_run_once), or with the wrappers below, which do the same
+ * on the client's loop. mtp_client_run() / mtp_call_sync() run the loop themselves (not
+ * from inside a callback of that loop: MTP_ESTATE).
  *
- * Threads: one client is used by one thread at a time. Secrets (api_hash, auth keys,
- * passwords) are never logged.
+ * Threads: one client, and its loop, are used by one thread at a time. Secrets
+ * (api_hash, auth keys, passwords) are never logged.
  */
 #ifndef MTPROTO_CLIENT_H
 #define MTPROTO_CLIENT_H
@@ -25,6 +31,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <mtproto/common.h>
+#include <mtproto/net.h>
 #include <mtproto/tl.h>
 #include <mtproto/transport.h>
 
@@ -49,49 +56,91 @@ typedef enum mtp_client_dcs_kind {
     MTP_CLIENT_DCS_CUSTOM           /* dcs[] + rsa_pem below */
 } mtp_client_dcs_kind_t;
 
+/* The version of mtp_client_config_t this header describes. */
+#define MTP_CLIENT_CONFIG_VERSION 1u
+
+/* Limits checked by mtp_client_new (longer is MTP_EINVAL, never silently cut). */
+#define MTP_CLIENT_API_HASH_MAX 64      /* characters */
+#define MTP_CLIENT_NAME_MAX 255         /* device_model, system_version, app_version */
+#define MTP_CLIENT_LANG_MAX 16          /* lang_code */
+#define MTP_CLIENT_PATH_MAX 1023        /* session_path */
+#define MTP_CLIENT_PEM_MAX 65536        /* rsa_pem */
+
+/*
+ * Every field is validated by mtp_client_new (MTP_EINVAL, with a message naming the field
+ * through cfg.log and from mtp_client_config_check) and every string is copied: nothing of
+ * the config is referred to after mtp_client_new returns, except cfg.loop and the log
+ * callback.
+ */
 typedef struct mtp_client_config {
-    int32_t api_id;
-    const char *api_hash;       /* secret: never logged */
+    unsigned version;           /* MTP_CLIENT_CONFIG_VERSION, set by mtp_client_config_init */
+    int32_t api_id;             /* >= 0 */
+    const char *api_hash;       /* secret: never logged; NULL = "" */
+    /* initConnection fields; NULL = the defaults ("libmtproto", "Linux", "1.0", "en") */
     const char *device_model, *system_version, *app_version, *lang_code;
 
     mtp_client_dcs_kind_t dcs_kind;
-    mtp_client_dc_t dcs[MTP_CLIENT_MAX_DCS];   /* CUSTOM */
+    /* CUSTOM: n_dcs (1..MTP_CLIENT_MAX_DCS) entries, ids 1..MTP_CLIENT_MAX_DCS and distinct,
+     * host non-empty, port non-zero (other kinds: n_dcs 0..MTP_CLIENT_MAX_DCS, not read) */
+    mtp_client_dc_t dcs[MTP_CLIENT_MAX_DCS];
     int n_dcs;
     const char *rsa_pem;        /* CUSTOM: the server's public key (PEM) */
-    int first_dc;               /* home DC when the session has none (default 2, or the
-                                   first DC of a custom table) */
+    int first_dc;               /* home DC when the session has none: 0 (default 2, or the
+                                   first DC of a custom table) or a DC of the table */
 
     mtp_transport_kind_t transport;   /* default INTERMEDIATE */
     bool obfuscated;
 
-    /* Session store: a file (written atomically, mode 0600) or NULL = memory only. */
+    /* Session store: a file (written atomically, mode 0600; at most MTP_CLIENT_PATH_MAX
+     * characters) or NULL / "" = memory only. */
     const char *session_path;
 
     /* FLOOD_WAIT_X / SLOWMODE_WAIT_X with X <= this (seconds) are waited out and retried;
-     * above it the call fails with MTP_EFLOOD (default 60; < 0 = never wait). */
+     * above it the call fails with MTP_EFLOOD (default 60; < 0 = never wait; at most
+     * 7 days). */
     int flood_threshold;
-    /* Timeout of one call (µs, default 60 s) and of connecting (default 10 s). */
+    /* Timeout of one call (µs; 0 = default 60 s; at most 7 days) and of connecting
+     * (10 s). */
     mtp_usec_t call_timeout;
     /* Connections used for file transfer per DC (default 2) and parts in flight per
      * connection (default 8; a download keeps file_conns * file_parallel 1 MiB parts in
-     * flight, asked for four at a time so that they are answered and sealed together). */
+     * flight, asked for four at a time so that they are answered and sealed together).
+     * file_conns 0..8 and file_parallel 0..64; 0 = 1. */
     int file_conns;
     int file_parallel;
-    /* Reconnect backoff (µs): base (default 100 ms) and cap (default 10 s); attempts
-     * before the calls of a DC fail with MTP_ECLOSED (default 5). */
+    /* Reconnect backoff (µs, >= 0, cap >= base): base (0 = default 100 ms) and cap (0 =
+     * default 10 s); attempts before the calls of a DC fail with MTP_ECLOSED (0 = default
+     * 5, at most 1000). */
     mtp_usec_t backoff_base, backoff_cap;
     int max_reconnects;
     /* Peer cache entries kept (0 = default 100000, at most 1000000; < 0 = no peer cache).
      * See "peers" below. */
     int peer_cache_max;
+
+    /* The event loop to live on (shared with others; it must outlive the client). NULL =
+     * a loop of the client's own, freed with it. */
+    mtp_loop_t *loop;
+    /* Log lines up to log_level: configuration errors (ERROR), connections, reconnects,
+     * migrations (INFO), key exchanges, resolution, backoff (DEBUG). Never secrets. */
+    mtp_log_fn log;
+    void *log_user;
+    mtp_log_level_t log_level;
 } mtp_client_config_t;
 
-void mtp_client_config_init(mtp_client_config_t *cfg);
+/* Defaults, and cfg->version = version (pass MTP_CLIENT_CONFIG_VERSION: use the macro). */
+void mtp_client_config_init_versioned(unsigned version, mtp_client_config_t *cfg);
+#define mtp_client_config_init(cfg) \
+    mtp_client_config_init_versioned(MTP_CLIENT_CONFIG_VERSION, (cfg))
+/* Validate cfg as mtp_client_new does, without creating anything: 0, MTP_EVERSION or
+ * MTP_EINVAL with the reason (naming the field) in why (NUL-terminated; may be NULL). */
+int mtp_client_config_check(const mtp_client_config_t *cfg, char *why, size_t why_len);
 /* Parse "HOST:PORT" into dc (id given). 0 or MTP_EINVAL. */
 int mtp_client_dc_parse(mtp_client_dc_t *dc, int id, const char *hostport);
 
-/* NULL on failure (*err gets the reason). Loads the session file if it exists. */
-mtp_client_t *mtp_client_new(const mtp_client_config_t *cfg, int *err);
+/* 0 and *out, or MTP_EVERSION (unknown cfg->version), MTP_EINVAL (a bad field: see
+ * mtp_client_config_check), MTP_ENOMEM, MTP_EIO / MTP_EINVAL (session file unreadable /
+ * malformed), MTP_EBADKEY. Loads the session file if it exists. */
+int mtp_client_new(const mtp_client_config_t *cfg, mtp_client_t **out);
 /* Closes everything; pending calls end with MTP_ECLOSED through their callbacks. */
 void mtp_client_free(mtp_client_t *c);
 /* Add or replace a DC address. */
@@ -149,20 +198,19 @@ int mtp_result_format(const mtp_tl_object_t *method, const uint8_t *res, size_t 
 
 /* ---- event loop ---- */
 
-typedef struct mtp_client_fd {
-    int fd;
-    bool want_read, want_write;
-} mtp_client_fd_t;
-
-/* Fill up to max descriptors to wait on; returns how many there are (may exceed max). */
-int mtp_client_fds(mtp_client_t *c, mtp_client_fd_t *fds, int max);
-/* Milliseconds until mtp_client_process() must run at the latest (-1 = no deadline). */
+/* The loop the client lives on (cfg.loop or its own). */
+mtp_loop_t *mtp_client_loop(const mtp_client_t *c);
+/* Wrappers over the client's loop, with the loop's shapes (see mtp_loop_fds): the fds to
+ * wait on (returns how many are needed), milliseconds until mtp_client_process() must run
+ * at the latest (-1 = no deadline), and the work for the readiness in fds (n 0: timers
+ * and deferred work only). On a shared loop these serve every user of the loop. */
+size_t mtp_client_fds(mtp_client_t *c, struct pollfd *fds, size_t max);
 int mtp_client_timeout(mtp_client_t *c);
-/* Do whatever can be done now without blocking (I/O on every fd, timers, callbacks). */
-int mtp_client_process(mtp_client_t *c);
-/* Built-in loop: wait up to ms and process once. */
+int mtp_client_process(mtp_client_t *c, const struct pollfd *fds, size_t n);
+/* Built-in loop: wait up to ms for I/O and process once (mtp_loop_run_once). 0 or < 0. */
 int mtp_client_step(mtp_client_t *c, int ms);
-/* Built-in loop until *done becomes true or ms pass (ms < 0: no limit). */
+/* Built-in loop until *done becomes true or ms pass (ms < 0: no limit); with done NULL,
+ * until no call of this client is pending. */
 int mtp_client_run(mtp_client_t *c, const volatile bool *done, int ms);
 
 /* ---- state ---- */
@@ -303,7 +351,8 @@ int mtp_client_input_channel(mtp_client_t *c, const char *spec, mtp_arena_t *a,
  *    updates.getState when the session holds no state, else updates.getDifference from
  *    the saved state, so the updates missed while the program was not running are
  *    delivered by start itself (before it returns). Then the event loop (mtp_client_run,
- *    mtp_client_step, mtp_client_process, or any sync call) delivers them as they come.
+ *    mtp_client_step, mtp_client_process, the loop's own functions, or any sync call)
+ *    delivers them as they come.
  *  - Containers: updates / updatesCombined (each inner update, with the container's users
  *    and chats), updateShort (its update), updateShortMessage / updateShortChatMessage
  *    (converted to updateNewMessage{message} with from_id / peer_id filled in from the
@@ -343,8 +392,8 @@ int mtp_client_input_channel(mtp_client_t *c, const char *spec, mtp_arena_t *a,
  *    The state is dropped when the logged-in user changes.
  *
  * The callback runs inside the event loop; update, users and chats are valid only during
- * it (copy, or encode with mtp_tl_encode, what you keep). It may make calls (async ones,
- * or sync ones: other updates may then be delivered from inside it).
+ * it (copy, or encode with mtp_tl_encode, what you keep). It may make asynchronous calls;
+ * a synchronous call from inside it fails with MTP_ESTATE (the loop is running).
  */
 
 typedef void (*mtp_update_cb)(mtp_client_t *c, void *user, const mtp_tl_object_t *update,
@@ -421,8 +470,6 @@ int mtp_download_document(mtp_client_t *c, int dc, int64_t id, int64_t access_ha
  * mtp_download_document_to() or mtp_download_start().
  */
 typedef int (*mtp_write_cb)(void *user, uint64_t offset, const uint8_t *data, size_t len);
-
-const char *mtp_client_strerror(int err);
 
 #ifdef __cplusplus
 }

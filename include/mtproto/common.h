@@ -77,6 +77,15 @@ typedef enum mtp_log_level {
 typedef void (*mtp_log_fn)(void *user, mtp_log_level_t level, const char *line);
 
 /*
+ * Which side of a connection an object plays: one enum for every layer of the core
+ * (transport and obfuscation, handshake, envelope, session, connection).
+ */
+typedef enum mtp_role {
+    MTP_ROLE_CLIENT = 0,   /* envelope: sends with x = 0, receives with x = 8 */
+    MTP_ROLE_SERVER = 1    /* envelope: sends with x = 8, receives with x = 0 */
+} mtp_role_t;
+
+/*
  * Time as the sans-IO core sees it: microseconds since the Unix epoch, supplied by the caller
  * (the core never reads a clock). Deadlines use the same unit; MTP_TIME_NEVER = no deadline.
  */

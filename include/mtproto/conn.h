@@ -47,7 +47,11 @@ extern "C" {
 
 typedef struct mtp_conn mtp_conn_t;
 
+/* Version of mtp_conn_config_t this header describes (its first field). */
+#define MTP_CONN_CONFIG_VERSION 1u
+
 typedef struct mtp_conn_config {
+    unsigned version;                   /* set by mtp_conn_config_init() */
     mtp_role_t role;
 
     /* ---- transport ---- */
@@ -104,11 +108,16 @@ typedef struct mtp_conn_config {
     void *trace_ctx;
 } mtp_conn_config_t;
 
-/* Defaults: intermediate transport, session defaults of the role. */
-void mtp_conn_config_init(mtp_conn_config_t *c, mtp_role_t role);
+/* Defaults: intermediate transport, session defaults of the role, for the config version
+ * the caller was compiled with (an unknown version only stores version). */
+void mtp_conn_config_init_versioned(unsigned version, mtp_conn_config_t *c, mtp_role_t role);
+#define mtp_conn_config_init(c, role) \
+    mtp_conn_config_init_versioned(MTP_CONN_CONFIG_VERSION, (c), (role))
 
-/* NULL for an invalid config or allocation failure; *err (may be NULL) gets the reason. */
-mtp_conn_t *mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, int *err);
+/* *out = a new connection; 0, MTP_EINVAL (invalid config), MTP_EVERSION (a config, or its
+ * session template, of an unknown version), MTP_ENOMEM, or the error of the first step
+ * (transport setup, key exchange start). */
+int mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, mtp_conn_t **out);
 /* Frees the connection and the sessions it owns (their pending calls end silently: use
  * mtp_conn_close() first if their owners must hear about it). */
 void mtp_conn_free(mtp_conn_t *c);
@@ -170,9 +179,10 @@ int mtp_conn_flush(mtp_conn_t *c, mtp_usec_t now);
 /* ---- client ---- */
 
 /* Queue an RPC call (see mtp_session_call) and pack it for sending. Returns the call id or a
- * negative error. With MTP_CONN_CALL_DEFER in flags the call is only queued: calls queued
- * together go out in one container (one encryption) at the next mtp_conn_flush(). */
-#define MTP_CONN_CALL_DEFER (1u << 30)
+ * negative error. flags: the session's MTP_SESS_* call flags, plus MTP_CONN_DEFER: the
+ * call is only queued, and calls queued together go out in one container (one
+ * encryption) at the next mtp_conn_flush(). */
+#define MTP_CONN_DEFER (1u << 30)
 int64_t mtp_conn_call(mtp_conn_t *c, const uint8_t *body, size_t len, uint32_t flags,
                       void *user, mtp_usec_t now);
 

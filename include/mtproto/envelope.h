@@ -34,11 +34,7 @@
 extern "C" {
 #endif
 
-/* Which side of the connection the caller is. */
-typedef enum mtp_role {
-    MTP_ROLE_CLIENT = 0,   /* sends with x = 0, receives with x = 8 */
-    MTP_ROLE_SERVER = 1    /* sends with x = 8, receives with x = 0 */
-} mtp_role_t;
+/* mtp_role_t (common.h): which side of the connection the caller is. */
 
 /* ===================================================================================== */
 /* Auth keys                                                                              */

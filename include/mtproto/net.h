@@ -153,12 +153,12 @@ void *mtp_timer_user(const mtp_timer_t *t);
  * ready; poll it and call mtp_loop_run_once(loop, 0).
  */
 /* Fill up to `max` entries (events = POLLIN/POLLOUT, revents = 0); returns how many are needed. */
-size_t mtp_loop_fds(mtp_loop_t *loop, struct pollfd *out, size_t max);
+size_t mtp_loop_fds(const mtp_loop_t *loop, struct pollfd *out, size_t max);
 /* Microseconds until something needs processing: 0 = now, -1 = nothing scheduled. */
-mtp_usec_t mtp_loop_timeout_usec(mtp_loop_t *loop);
+mtp_usec_t mtp_loop_timeout_usec(const mtp_loop_t *loop);
 /* The same rounded *up* to milliseconds (so poll() never wakes before the deadline and spins);
  * -1 = nothing scheduled. */
-int mtp_loop_timeout_ms(mtp_loop_t *loop);
+int mtp_loop_timeout_ms(const mtp_loop_t *loop);
 /* Dispatch the revents of `fds` (entries for fds the loop does not watch, or whose revents are
  * 0, are ignored), then expired timers and deferred work. Returns callbacks dispatched or < 0. */
 int mtp_loop_process(mtp_loop_t *loop, const struct pollfd *fds, size_t n);
@@ -171,11 +171,32 @@ int mtp_loop_backend_fd(const mtp_loop_t *loop);
 
 /*
  * Name resolution uses getaddrinfo() and BLOCKS the calling thread while a name (not a
- * literal) is looked up. IPv4 and IPv6 literals ("127.0.0.1", "::1", "[::1]") never block.
+ * literal) is looked up (mtp_resolve_start below does it without blocking the loop).
+ * IPv4 and IPv6 literals ("127.0.0.1", "::1", "[::1]") never block.
  * Resolve up to `max` addresses of host:port into `out`; returns the count or MTP_ENOTFOUND.
  */
 int mtp_net_resolve(const char *host, uint16_t port, bool passive,
                     struct sockaddr_storage *out, socklen_t *lens, int max);
+/* A literal IPv4 / IPv6 address ("1.2.3.4", "::1", "[::1]") into *out; never blocks, never
+ * looks a name up. 0, or MTP_EINVAL when host is not a literal. */
+int mtp_net_parse_literal(const char *host, uint16_t port, struct sockaddr_storage *out,
+                          socklen_t *len);
+
+/*
+ * Asynchronous lookup of a host name: the loop's thread never blocks. The lookup runs on a
+ * short-lived thread of its own and its answer is delivered by the loop (cb on the loop's
+ * thread, exactly once unless cancelled): err < 0 (MTP_ENOTFOUND ...) or the n >= 1
+ * addresses (valid during the call). mtp_resolve_cancel() (not from another thread) makes
+ * sure cb is not called; the request is freed by the loop once the thread has finished.
+ * The handle is invalid after cb or cancel.
+ */
+typedef struct mtp_resolve mtp_resolve_t;
+typedef void (*mtp_resolve_cb)(mtp_resolve_t *r, int err, const struct sockaddr_storage *addrs,
+                               const socklen_t *lens, int n, void *user);
+int mtp_resolve_start(mtp_loop_t *loop, const char *host, uint16_t port, mtp_resolve_cb cb,
+                      void *user, mtp_resolve_t **out);
+void mtp_resolve_cancel(mtp_resolve_t *r);
+
 /* "1.2.3.4:443" or "[::1]:443" into buf (always NUL-terminated); returns buf. */
 char *mtp_net_addr_str(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
 enum { MTP_NET_ADDRSTRLEN = 64 };
@@ -193,7 +214,8 @@ typedef struct mtp_stream mtp_stream_t;
  *   MTP_ECLOSED    the peer closed its side and no on_eof callback was set
  *   MTP_EIO        socket error: connect failed, reset, … (mtp_stream_errno() has the errno)
  *   MTP_ETIMEDOUT  connect timeout or idle timeout
- *   MTP_ENOMEM     queued output went over max_output (a peer that does not read), or malloc
+ *   MTP_EFULL      queued output went over max_output (a peer that does not read)
+ *   MTP_ENOMEM     malloc failed
  *   MTP_ECANCELED  the loop was freed
  */
 typedef struct mtp_stream_cbs {
@@ -211,6 +233,11 @@ typedef struct mtp_stream_cbs {
     /* Optional: the output queue became empty (after having had bytes in it); called from the
      * loop only. Bytes the kernel took straight from mtp_stream_write() never queue. */
     void (*on_drain)(mtp_stream_t *s);
+    /* Optional (zero-copy reads, as libuv's alloc_cb): room for the next read. `suggested`
+     * is what the socket has ready (at least 64 KiB). Set *buf / *cap to the caller's own
+     * memory; the bytes are read straight into it and on_data gets that pointer. *cap 0
+     * ends this round of reading (the fd stays readable: the loop comes back). */
+    void (*on_alloc)(mtp_stream_t *s, size_t suggested, uint8_t **buf, size_t *cap);
 } mtp_stream_cbs_t;
 
 /* Zero-initialise; 0 means the default for every field. */
@@ -242,7 +269,7 @@ int mtp_stream_new(mtp_loop_t *loop, int fd, const mtp_stream_opts_t *opts,
 
 /*
  * Queue bytes (sent right away if possible; while connecting, they wait). Errors: MTP_ESTATE
- * after mtp_stream_end(), MTP_ECLOSED once closing; MTP_ENOMEM when the cap is exceeded and
+ * after mtp_stream_end(), MTP_ECLOSED once closing; MTP_EFULL when the cap is exceeded and
  * MTP_EIO when the socket failed (e.g. EPIPE, see mtp_stream_errno()) — in both cases the
  * stream is then closing and on_close with the same code follows from the loop.
  */
@@ -315,25 +342,23 @@ void mtp_listener_free(mtp_listener_t *l);
 /* Backoff: exponential with full jitter                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Uniform 64-bit random numbers. */
-typedef uint64_t (*mtp_rng_fn)(void *ctx);
-
+/* Randomness comes from an mtp_rng_t (mtproto/crypto.h), the one injection type of the
+ * library; the jitter takes 8 bytes per draw. */
+typedef struct mtp_rng mtp_rng_t;
 typedef struct mtp_backoff {
     mtp_usec_t base;        /* ceiling of attempt 0 */
     mtp_usec_t cap;         /* ceilings never exceed this */
     unsigned attempt;       /* next attempt number */
-    mtp_rng_fn rng;         /* NULL = built-in generator seeded from getrandom() */
-    void *rng_ctx;
+    const mtp_rng_t *rng;   /* NULL = built-in generator seeded from getrandom(); borrowed */
     uint64_t state;         /* built-in generator state */
 } mtp_backoff_t;
 
 /* min(cap, base * 2^attempt), without overflow; 0 if base <= 0. */
 mtp_usec_t mtp_backoff_ceiling(mtp_usec_t base, mtp_usec_t cap, unsigned attempt);
-/* Full jitter: uniform in [0, ceiling]. rng NULL is not allowed here. */
+/* Full jitter: uniform in [0, ceiling]. rng NULL (or a failing rng): no jitter, the ceiling. */
 mtp_usec_t mtp_backoff_delay(mtp_usec_t base, mtp_usec_t cap, unsigned attempt,
-                             mtp_rng_fn rng, void *ctx);
-void mtp_backoff_init(mtp_backoff_t *b, mtp_usec_t base, mtp_usec_t cap, mtp_rng_fn rng,
-                      void *ctx);
+                             const mtp_rng_t *rng);
+void mtp_backoff_init(mtp_backoff_t *b, mtp_usec_t base, mtp_usec_t cap, const mtp_rng_t *rng);
 /* Delay before the next attempt; advances the attempt counter. */
 mtp_usec_t mtp_backoff_next(mtp_backoff_t *b);
 /* After a success: start again from attempt 0. */

@@ -169,6 +169,12 @@ typedef struct mtp_server_config {
     mtp_log_fn log;
     void *log_user;
     mtp_log_level_t log_level;
+
+    /* Optional: run on the caller's event loop (an mtp_loop_t of <mtproto/net.h>, shared
+     * with clients for instance): mtp_server_start() registers the listeners there and the
+     * caller drives the loop; no thread and no mtp_server_run() are needed. Free the server
+     * before the loop. NULL = a loop of its own. */
+    struct mtp_loop *loop;
 } mtp_server_config_t;
 
 /* Defaults (see the fields) for a config of `version`: 0, or MTP_EVERSION for a version

@@ -38,7 +38,7 @@
 #include <stdbool.h>
 #include <mtproto/common.h>
 #include <mtproto/crypto.h>
-#include <mtproto/envelope.h>   /* mtp_role_t */
+#include <mtproto/envelope.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -202,7 +202,11 @@ typedef struct mtp_future_salt {
 typedef void (*mtp_session_trace_fn)(void *ctx, int dir, int64_t session_id, int64_t msg_id,
                                      int32_t seq_no, const uint8_t *body, size_t len);
 
+/* Version of mtp_session_config_t this header describes (its first field). */
+#define MTP_SESSION_CONFIG_VERSION 1u
+
 typedef struct mtp_session_config {
+    unsigned version;               /* set by mtp_session_config_init() */
     mtp_role_t role;
     /* Client: 0 = draw a random one. Server: the client's session_id (required). */
     int64_t session_id;
@@ -270,11 +274,18 @@ typedef struct mtp_session_config {
     void *trace_ctx;
 } mtp_session_config_t;
 
-/* Defaults for the role (everything above that is not a per-session value). */
-void mtp_session_config_init(mtp_session_config_t *c, mtp_role_t role);
+/* Defaults for the role (everything above that is not a per-session value), for the
+ * config version the caller was compiled with. An unknown version only stores version
+ * (mtp_session_new() then refuses it). */
+void mtp_session_config_init_versioned(unsigned version, mtp_session_config_t *c,
+                                       mtp_role_t role);
+#define mtp_session_config_init(c, role) \
+    mtp_session_config_init_versioned(MTP_SESSION_CONFIG_VERSION, (c), (role))
 
-/* NULL on allocation failure or an invalid config (server role without session_id). */
-mtp_session_t *mtp_session_new(const mtp_session_config_t *cfg);
+/* *out = a new session; 0, MTP_EINVAL (no config, unknown role, server role without
+ * session_id), MTP_EVERSION (config of an unknown version), MTP_ENOMEM, or the RNG's error
+ * when no random session_id can be drawn. */
+int mtp_session_new(const mtp_session_config_t *cfg, mtp_session_t **out);
 /* Frees everything. Pending calls end silently: call mtp_session_close() and drain the
  * events first if the owners of the calls must hear about it. */
 void mtp_session_free(mtp_session_t *s);
@@ -353,11 +364,13 @@ int mtp_session_feed(mtp_session_t *s, const mtp_session_msg_t *m, mtp_usec_t no
 
 /* ---- outgoing ---- */
 
-/* Flags of mtp_session_call(). */
-#define MTP_CALL_ORDERED   (1u << 0)   /* run after the previous ORDERED call (invokeAfterMsg
+/* Flags of mtp_session_call() (other bits: MTP_EINVAL). The MTP_SESS_ namespace is the
+ * session's own: the client's MTP_CALL_* and the conn's MTP_CONN_* flags are others. */
+#define MTP_SESS_ORDERED   (1u << 0)   /* run after the previous ORDERED call (invokeAfterMsg
                                           while that one is still pending) */
-#define MTP_CALL_NO_GZIP   (1u << 1)   /* never gzip_packed */
-#define MTP_CALL_ALONE     (1u << 2)   /* never inside a container */
+#define MTP_SESS_NO_GZIP   (1u << 1)   /* never gzip_packed (also mtp_session_reply_ex) */
+#define MTP_SESS_ALONE     (1u << 2)   /* never inside a container */
+#define MTP_SESS_CALL_MASK (MTP_SESS_ORDERED | MTP_SESS_NO_GZIP | MTP_SESS_ALONE)
 
 /*
  * Client: queue an RPC call (body: one serialized method call, copied). Returns the call
@@ -385,7 +398,7 @@ size_t mtp_session_unacked(const mtp_session_t *s);
  * large) or with an rpc_error. Answers to a query the client dropped are discarded. */
 int mtp_session_reply(mtp_session_t *s, int64_t req_msg_id, const uint8_t *body, size_t len,
                       mtp_usec_t now);
-/* The same with flags: MTP_CALL_NO_GZIP sends the result as it is (file parts). */
+/* The same with flags: MTP_SESS_NO_GZIP sends the result as it is (file parts). */
 int mtp_session_reply_ex(mtp_session_t *s, int64_t req_msg_id, const uint8_t *body, size_t len,
                          uint32_t flags, mtp_usec_t now);
 int mtp_session_reply_error(mtp_session_t *s, int64_t req_msg_id, int32_t code,
@@ -394,9 +407,9 @@ int mtp_session_reply_error(mtp_session_t *s, int64_t req_msg_id, int32_t code,
 int mtp_session_push(mtp_session_t *s, const uint8_t *body, size_t len, mtp_usec_t now);
 
 /* Flags of mtp_session_send_raw(). */
-#define MTP_SEND_CONTENT   (1u << 0)   /* content-related (odd seq_no) */
-#define MTP_SEND_ANSWER    (1u << 1)   /* server: msg_id ≡ 1 mod 4 (else 3) */
-#define MTP_SEND_ALONE     (1u << 2)   /* not inside a container */
+#define MTP_SESS_SEND_CONTENT (1u << 0)   /* content-related (odd seq_no) */
+#define MTP_SESS_SEND_ANSWER  (1u << 1)   /* server: msg_id ≡ 1 mod 4 (else 3) */
+#define MTP_SESS_SEND_ALONE   (1u << 2)   /* not inside a container */
 /* Queue any body as-is (service messages, fault injection). Not retained for re-sending.
  * Both roles. */
 int mtp_session_send_raw(mtp_session_t *s, const uint8_t *body, size_t len, uint32_t flags,

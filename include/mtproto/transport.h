@@ -124,10 +124,7 @@ typedef enum mtp_transport_kind {
     MTP_TRANSPORT_FULL = 4
 } mtp_transport_kind_t;
 
-typedef enum mtp_transport_role {
-    MTP_TRANSPORT_CLIENT = 1,
-    MTP_TRANSPORT_SERVER = 2
-} mtp_transport_role_t;
+/* The transport's role is an mtp_role_t (common.h), like every layer's. */
 
 /* ---- MTProxy secrets ---- */
 
@@ -166,7 +163,7 @@ int mtp_proxy_secret_parse_text(mtp_proxy_secret_t *s, const char *text, size_t 
  * successful init with mtp_transport_free().
  */
 typedef struct mtp_transport {
-    int priv_role;                 /* mtp_transport_role_t */
+    int priv_role;                 /* mtp_role_t */
     int priv_kind;                 /* mtp_transport_kind_t (UNKNOWN while detecting) */
     int priv_obfs;                 /* obfuscated2 active (keys set up) */
     int priv_dead;                 /* sticky receive error (negative) or 0 */
@@ -217,7 +214,7 @@ int mtp_transport_set_max_packet(mtp_transport_t *t, size_t max_payload);
 /* Role, detected/configured kind (UNKNOWN until detected), obfuscation, and the DC id
  * of the obfuscated init (server: as read from init[60..61], which clients not talking
  * to a proxy may leave random; client: as configured; 0 without obfuscation). */
-mtp_transport_role_t mtp_transport_role(const mtp_transport_t *t);
+mtp_role_t mtp_transport_role(const mtp_transport_t *t);
 mtp_transport_kind_t mtp_transport_kind(const mtp_transport_t *t);
 bool mtp_transport_obfuscated(const mtp_transport_t *t);
 int  mtp_transport_dc_id(const mtp_transport_t *t);

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/bn.h>
 #include <mtproto/crypto.h>
+#include "util/util.h"
 
 /* ---- fatal error for the void-returning primitives (OpenSSL allocation failure) ---- */
 #if defined(__GNUC__)

@@ -418,25 +418,12 @@ int mtp_bn_to_be_pad_(const BIGNUM *bn, uint8_t *out, size_t len)
 
 size_t mtp_tl_bytes_(const uint8_t *p, size_t len, uint8_t *out, size_t cap)
 {
-    size_t hdr, total;
-    if (len <= 253) {
-        hdr = 1;
-    } else if (len < (1u << 24)) {
-        hdr = 4;
-    } else {
+    if (len >= (1u << 24))
         return 0;
-    }
-    total = (hdr + len + 3) & ~(size_t)3;
+    size_t total = mtp_tlb_size(len);
     if (total > cap)
         return 0;
-    if (hdr == 1) {
-        out[0] = (uint8_t)len;
-    } else {
-        out[0] = 0xfe;
-        out[1] = (uint8_t)(len & 0xff);
-        out[2] = (uint8_t)((len >> 8) & 0xff);
-        out[3] = (uint8_t)((len >> 16) & 0xff);
-    }
+    size_t hdr = mtp_tlb_header(out, len);
     if (len)
         memcpy(out + hdr, p, len);
     memset(out + hdr + len, 0, total - hdr - len);

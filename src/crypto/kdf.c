@@ -115,11 +115,8 @@ void mtp_auth_key_id(const uint8_t auth_key[256], uint8_t id[8])
 int64_t mtp_auth_key_id64(const uint8_t auth_key[256])
 {
     uint8_t id[8];
-    uint64_t v = 0;
     mtp_auth_key_id(auth_key, id);
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | id[i];
-    return (int64_t)v;
+    return (int64_t)mtp_get_le64(id);
 }
 
 void mtp_auth_key_aux_hash(const uint8_t auth_key[256], uint8_t aux_hash[8])
@@ -279,8 +276,7 @@ int mtp_mtproto1_decrypt(const uint8_t auth_key[256], int x, const uint8_t *in, 
         mtp_secure_zero(plain, total);
         return rc;
     }
-    dlen = (uint32_t)plain[28] | (uint32_t)plain[29] << 8 | (uint32_t)plain[30] << 16 |
-           (uint32_t)plain[31] << 24;
+    dlen = mtp_get_le32(plain + 28);
     ok = 1;
     if (dlen > total - 32 || dlen % 4 != 0 || total - 32 - dlen > 15)
         ok = 0;

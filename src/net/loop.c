@@ -768,7 +768,7 @@ void mtp_loop_free(mtp_loop_t *loop)
     free(loop);
 }
 
-mtp_usec_t mtp_loop_timeout_usec(mtp_loop_t *loop)
+mtp_usec_t mtp_loop_timeout_usec(const mtp_loop_t *loop)
 {
     if (!loop)
         return -1;
@@ -792,12 +792,12 @@ static int usec_to_ms(mtp_usec_t us)
     return (int)((us + 999) / 1000);
 }
 
-int mtp_loop_timeout_ms(mtp_loop_t *loop)
+int mtp_loop_timeout_ms(const mtp_loop_t *loop)
 {
     return usec_to_ms(mtp_loop_timeout_usec(loop));
 }
 
-size_t mtp_loop_fds(mtp_loop_t *loop, struct pollfd *out, size_t max)
+size_t mtp_loop_fds(const mtp_loop_t *loop, struct pollfd *out, size_t max)
 {
     if (!loop)
         return 0;

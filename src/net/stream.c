@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -285,8 +286,68 @@ static void got_eof(mtp_stream_t *s)
     update_interest(s);
 }
 
+#define ALLOC_READS_PER_EVENT 16
+#define ALLOC_MIN ((size_t)64 << 10)
+#define ALLOC_MAX ((size_t)8 << 20)
+
+/* Reads into the caller's memory (on_alloc): everything the socket has, up to a bound. */
+static void do_read_alloc(mtp_stream_t *s)
+{
+    for (int i = 0; i < ALLOC_READS_PER_EVENT; i++) {
+        int avail = 0;
+        if (ioctl(s->fd, FIONREAD, &avail) < 0 || avail < 0)
+            avail = 0;
+        size_t want = (size_t)avail < ALLOC_MIN ? ALLOC_MIN
+                      : (size_t)avail > ALLOC_MAX ? ALLOC_MAX : (size_t)avail;
+        uint8_t *p = NULL;
+        size_t cap = 0, got = 0;
+        s->cbs.on_alloc(s, want, &p, &cap);
+        if (s->state != ST_OPEN || !p || !cap)
+            return;
+        bool eof = false;
+        int err = 0;
+        while (got < cap) {
+            ssize_t r = recv(s->fd, p + got, cap - got, 0);
+            if (r > 0) {
+                got += (size_t)r;
+                continue;
+            }
+            if (r == 0)
+                eof = true;
+            else if (errno == EINTR)
+                continue;
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                err = errno;
+            break;
+        }
+        if (got) {
+            s->bytes_in += (uint64_t)got;
+            if (s->idle > 0)
+                s->last_rx = mtp_mono_usec();
+            if (s->cbs.on_data)
+                s->cbs.on_data(s, p, got);
+            if (s->state != ST_OPEN || s->read_paused || s->read_eof)
+                return;
+        }
+        if (err) {
+            stream_fail(s, sys_to_mtp(err), err);
+            return;
+        }
+        if (eof) {
+            got_eof(s);
+            return;
+        }
+        if (got < cap)
+            return;             /* drained */
+    }
+}
+
 static void do_read(mtp_stream_t *s)
 {
+    if (s->cbs.on_alloc) {
+        do_read_alloc(s);
+        return;
+    }
     size_t size;
     uint8_t *buf = mtp_net_read_buf(s->loop, &size);
     if (!buf) {
@@ -554,8 +615,8 @@ static int enqueue(mtp_stream_t *s, const mtp_bytes_t *parts, size_t nparts, siz
     if (!rest)
         return 0;
     if (rest > s->max_output || pending(s) > s->max_output - rest) {
-        stream_fail(s, MTP_ENOMEM, 0);
-        return MTP_ENOMEM;
+        stream_fail(s, MTP_EFULL, 0);
+        return MTP_EFULL;
     }
     if (s->out_head && s->out.cap - s->out.len < rest) {      /* reuse the sent prefix */
         memmove(s->out.data, s->out.data + s->out_head, pending(s));

@@ -306,9 +306,9 @@ static mtp_session_t *server_session(mtp_conn_t *c, int64_t sid, mtp_usec_t now)
         t.destroy_session = conn_destroy_session;
         t.cb_ctx = c;
     }
-    mtp_session_t *s;
+    mtp_session_t *s = NULL;
     if (owned) {
-        s = mtp_session_new(&t);
+        (void)mtp_session_new(&t, &s);   /* NULL on failure: the message is dropped */
     } else {
         s = c->cfg.get_session(c->cfg.cb_ctx, &c->key, sid, &t);
         if (s)
@@ -685,21 +685,34 @@ int mtp_conn_rx_commit(mtp_conn_t *c, size_t n, mtp_usec_t now)
 /* lifetime                                                                           */
 /* ---------------------------------------------------------------------------------- */
 
-void mtp_conn_config_init(mtp_conn_config_t *c, mtp_role_t role)
+void mtp_conn_config_init_versioned(unsigned version, mtp_conn_config_t *c, mtp_role_t role)
 {
+    if (version != MTP_CONN_CONFIG_VERSION) {
+        c->version = version;
+        return;
+    }
     memset(c, 0, sizeof *c);
+    c->version = version;
     c->role = role;
     c->transport = MTP_TRANSPORT_INTERMEDIATE;
     mtp_session_config_init(&c->session, role);
 }
 
-mtp_conn_t *mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, int *err)
+int mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, mtp_conn_t **out)
 {
     int e = 0;
     mtp_conn_t *c = NULL;
+    if (!out)
+        return MTP_EINVAL;
+    *out = NULL;
     if (!cfg || (cfg->role != MTP_ROLE_CLIENT && cfg->role != MTP_ROLE_SERVER) ||
         (cfg->client_session && !cfg->auth_key)) {
         e = MTP_EINVAL;
+        goto out;
+    }
+    if (cfg->version != MTP_CONN_CONFIG_VERSION ||
+        cfg->session.version != MTP_SESSION_CONFIG_VERSION) {
+        e = MTP_EVERSION;
         goto out;
     }
     c = calloc(1, sizeof *c);
@@ -743,12 +756,9 @@ mtp_conn_t *mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, int *err)
         }
         if (!cfg->auth_key)
             t.time_synced = false;   /* set from the exchange */
-        c->sess[0].s = mtp_session_new(&t);
-        c->sess[0].owned = true;
-        if (!c->sess[0].s) {
-            e = MTP_ENOMEM;
+        if ((e = mtp_session_new(&t, &c->sess[0].s)) != 0)
             goto out;
-        }
+        c->sess[0].owned = true;
     }
     c->nsess = 1;
     c->primary = 0;
@@ -776,11 +786,10 @@ mtp_conn_t *mtp_conn_new(const mtp_conn_config_t *cfg, mtp_usec_t now, int *err)
 out:
     if (e) {
         mtp_conn_free(c);
-        c = NULL;
+        return e;
     }
-    if (err)
-        *err = e;
-    return c;
+    *out = c;
+    return 0;
 }
 
 void mtp_conn_free(mtp_conn_t *c)
@@ -917,8 +926,8 @@ int64_t mtp_conn_call(mtp_conn_t *c, const uint8_t *body, size_t len, uint32_t f
         return MTP_EINVAL;
     if (c->role != MTP_ROLE_CLIENT || !c->nsess)
         return MTP_ESTATE;
-    int64_t id = mtp_session_call(c->sess[0].s, body, len, flags & ~MTP_CONN_CALL_DEFER, user, now);
-    if (id > 0 && !(flags & MTP_CONN_CALL_DEFER))
+    int64_t id = mtp_session_call(c->sess[0].s, body, len, flags & ~MTP_CONN_DEFER, user, now);
+    if (id > 0 && !(flags & MTP_CONN_DEFER))
         mtp_conn_flush(c, now);
     return id;
 }

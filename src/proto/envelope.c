@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "proto/envelope_int.h"
+#include "util/util.h"
 
 #define ID_BIND_AUTH_KEY_INNER 0x75a3f765u   /* bind_auth_key_inner (tl/mtproto.tl) */
 #define BIND_INNER_LEN 40                    /* id + 4 longs + int */
@@ -39,7 +39,7 @@ int mtp_auth_key_init(mtp_auth_key_t *k, const uint8_t key[MTP_AUTH_KEY_LEN])
     if (k->key != key)
         memmove(k->key, key, MTP_AUTH_KEY_LEN);
     memcpy(k->id, h + 12, 8);
-    k->id64 = (int64_t)mtp_env_get64(h + 12);
+    k->id64 = (int64_t)mtp_get_le64(h + 12);
     memcpy(k->aux_hash, h, 8);
     mtp_secure_zero(h, sizeof h);
     return 0;
@@ -64,8 +64,8 @@ int mtp_plain_pack(int64_t msg_id, const uint8_t *body, size_t len, mtp_buf_t *o
         return rc;
     uint8_t *p = out->data + out->len;
     memset(p, 0, 8);
-    mtp_env_put64(p + 8, (uint64_t)msg_id);
-    mtp_env_put32(p + 16, (uint32_t)len);
+    mtp_put_le64(p + 8, (uint64_t)msg_id);
+    mtp_put_le32(p + 16, (uint32_t)len);
     if (len)
         memcpy(p + MTP_PLAIN_HDR_LEN, body, len);
     out->len += MTP_PLAIN_HDR_LEN + len;
@@ -81,12 +81,12 @@ int mtp_plain_unpack(const uint8_t *pkt, size_t len, int64_t *msg_id, mtp_bytes_
     body->len = 0;
     if (len < MTP_PLAIN_HDR_LEN)
         return MTP_ETRUNC;
-    if (mtp_env_get64(pkt) != 0)
+    if (mtp_get_le64(pkt) != 0)
         return MTP_EPROTO;
-    uint32_t n = mtp_env_get32(pkt + 16);
+    uint32_t n = mtp_get_le32(pkt + 16);
     if ((size_t)n != len - MTP_PLAIN_HDR_LEN || n % 4)
         return MTP_EPROTO;
-    *msg_id = (int64_t)mtp_env_get64(pkt + 8);
+    *msg_id = (int64_t)mtp_get_le64(pkt + 8);
     body->ptr = pkt + MTP_PLAIN_HDR_LEN;
     body->len = n;
     return 0;
@@ -98,7 +98,7 @@ int mtp_envelope_key_id(const uint8_t *pkt, size_t len, int64_t *auth_key_id)
         return MTP_EINVAL;
     if (len < 8)
         return MTP_ETRUNC;
-    *auth_key_id = (int64_t)mtp_env_get64(pkt);
+    *auth_key_id = (int64_t)mtp_get_le64(pkt);
     return 0;
 }
 
@@ -188,11 +188,11 @@ int mtp_envelope_fill(uint8_t *pkt, size_t pkt_len, int64_t salt, int64_t sessio
         return MTP_EINVAL;
     uint8_t *h = pkt + MTP_ENC_OUTER_LEN;
     size_t pad = pkt_len - MTP_ENC_OUTER_LEN - MTP_ENC_INNER_LEN - len;
-    mtp_env_put64(h, (uint64_t)salt);
-    mtp_env_put64(h + 8, (uint64_t)session_id);
-    mtp_env_put64(h + 16, (uint64_t)msg_id);
-    mtp_env_put32(h + 24, (uint32_t)seq_no);
-    mtp_env_put32(h + 28, (uint32_t)len);
+    mtp_put_le64(h, (uint64_t)salt);
+    mtp_put_le64(h + 8, (uint64_t)session_id);
+    mtp_put_le64(h + 16, (uint64_t)msg_id);
+    mtp_put_le32(h + 24, (uint32_t)seq_no);
+    mtp_put_le32(h + 28, (uint32_t)len);
     if (len)
         memcpy(h + MTP_ENC_INNER_LEN, body, len);
     int rc = mtp_rand_padding(rng, h + MTP_ENC_INNER_LEN + len, pad);
@@ -243,7 +243,7 @@ static int open_finish(unsigned bad, const uint8_t *pkt, uint8_t *plain, size_t 
     bad |= !mtp_ct_memeq(large + 8, pkt + 8, 16);
 
     /* 5. lengths (evaluated without early exits) */
-    uint32_t mdl = mtp_env_get32(plain + 28);
+    uint32_t mdl = mtp_get_le32(plain + 28);
     size_t room = n - MTP_ENC_INNER_LEN;            /* n >= 48, so >= 16 */
     unsigned len_bad = (mdl & 0x80000003u) != 0;     /* negative or not % 4 */
     len_bad |= (size_t)mdl > room;
@@ -257,10 +257,10 @@ static int open_finish(unsigned bad, const uint8_t *pkt, uint8_t *plain, size_t 
         mtp_secure_zero(large, MTP_SHA256_LEN);
         return MTP_ESECURITY;
     }
-    msg->salt = (int64_t)mtp_env_get64(plain);
-    msg->session_id = (int64_t)mtp_env_get64(plain + 8);
-    msg->msg_id = (int64_t)mtp_env_get64(plain + 16);
-    msg->seq_no = (int32_t)mtp_env_get32(plain + 24);
+    msg->salt = (int64_t)mtp_get_le64(plain);
+    msg->session_id = (int64_t)mtp_get_le64(plain + 8);
+    msg->msg_id = (int64_t)mtp_get_le64(plain + 16);
+    msg->seq_no = (int32_t)mtp_get_le32(plain + 24);
     msg->body.ptr = plain + MTP_ENC_INNER_LEN;
     msg->body.len = mdl;
     msg->padding_len = pad;
@@ -382,16 +382,16 @@ int mtp_bind_inner_encrypt(const mtp_auth_key_t *perm, const mtp_bind_inner_t *i
     int rc = mtp_rand(rng, plain, 16);   /* stands in for salt + session_id */
     if (rc)
         return rc;
-    mtp_env_put64(plain + 16, (uint64_t)in->msg_id);
-    mtp_env_put32(plain + 24, 0);                       /* seq_no */
-    mtp_env_put32(plain + 28, BIND_INNER_LEN);          /* message_data_length */
+    mtp_put_le64(plain + 16, (uint64_t)in->msg_id);
+    mtp_put_le32(plain + 24, 0);                       /* seq_no */
+    mtp_put_le32(plain + 28, BIND_INNER_LEN);          /* message_data_length */
     uint8_t *b = plain + MTP_ENC_INNER_LEN;
-    mtp_env_put32(b, ID_BIND_AUTH_KEY_INNER);
-    mtp_env_put64(b + 4, (uint64_t)in->nonce);
-    mtp_env_put64(b + 12, (uint64_t)in->temp_auth_key_id);
-    mtp_env_put64(b + 20, (uint64_t)in->perm_auth_key_id);
-    mtp_env_put64(b + 28, (uint64_t)in->temp_session_id);
-    mtp_env_put32(b + 36, (uint32_t)in->expires_at);
+    mtp_put_le32(b, ID_BIND_AUTH_KEY_INNER);
+    mtp_put_le64(b + 4, (uint64_t)in->nonce);
+    mtp_put_le64(b + 12, (uint64_t)in->temp_auth_key_id);
+    mtp_put_le64(b + 20, (uint64_t)in->perm_auth_key_id);
+    mtp_put_le64(b + 28, (uint64_t)in->temp_session_id);
+    mtp_put_le32(b + 36, (uint32_t)in->expires_at);
 
     rc = mtp_buf_reserve(out, MTP_BIND_MSG_LEN + 15);
     if (!rc) {
@@ -421,17 +421,17 @@ int mtp_bind_inner_decrypt(const mtp_auth_key_t *perm, const uint8_t *enc, size_
     int rc = mtp_mtproto1_decrypt(perm->key, 0, enc, len, plain, &plain_len);
     bad |= rc != 0;
     bad |= plain_len != BIND_PLAIN_LEN;
-    bad |= mtp_env_get32(plain + 24) != 0;                       /* seq_no */
-    bad |= mtp_env_get32(plain + 28) != BIND_INNER_LEN;
+    bad |= mtp_get_le32(plain + 24) != 0;                       /* seq_no */
+    bad |= mtp_get_le32(plain + 28) != BIND_INNER_LEN;
     const uint8_t *b = plain + MTP_ENC_INNER_LEN;
-    bad |= mtp_env_get32(b) != ID_BIND_AUTH_KEY_INNER;
+    bad |= mtp_get_le32(b) != ID_BIND_AUTH_KEY_INNER;
     if (!bad) {
-        out->msg_id = (int64_t)mtp_env_get64(plain + 16);
-        out->nonce = (int64_t)mtp_env_get64(b + 4);
-        out->temp_auth_key_id = (int64_t)mtp_env_get64(b + 12);
-        out->perm_auth_key_id = (int64_t)mtp_env_get64(b + 20);
-        out->temp_session_id = (int64_t)mtp_env_get64(b + 28);
-        out->expires_at = (int32_t)mtp_env_get32(b + 36);
+        out->msg_id = (int64_t)mtp_get_le64(plain + 16);
+        out->nonce = (int64_t)mtp_get_le64(b + 4);
+        out->temp_auth_key_id = (int64_t)mtp_get_le64(b + 12);
+        out->perm_auth_key_id = (int64_t)mtp_get_le64(b + 20);
+        out->temp_session_id = (int64_t)mtp_get_le64(b + 28);
+        out->expires_at = (int32_t)mtp_get_le32(b + 36);
     }
     mtp_secure_zero(plain, sizeof plain);
     return bad ? MTP_ESECURITY : 0;

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "proto/handshake_int.h"
-#include "proto/envelope_int.h"
+#include "util/util.h"
 
 struct mtp_hs_client {
     mtp_hs_client_config_t cfg;
@@ -189,7 +189,7 @@ static int on_respq(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mtp_bu
 {
     static const mtp_tl_comb_t *const allowed[] = { &mtp_tlc_mt_resPQ };
     int rc;
-    mtp_mt_resPQ_t *m = mtp_hs_decode_(c->arena, body.ptr, body.len, allowed, 1, true, NULL, &rc);
+    mtp_mt_resPQ_t *m = mtp_hs_decode_(c->arena, body.ptr, body.len, allowed, 1, 0, NULL, &rc);
     if (!m)
         return rc;
     if (!mtp_ct_memeq(m->nonce, c->nonce, 16))
@@ -371,7 +371,7 @@ static int on_dh_params(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mt
     static const mtp_tl_comb_t *const allowed[] = { &mtp_tlc_mt_server_DH_params_ok,
                                                     &mtp_tlc_mt_server_DH_params_fail };
     int rc;
-    mtp_tl_object_t *o = mtp_hs_decode_(c->arena, body.ptr, body.len, allowed, 2, true, NULL, &rc);
+    mtp_tl_object_t *o = mtp_hs_decode_(c->arena, body.ptr, body.len, allowed, 2, 0, NULL, &rc);
     if (!o)
         return rc;
     if (o->tl == &mtp_tlc_mt_server_DH_params_fail) {
@@ -403,7 +403,8 @@ static int on_dh_params(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mt
     static const mtp_tl_comb_t *const inner_allowed[] = { &mtp_tlc_mt_server_DH_inner_data };
     size_t used = 0;
     mtp_mt_server_DH_inner_data_t *a =
-        mtp_hs_decode_(c->arena, awh + MTP_SHA1_LEN, n - MTP_SHA1_LEN, inner_allowed, 1, false,
+        mtp_hs_decode_(c->arena, awh + MTP_SHA1_LEN, n - MTP_SHA1_LEN, inner_allowed, 1,
+                       HS_ANY_TAIL,
                        &used, &rc);
     if (!a)
         return rc == MTP_ENOMEM ? rc : MTP_ESECURITY;   /* garbage after decryption */
@@ -447,7 +448,7 @@ static int on_dh_gen(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mtp_b
     static const mtp_tl_comb_t *const allowed[] = { &mtp_tlc_mt_dh_gen_ok, &mtp_tlc_mt_dh_gen_retry,
                                                     &mtp_tlc_mt_dh_gen_fail };
     int rc;
-    mtp_tl_object_t *o = mtp_hs_decode_(c->arena, body.ptr, body.len, allowed, 3, true, NULL, &rc);
+    mtp_tl_object_t *o = mtp_hs_decode_(c->arena, body.ptr, body.len, allowed, 3, 0, NULL, &rc);
     if (!o)
         return rc;
     const uint8_t *nonce, *server_nonce, *hash;
@@ -477,7 +478,7 @@ static int on_dh_gen(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mtp_b
         if (c->retries >= c->cfg.max_retries)
             return MTP_EPROTO;
         c->retries++;
-        c->retry_id = (int64_t)mtp_env_get64(c->aux_hash);
+        c->retry_id = (int64_t)mtp_get_le64(c->aux_hash);
         return send_client_dh(c, now, out);
     }
 
@@ -489,7 +490,7 @@ static int on_dh_gen(mtp_hs_client_t *c, mtp_usec_t now, mtp_bytes_t body, mtp_b
         return rc;
     uint8_t salt[8];
     mtp_initial_server_salt(c->new_nonce, c->server_nonce, salt);
-    r->server_salt = (int64_t)mtp_env_get64(salt);
+    r->server_salt = (int64_t)mtp_get_le64(salt);
     r->time_offset = c->offset;
     r->dc_id = (c->cfg.flags & MTP_HS_LEGACY_INNER) ? 0 : c->cfg.dc_id;
     r->rsa_fingerprint = c->rsa_fp;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "proto/handshake_int.h"
-#include "proto/envelope_int.h"
+#include "util/util.h"
 
 
 void mtp_hs_result_wipe(mtp_hs_result_t *r)
@@ -33,7 +33,7 @@ int64_t mtp_hs_msg_id_(mtp_usec_t now, mtp_usec_t offset, int parity, int64_t *l
 }
 
 void *mtp_hs_decode_(mtp_arena_t *arena, const uint8_t *p, size_t n,
-                     const mtp_tl_comb_t *const *allowed, size_t nallowed, bool exact,
+                     const mtp_tl_comb_t *const *allowed, size_t nallowed, size_t pad_max,
                      size_t *consumed, int *err)
 {
     *err = MTP_EPROTO;
@@ -61,7 +61,7 @@ void *mtp_hs_decode_(mtp_arena_t *arena, const uint8_t *p, size_t n,
             *err = MTP_ENOMEM;
         return NULL;
     }
-    if (exact && r.p != r.end)
+    if ((size_t)(r.end - r.p) > pad_max)
         return NULL;
     if (consumed)
         *consumed = (size_t)(r.p - r.start);

@@ -21,13 +21,18 @@ int64_t mtp_hs_msg_id_(mtp_usec_t now, mtp_usec_t offset, int parity, int64_t *l
 
 /*
  * Decode one boxed object from the start of p[0:n] (strings borrowed from p; gzip not
- * unpacked). The constructor must be one of allowed[0..nallowed). exact: the object must
- * fill all n bytes. *consumed (may be NULL) receives its length. NULL + *err (MTP_EPROTO)
- * on failure.
+ * unpacked). The constructor must be one of allowed[0..nallowed). At most pad_max bytes may
+ * follow the object (0: it must fill all n bytes; HS_ANY_TAIL: any). *consumed (may be NULL)
+ * receives the object's length. NULL + *err (MTP_EPROTO) on failure.
  */
 void *mtp_hs_decode_(mtp_arena_t *arena, const uint8_t *p, size_t n,
-                     const mtp_tl_comb_t *const *allowed, size_t nallowed, bool exact,
+                     const mtp_tl_comb_t *const *allowed, size_t nallowed, size_t pad_max,
                      size_t *consumed, int *err);
+#define HS_ANY_TAIL        ((size_t)-1)
+/* A client's plain handshake message may carry random padding after its object: TDLib adds
+ * 0..255 bytes (inside message_data_length) and Telegram ignores them, so the server accepts
+ * up to this many. Server answers stay exact (Telegram sends none; the client checks). */
+#define HS_PLAIN_PAD_MAX   1024
 
 /* Append an unencrypted message: header (auth_key_id 0, msg_id, length) + boxed obj.
  * If body_copy is non-NULL, the encoded body is also stored there (replaced). On failure

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "proto/handshake_int.h"
-#include "proto/envelope_int.h"
+#include "util/util.h"
 
 enum { SLOT_PQ, SLOT_DH, SLOT_SET, NSLOTS };
 
@@ -190,7 +190,8 @@ static int on_req_pq(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
 {
     static const mtp_tl_comb_t *const allowed[] = { &mtp_tlc_mt_req_pq_multi, &mtp_tlc_mt_req_pq };
     int rc;
-    mtp_tl_object_t *o = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 2, true, NULL, &rc);
+    mtp_tl_object_t *o = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 2, HS_PLAIN_PAD_MAX,
+                                        NULL, &rc);
     if (!o)
         return rc;
     /* a fresh exchange replaces whatever was going on */
@@ -251,7 +252,7 @@ static int parse_inner(mtp_hs_server_t *s, const uint8_t *data, size_t n, inner_
     };
     int rc;
     memset(v, 0, sizeof *v);
-    mtp_tl_object_t *o = mtp_hs_decode_(s->arena, data, n, allowed, 4, false, NULL, &rc);
+    mtp_tl_object_t *o = mtp_hs_decode_(s->arena, data, n, allowed, 4, HS_ANY_TAIL, NULL, &rc);
     if (!o)
         return rc;
 #define VIEW(m)                              \
@@ -296,7 +297,8 @@ static int on_req_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
 {
     static const mtp_tl_comb_t *const allowed[] = { &mtp_tlc_mt_req_DH_params };
     int rc;
-    mtp_mt_req_DH_params_t *m = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 1, true,
+    mtp_mt_req_DH_params_t *m = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 1,
+                                               HS_PLAIN_PAD_MAX,
                                                NULL, &rc);
     if (!m)
         return rc;
@@ -404,7 +406,7 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     static const mtp_tl_comb_t *const allowed[] = { &mtp_tlc_mt_set_client_DH_params };
     int rc;
     mtp_mt_set_client_DH_params_t *m = mtp_hs_decode_(s->arena, body.ptr, body.len, allowed, 1,
-                                                      true, NULL, &rc);
+                                                      HS_PLAIN_PAD_MAX, NULL, &rc);
     if (!m)
         return rc;
     if (!nonces_ok(s, m->nonce, m->server_nonce))
@@ -419,7 +421,8 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     static const mtp_tl_comb_t *const inner_allowed[] = { &mtp_tlc_mt_client_DH_inner_data };
     size_t used = 0;
     mtp_mt_client_DH_inner_data_t *d =
-        mtp_hs_decode_(s->arena, dwh + MTP_SHA1_LEN, n - MTP_SHA1_LEN, inner_allowed, 1, false,
+        mtp_hs_decode_(s->arena, dwh + MTP_SHA1_LEN, n - MTP_SHA1_LEN, inner_allowed, 1,
+                       HS_ANY_TAIL,
                        &used, &rc);
     if (!d)
         return rc == MTP_ENOMEM ? rc : MTP_ESECURITY;
@@ -478,7 +481,7 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     }
     if (which == 2) {
         s->retries++;
-        s->retry_id = (int64_t)mtp_env_get64(k.aux_hash);
+        s->retry_id = (int64_t)mtp_get_le64(k.aux_hash);
         mtp_auth_key_wipe(&k);
         *ev = MTP_HS_EV_SEND;
         return 0;
@@ -497,7 +500,7 @@ static int on_set_dh(mtp_hs_server_t *s, mtp_usec_t now, mtp_bytes_t body, mtp_b
     mtp_auth_key_wipe(&k);
     uint8_t salt[8];
     mtp_initial_server_salt(s->new_nonce, s->server_nonce, salt);
-    r->server_salt = (int64_t)mtp_env_get64(salt);
+    r->server_salt = (int64_t)mtp_get_le64(salt);
     r->dc_id = s->dc;
     r->temp = s->temp;
     r->rsa_fingerprint = s->rsa_fp;
@@ -551,7 +554,7 @@ int mtp_hs_server_feed(mtp_hs_server_t *s, mtp_usec_t now, const uint8_t *pkt, s
         }
     }
 
-    uint32_t id = mtp_env_get32(body.ptr);
+    uint32_t id = mtp_get_le32(body.ptr);
     size_t out_len = out->len;
     int32_t terr = -404;
     mtp_arena_reset(s->arena);

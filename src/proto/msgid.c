@@ -1,6 +1,7 @@
 /*
  * libmtproto — msg_id <-> time, the msg_id generator, the replay window of received ids
- * and a small int64-keyed hash map used by the session (PROTOCOL.md §3.5, §3.7).
+ * (PROTOCOL.md §3.5, §3.7), and the session's buffer appenders. The int64 map the session
+ * uses is the util layer's (src/util/util.h).
  */
 #include <mtproto/session.h>
 
@@ -16,14 +17,14 @@
 void ses_buf_u32(mtp_buf_t *b, uint32_t v)
 {
     uint8_t t[4];
-    ses_put32(t, v);
+    mtp_put_le32(t, v);
     mtp_buf_append(b, t, 4);
 }
 
 void ses_buf_i64(mtp_buf_t *b, int64_t v)
 {
     uint8_t t[8];
-    ses_put64(t, v);
+    mtp_put_le64(t, (uint64_t)v);
     mtp_buf_append(b, t, 8);
 }
 
@@ -162,117 +163,3 @@ in_rec_t *inwin_insert(in_win_t *w, int64_t id, int32_t seq, uint32_t flags)
     return r;
 }
 
-/* ---------------------------------------------------------------------------------- */
-/* id map                                                                             */
-/* ---------------------------------------------------------------------------------- */
-
-static uint32_t idmap_slot(const id_map_t *m, int64_t key)
-{
-    uint64_t h = (uint64_t)key * 0x9E3779B97F4A7C15ull;
-    h ^= h >> 29;
-    return (uint32_t)h & (m->cap - 1);
-}
-
-void idmap_free(id_map_t *m)
-{
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof *m);
-}
-
-void *idmap_get(const id_map_t *m, int64_t key)
-{
-    if (!m->cap || !key)
-        return NULL;
-    for (uint32_t i = idmap_slot(m, key);; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == key)
-            return m->vals[i];
-        if (!m->keys[i])
-            return NULL;
-    }
-}
-
-static int idmap_grow(id_map_t *m, uint32_t want)
-{
-    uint32_t ncap = m->cap ? m->cap : 64;
-    while ((uint64_t)want * 2 > ncap) {
-        if (ncap >= (1u << 30))
-            return MTP_ENOMEM;
-        ncap *= 2;
-    }
-    id_map_t n = { calloc(ncap, sizeof(int64_t)), calloc(ncap, sizeof(void *)), ncap, 0 };
-    if (!n.keys || !n.vals) {
-        free(n.keys);
-        free(n.vals);
-        return MTP_ENOMEM;
-    }
-    for (uint32_t i = 0; i < m->cap; i++)
-        if (m->keys[i]) {
-            uint32_t j = idmap_slot(&n, m->keys[i]);
-            while (n.keys[j])
-                j = (j + 1) & (ncap - 1);
-            n.keys[j] = m->keys[i];
-            n.vals[j] = m->vals[i];
-            n.n++;
-        }
-    free(m->keys);
-    free(m->vals);
-    *m = n;
-    return 0;
-}
-
-int idmap_reserve(id_map_t *m, uint32_t extra)
-{
-    uint64_t want = (uint64_t)m->n + extra;
-    if (want > (1u << 29))
-        return MTP_ENOMEM;
-    if (want * 2 > m->cap)
-        return idmap_grow(m, (uint32_t)want);
-    return 0;
-}
-
-int idmap_put(id_map_t *m, int64_t key, void *val)
-{
-    if (!key)
-        return MTP_EINVAL;
-    if (((uint64_t)m->n + 1) * 2 > m->cap && idmap_grow(m, m->n + 1))
-        return MTP_ENOMEM;
-    uint32_t i = idmap_slot(m, key);
-    while (m->keys[i] && m->keys[i] != key)
-        i = (i + 1) & (m->cap - 1);
-    if (!m->keys[i])
-        m->n++;
-    m->keys[i] = key;
-    m->vals[i] = val;
-    return 0;
-}
-
-void idmap_del(id_map_t *m, int64_t key)
-{
-    if (!m->cap || !key)
-        return;
-    uint32_t i = idmap_slot(m, key);
-    while (m->keys[i] != key) {
-        if (!m->keys[i])
-            return;
-        i = (i + 1) & (m->cap - 1);
-    }
-    /* backward-shift deletion keeps probe chains intact without tombstones */
-    uint32_t j = i;
-    for (;;) {
-        j = (j + 1) & (m->cap - 1);
-        if (!m->keys[j])
-            break;
-        uint32_t k = idmap_slot(m, m->keys[j]);
-        /* move j to i if k is cyclically outside (i, j] */
-        bool move = (i <= j) ? (k <= i || k > j) : (k <= i && k > j);
-        if (move) {
-            m->keys[i] = m->keys[j];
-            m->vals[i] = m->vals[j];
-            i = j;
-        }
-    }
-    m->keys[i] = 0;
-    m->vals[i] = NULL;
-    m->n--;
-}

@@ -11,7 +11,7 @@
 
 int mtp_obfs2_forbidden_word_(const uint8_t p[4])
 {
-    switch (mtp_le32_(p)) {
+    switch (mtp_get_le32(p)) {
     case 0x44414548u: /* "HEAD" */
     case 0x54534f50u: /* "POST" */
     case 0x20544547u: /* "GET " */
@@ -100,7 +100,7 @@ int mtp_obfs2_client_setup_(const mtp_rng_t *rng, uint32_t tag, int dc,
             return MTP_ECRYPTO;     /* the source is not random */
         }
     }
-    mtp_put_le32_(init + 56, tag);
+    mtp_put_le32(init + 56, tag);
     if (dc != 0) {
         uint16_t d = (uint16_t)(int16_t)dc;
         init[60] = (uint8_t)d;
@@ -143,7 +143,7 @@ int mtp_obfs2_server_accept_(const uint8_t received[64], const uint8_t *secret16
         return rc;
     rc = mtp_aes_ctr_apply(dec, received, plain, 64);
     if (rc == 0) {
-        uint32_t tg = mtp_le32_(plain + 56);
+        uint32_t tg = mtp_get_le32(plain + 56);
         if (tg != MTP_OBFS2_TAG_ABRIDGED && tg != MTP_OBFS2_TAG_INTERMEDIATE &&
             tg != MTP_OBFS2_TAG_PADDED) {
             rc = MTP_ETRANSPORT;
@@ -194,17 +194,6 @@ int mtp_proxy_secret_parse(mtp_proxy_secret_t *s, const uint8_t *raw, size_t len
     return MTP_EINVAL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int b64val(int c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -233,17 +222,9 @@ int mtp_proxy_secret_parse_text(mtp_proxy_secret_t *s, const char *text, size_t 
     memset(s, 0, sizeof *s);
 
     /* hex */
-    if (len % 2 == 0 && len / 2 <= sizeof bin) {
-        size_t i;
-        for (i = 0; i < len; i += 2) {
-            int hi = hexval((unsigned char)text[i]), lo = hexval((unsigned char)text[i + 1]);
-            if (hi < 0 || lo < 0)
-                break;
-            bin[n++] = (uint8_t)(hi << 4 | lo);
-        }
-        if (i == len && mtp_proxy_secret_parse(s, bin, n) == 0)
-            return 0;
-    }
+    if (len % 2 == 0 && len / 2 <= sizeof bin && mtp_hex_decode(text, len / 2, bin) == 0 &&
+        mtp_proxy_secret_parse(s, bin, len / 2) == 0)
+        return 0;
 
     /* base64 / base64url, '=' padding optional */
     size_t l = len;

@@ -1,7 +1,6 @@
 /*
  * libmtproto — internals of the session layer: msg_id generator, the replay window of
- * received ids, an int64 -> pointer hash map, little-endian helpers and the constructor
- * ids of the service schema the session speaks. Not installed.
+ * received ids, an int64 -> pointer hash map, and little-endian helpers. Not installed.
  */
 #ifndef MTP_SESSION_INT_H
 #define MTP_SESSION_INT_H
@@ -11,61 +10,7 @@
 #include <stdbool.h>
 #include <mtproto/common.h>
 #include <mtproto/tl.h>
-
-/* ---- constructor ids (tl/mtproto.tl and tl/api.tl; PROTOCOL.md §5, §7) ---- */
-#define SID_VECTOR              0x1cb5c415u
-#define SID_RPC_RESULT          0xf35c6d01u
-#define SID_RPC_ERROR           0x2144ca19u
-#define SID_MSG_CONTAINER       0x73f1f8dcu
-#define SID_MSG_COPY            0xe06046b2u
-#define SID_GZIP_PACKED         0x3072cfa1u
-#define SID_MSGS_ACK            0x62d6b459u
-#define SID_BAD_MSG             0xa7eff811u
-#define SID_BAD_SALT            0xedab447bu
-#define SID_NEW_SESSION         0x9ec20908u
-#define SID_GET_FUTURE_SALTS    0xb921bd04u
-#define SID_FUTURE_SALTS        0xae500895u
-#define SID_PING                0x7abe77ecu
-#define SID_PONG                0x347773c5u
-#define SID_PING_DELAY          0xf3427b8cu
-#define SID_STATE_REQ           0xda69fb52u
-#define SID_STATE_INFO          0x04deb57du
-#define SID_ALL_INFO            0x8cc0d131u
-#define SID_DETAILED_INFO       0x276d3ec6u
-#define SID_NEW_DETAILED_INFO   0x809db6dfu
-#define SID_RESEND_REQ          0x7d861a08u
-#define SID_DESTROY_SESSION     0xe7512126u
-#define SID_DESTROY_SESSION_OK  0xe22045fcu
-#define SID_DESTROY_SESSION_NONE 0x62d350c9u
-#define SID_DESTROY_AUTH_KEY    0xd1435160u
-#define SID_HTTP_WAIT           0x9299359fu
-#define SID_DROP_ANSWER         0x58e4a740u
-#define SID_ANSWER_UNKNOWN      0x5e2ad36eu
-#define SID_ANSWER_DROPPED_RUNNING 0xcd78e586u
-#define SID_ANSWER_DROPPED      0xa43ad8b7u
-
-#define SID_INVOKE_WITH_LAYER   0xda9b0d0du
-#define SID_INIT_CONNECTION     0xc1cd5ea9u
-#define SID_INVOKE_AFTER_MSG    0xcb9f372du
-#define SID_INVOKE_AFTER_MSGS   0x3dc4b4f0u
-#define SID_INVOKE_WITHOUT_UPDATES 0xbf9459b7u
-#define SID_INVOKE_MESSAGES_RANGE 0x365275f2u
-#define SID_INVOKE_TAKEOUT      0xaca9fd2eu
-#define SID_INVOKE_BUSINESS     0xdd289f8eu
-#define SID_INVOKE_PLAY_INTEGRITY 0x1df92984u
-#define SID_INVOKE_APNS_SECRET  0x0dae54f8u
-#define SID_INVOKE_RECAPTCHA    0xadbb0f94u
-#define SID_INPUT_CLIENT_PROXY  0x75588b3fu
-#define SID_MESSAGE_RANGE       0x0ae30253u
-#define SID_JSON_OBJECT_VALUE   0xc0de1bd9u
-#define SID_JSON_NULL           0x3f6d7b68u
-#define SID_JSON_BOOL           0xc7345e6au
-#define SID_JSON_NUMBER         0x2be0dfa4u
-#define SID_JSON_STRING         0xb71e767au
-#define SID_JSON_ARRAY          0xf7444763u
-#define SID_JSON_OBJECT         0x99c1d49du
-#define SID_BOOL_TRUE           0x997275b5u
-#define SID_BOOL_FALSE          0xbc799737u
+#include "util/util.h"
 
 /* ---- little-endian access ---- */
 static inline uint32_t ses_get32(const uint8_t *p)
@@ -133,19 +78,15 @@ bool inwin_too_old(const in_win_t *w, int64_t id);
 /* Insert (the id must not be present); evicts the smallest when full. Never fails. */
 in_rec_t *inwin_insert(in_win_t *w, int64_t id, int32_t seq, uint32_t flags);
 
-/* ---- int64 -> pointer map (open addressing; key 0 is reserved) ---- */
+/* ---- int64 -> pointer map: the util layer's (src/util/util.h) ---- */
 
-typedef struct id_map {
-    int64_t *keys;
-    void **vals;
-    uint32_t cap, n;
-} id_map_t;
-
-void  idmap_free(id_map_t *m);
-void *idmap_get(const id_map_t *m, int64_t key);
-int   idmap_put(id_map_t *m, int64_t key, void *val);      /* replaces; 0 or MTP_ENOMEM */
+typedef mtp_i64map_t id_map_t;
+static inline void idmap_free(id_map_t *m) { mtp_i64map_free(m); }
+static inline void *idmap_get(const id_map_t *m, int64_t key) { return mtp_i64map_get(m, key); }
+/* replaces; 0 or MTP_ENOMEM */
+static inline int idmap_put(id_map_t *m, int64_t key, void *val) { return mtp_i64map_put(m, key, val); }
 /* Make room for `extra` more keys so that the next puts cannot fail. */
-int   idmap_reserve(id_map_t *m, uint32_t extra);
-void  idmap_del(id_map_t *m, int64_t key);
+static inline int idmap_reserve(id_map_t *m, uint32_t extra) { return mtp_i64map_reserve(m, extra); }
+static inline void idmap_del(id_map_t *m, int64_t key) { (void)mtp_i64map_del(m, key); }
 
 #endif

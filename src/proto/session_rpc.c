@@ -7,6 +7,9 @@
 
 #include <string.h>
 
+#include <mtproto/tl_mtproto.h>
+#include <mtproto/tl_schema.h>
+
 #include "session_int.h"
 
 /* ---------------------------------------------------------------------------------- */
@@ -124,9 +127,9 @@ int mtp_wrap_init_connection(const mtp_init_connection_t *p, const uint8_t *quer
     size_t start = out->len;
     int err0 = out->err;
     uint32_t flags = (p->proxy_address ? 1u : 0u) | (p->params ? 2u : 0u);
-    ses_buf_u32(out, SID_INVOKE_WITH_LAYER);
+    ses_buf_u32(out, MTP_ID_invokeWithLayer);
     ses_buf_u32(out, (uint32_t)p->layer);
-    ses_buf_u32(out, SID_INIT_CONNECTION);
+    ses_buf_u32(out, MTP_ID_initConnection);
     ses_buf_u32(out, flags);
     ses_buf_u32(out, (uint32_t)p->api_id);
     put_cstr(out, p->device_model);
@@ -136,7 +139,7 @@ int mtp_wrap_init_connection(const mtp_init_connection_t *p, const uint8_t *quer
     put_cstr(out, p->lang_pack);
     put_cstr(out, p->lang_code);
     if (p->proxy_address) {
-        ses_buf_u32(out, SID_INPUT_CLIENT_PROXY);
+        ses_buf_u32(out, MTP_ID_inputClientProxy);
         put_cstr(out, p->proxy_address);
         ses_buf_u32(out, (uint32_t)p->proxy_port);
     }
@@ -157,7 +160,7 @@ int mtp_wrap_invoke_after(int64_t msg_id, const uint8_t *query, size_t len, mtp_
     if (!out || !query_ok(query, len))
         return MTP_EINVAL;
     size_t start = out->len;
-    ses_buf_u32(out, SID_INVOKE_AFTER_MSG);
+    ses_buf_u32(out, MTP_ID_invokeAfterMsg);
     ses_buf_i64(out, msg_id);
     mtp_buf_append(out, query, len);
     if (out->err) {
@@ -172,7 +175,7 @@ int mtp_wrap_without_updates(const uint8_t *query, size_t len, mtp_buf_t *out)
     if (!out || !query_ok(query, len))
         return MTP_EINVAL;
     size_t start = out->len;
-    ses_buf_u32(out, SID_INVOKE_WITHOUT_UPDATES);
+    ses_buf_u32(out, MTP_ID_invokeWithoutUpdates);
     mtp_buf_append(out, query, len);
     if (out->err) {
         out->len = start;
@@ -195,20 +198,20 @@ static void skip_json(mtp_tl_reader_t *r, int depth)
     }
     uint32_t id = mtp_tl_read_nat(r);
     switch (id) {
-    case SID_JSON_NULL:
+    case MTP_ID_jsonNull:
         break;
-    case SID_JSON_BOOL:
+    case MTP_ID_jsonBool:
         (void)mtp_tl_read_bool(r);
         break;
-    case SID_JSON_NUMBER:
+    case MTP_ID_jsonNumber:
         (void)mtp_tl_read_long(r);
         break;
-    case SID_JSON_STRING:
+    case MTP_ID_jsonString:
         (void)mtp_tl_read_bytes(r);
         break;
-    case SID_JSON_ARRAY:
-    case SID_JSON_OBJECT: {
-        if (mtp_tl_read_nat(r) != SID_VECTOR) {
+    case MTP_ID_jsonArray:
+    case MTP_ID_jsonObject: {
+        if (mtp_tl_read_nat(r) != MTP_TL_ID_VECTOR) {
             mtp_tl_reader_fail(r, MTP_EBADTL);
             return;
         }
@@ -218,8 +221,8 @@ static void skip_json(mtp_tl_reader_t *r, int depth)
             return;
         }
         for (uint32_t i = 0; i < n && !r->err; i++) {
-            if (id == SID_JSON_OBJECT) {
-                if (mtp_tl_read_nat(r) != SID_JSON_OBJECT_VALUE) {
+            if (id == MTP_ID_jsonObject) {
+                if (mtp_tl_read_nat(r) != MTP_ID_jsonObjectValue) {
                     mtp_tl_reader_fail(r, MTP_EBADTL);
                     return;
                 }
@@ -254,12 +257,12 @@ int mtp_query_unwrap(const uint8_t *body, size_t len, mtp_query_info_t *info)
         const uint8_t *at = r.p;
         uint32_t id = ses_get32(at);
         switch (id) {
-        case SID_INVOKE_WITH_LAYER:
+        case MTP_ID_invokeWithLayer:
             r.p += 4;
             info->layer = mtp_tl_read_int(&r);
             info->wrappers |= MTP_WRAP_LAYER;
             break;
-        case SID_INIT_CONNECTION: {
+        case MTP_ID_initConnection: {
             r.p += 4;
             uint32_t flags = mtp_tl_read_nat(&r);
             info->api_id = mtp_tl_read_int(&r);
@@ -270,7 +273,7 @@ int mtp_query_unwrap(const uint8_t *body, size_t len, mtp_query_info_t *info)
             info->lang_pack = mtp_tl_read_bytes(&r);
             info->lang_code = mtp_tl_read_bytes(&r);
             if (flags & 1u) {
-                if (mtp_tl_read_nat(&r) != SID_INPUT_CLIENT_PROXY && !r.err)
+                if (mtp_tl_read_nat(&r) != MTP_ID_inputClientProxy && !r.err)
                     mtp_tl_reader_fail(&r, MTP_EBADTL);
                 info->has_proxy = true;
                 info->proxy_address = mtp_tl_read_bytes(&r);
@@ -287,7 +290,7 @@ int mtp_query_unwrap(const uint8_t *body, size_t len, mtp_query_info_t *info)
             info->wrappers |= MTP_WRAP_INIT;
             break;
         }
-        case SID_INVOKE_AFTER_MSG:
+        case MTP_ID_invokeAfterMsg:
             r.p += 4;
             if (r.end - r.p < 8)
                 return MTP_ETRUNC;
@@ -296,9 +299,9 @@ int mtp_query_unwrap(const uint8_t *body, size_t len, mtp_query_info_t *info)
             r.p += 8;
             info->wrappers |= MTP_WRAP_AFTER_MSG;
             break;
-        case SID_INVOKE_AFTER_MSGS: {
+        case MTP_ID_invokeAfterMsgs: {
             r.p += 4;
-            if (mtp_tl_read_nat(&r) != SID_VECTOR && !r.err)
+            if (mtp_tl_read_nat(&r) != MTP_TL_ID_VECTOR && !r.err)
                 return MTP_EBADTL;
             uint32_t n = mtp_tl_read_nat(&r);
             if (r.err)
@@ -311,36 +314,36 @@ int mtp_query_unwrap(const uint8_t *body, size_t len, mtp_query_info_t *info)
             info->wrappers |= MTP_WRAP_AFTER_MSGS;
             break;
         }
-        case SID_INVOKE_WITHOUT_UPDATES:
+        case MTP_ID_invokeWithoutUpdates:
             r.p += 4;
             info->wrappers |= MTP_WRAP_WITHOUT_UPDATES;
             break;
-        case SID_INVOKE_TAKEOUT:
+        case MTP_ID_invokeWithTakeout:
             r.p += 4;
             info->takeout_id = mtp_tl_read_long(&r);
             info->wrappers |= MTP_WRAP_TAKEOUT;
             break;
-        case SID_INVOKE_MESSAGES_RANGE:
+        case MTP_ID_invokeWithMessagesRange:
             r.p += 4;
-            if (mtp_tl_read_nat(&r) != SID_MESSAGE_RANGE && !r.err)
+            if (mtp_tl_read_nat(&r) != MTP_ID_messageRange && !r.err)
                 return MTP_EBADTL;
             (void)mtp_tl_read_int(&r);
             (void)mtp_tl_read_int(&r);
             info->wrappers |= MTP_WRAP_MESSAGES_RANGE;
             break;
-        case SID_INVOKE_BUSINESS:
+        case MTP_ID_invokeWithBusinessConnection:
             r.p += 4;
             (void)mtp_tl_read_bytes(&r);
             info->wrappers |= MTP_WRAP_BUSINESS;
             break;
-        case SID_INVOKE_PLAY_INTEGRITY:
-        case SID_INVOKE_APNS_SECRET:
+        case MTP_ID_invokeWithGooglePlayIntegrity:
+        case MTP_ID_invokeWithApnsSecret:
             r.p += 4;
             (void)mtp_tl_read_bytes(&r);
             (void)mtp_tl_read_bytes(&r);
             info->wrappers |= MTP_WRAP_INTEGRITY;
             break;
-        case SID_INVOKE_RECAPTCHA:
+        case MTP_ID_invokeWithReCaptcha:
             r.p += 4;
             (void)mtp_tl_read_bytes(&r);
             info->wrappers |= MTP_WRAP_INTEGRITY;
@@ -349,7 +352,7 @@ int mtp_query_unwrap(const uint8_t *body, size_t len, mtp_query_info_t *info)
             info->query.ptr = at;
             info->query.len = (size_t)(r.end - at);
             info->query_id = id;
-            info->gzipped = id == SID_GZIP_PACKED;
+            info->gzipped = id == MTP_ID_mt_gzip_packed;
             return 0;
         }
         if (r.err)

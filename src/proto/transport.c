@@ -54,7 +54,7 @@ const char *mtp_transport_kind_name(mtp_transport_kind_t kind)
 
 /* ---------------- setup ---------------- */
 
-static void base_init(mtp_transport_t *t, mtp_transport_role_t role, const mtp_rng_t *rng)
+static void base_init(mtp_transport_t *t, mtp_role_t role, const mtp_rng_t *rng)
 {
     memset(t, 0, sizeof *t);
     t->priv_role = role;
@@ -95,7 +95,7 @@ int mtp_transport_init_client(mtp_transport_t *t, mtp_transport_kind_t kind, boo
         skind = secret->kind;
     }
 
-    base_init(t, MTP_TRANSPORT_CLIENT, rng);
+    base_init(t, MTP_ROLE_CLIENT, rng);
     t->priv_kind = kind;
     t->priv_secret_kind = skind;
     if (key)
@@ -143,7 +143,7 @@ int mtp_transport_init_server(mtp_transport_t *t, const mtp_proxy_secret_t *secr
             return MTP_EINVAL;          /* FakeTLS: not implemented */
         skind = secret->kind;
     }
-    base_init(t, MTP_TRANSPORT_SERVER, rng);
+    base_init(t, MTP_ROLE_SERVER, rng);
     t->priv_secret_kind = skind;
     if (skind != MTP_PROXY_SECRET_NONE)
         memcpy(t->priv_secret, secret->key, 16);
@@ -170,9 +170,9 @@ int mtp_transport_set_max_packet(mtp_transport_t *t, size_t max_payload)
     return 0;
 }
 
-mtp_transport_role_t mtp_transport_role(const mtp_transport_t *t)
+mtp_role_t mtp_transport_role(const mtp_transport_t *t)
 {
-    return (mtp_transport_role_t)t->priv_role;
+    return (mtp_role_t)t->priv_role;
 }
 
 mtp_transport_kind_t mtp_transport_kind(const mtp_transport_t *t)
@@ -308,9 +308,9 @@ int mtp_transport_rx_commit(mtp_transport_t *t, size_t n)
 static void deliver(const mtp_transport_t *t, const uint8_t *p, size_t len, bool qa,
                     mtp_transport_event_t *ev)
 {
-    if (t->priv_role == MTP_TRANSPORT_CLIENT && len == 4 && (int32_t)mtp_le32_(p) < 0) {
+    if (t->priv_role == MTP_ROLE_CLIENT && len == 4 && (int32_t)mtp_get_le32(p) < 0) {
         ev->type = MTP_TRANSPORT_EV_ERROR;
-        ev->code = (int32_t)mtp_le32_(p);
+        ev->code = (int32_t)mtp_get_le32(p);
         return;
     }
     ev->type = MTP_TRANSPORT_EV_PACKET;
@@ -329,7 +329,7 @@ static int parse_abridged(const mtp_transport_t *t, const uint8_t *p, size_t ava
     unsigned b = p[0];
     bool qa = false;
     if (b & 0x80) {
-        if (t->priv_role == MTP_TRANSPORT_CLIENT) {
+        if (t->priv_role == MTP_ROLE_CLIENT) {
             /* quick ack: 4 bytes big-endian, bit 31 set */
             if (avail < 4)
                 return 0;
@@ -373,7 +373,7 @@ static int padded_payload_len(const uint8_t *q, size_t total, size_t *plen)
     static const uint8_t zero8[8];
     if (memcmp(q, zero8, 8) == 0) {
         /* unencrypted: auth_key_id(8) msg_id(8) message_data_length(4) data */
-        uint32_t mdl = mtp_le32_(q + 16);
+        uint32_t mdl = mtp_get_le32(q + 16);
         if (mdl > total - 20 || total - 20 - mdl > 15)
             return MTP_ETRANSPORT;
         *plen = 20 + (size_t)mdl;
@@ -391,10 +391,10 @@ static int parse_intermediate(const mtp_transport_t *t, const uint8_t *p, size_t
 {
     if (avail < 4)
         return 0;
-    uint32_t w = mtp_le32_(p);
+    uint32_t w = mtp_get_le32(p);
     bool qa = false;
     if (w & 0x80000000u) {
-        if (t->priv_role == MTP_TRANSPORT_CLIENT) {
+        if (t->priv_role == MTP_ROLE_CLIENT) {
             ev->type = MTP_TRANSPORT_EV_QUICK_ACK;
             ev->token = w;
             *used = 4;
@@ -437,9 +437,9 @@ static int parse_full(mtp_transport_t *t, const uint8_t *p, size_t avail,
 {
     if (avail < 4)
         return 0;
-    uint32_t len = mtp_le32_(p);
+    uint32_t len = mtp_get_le32(p);
     if ((int32_t)len < 0) {
-        if (t->priv_role == MTP_TRANSPORT_SERVER)
+        if (t->priv_role == MTP_ROLE_SERVER)
             return MTP_ETRANSPORT;      /* no quick acks / errors from a client */
         /* a bare transport error word (no seqno / crc) */
         ev->type = MTP_TRANSPORT_EV_ERROR;
@@ -449,11 +449,11 @@ static int parse_full(mtp_transport_t *t, const uint8_t *p, size_t avail,
     }
     if (!full_len_ok(t, len))
         return MTP_ETRANSPORT;
-    if (avail >= 8 && mtp_le32_(p + 4) != t->priv_rx_seq)
+    if (avail >= 8 && mtp_get_le32(p + 4) != t->priv_rx_seq)
         return MTP_ETRANSPORT;
     if (avail < len)
         return 0;
-    if (crc32_of(p, len - 4) != mtp_le32_(p + len - 4))
+    if (crc32_of(p, len - 4) != mtp_get_le32(p + len - 4))
         return MTP_ETRANSPORT;
     t->priv_rx_seq++;
     deliver(t, p + 8, len - 12, false, ev);
@@ -506,7 +506,7 @@ static int detect(mtp_transport_t *t)
         return MTP_ETRANSPORT;
     if (avail >= 8 && all_bytes(p + 4, 4, 0)) {
         /* zero seqno: full transport (never an obfuscated init) */
-        if (secret || !full_len_ok(t, mtp_le32_(p)))
+        if (secret || !full_len_ok(t, mtp_get_le32(p)))
             return MTP_ETRANSPORT;
         t->priv_kind = MTP_TRANSPORT_FULL;
         return 1;
@@ -637,7 +637,7 @@ static int frame_begin(mtp_transport_t *t, size_t len, bool qa, bool nopad, mtp_
         break;
     }
     case MTP_TRANSPORT_INTERMEDIATE:
-        mtp_put_le32_(hdr, (uint32_t)len | (qa ? 0x80000000u : 0));
+        mtp_put_le32(hdr, (uint32_t)len | (qa ? 0x80000000u : 0));
         hlen = 4;
         break;
     case MTP_TRANSPORT_PADDED:
@@ -649,12 +649,12 @@ static int frame_begin(mtp_transport_t *t, size_t len, bool qa, bool nopad, mtp_
             if (padlen && (rc = mtp_rand(t->priv_rng, pad, padlen)) != 0)
                 return rc;
         }
-        mtp_put_le32_(hdr, (uint32_t)(len + padlen) | (qa ? 0x80000000u : 0));
+        mtp_put_le32(hdr, (uint32_t)(len + padlen) | (qa ? 0x80000000u : 0));
         hlen = 4;
         break;
     case MTP_TRANSPORT_FULL:
-        mtp_put_le32_(hdr, (uint32_t)(len + 12));
-        mtp_put_le32_(hdr + 4, t->priv_tx_seq);
+        mtp_put_le32(hdr, (uint32_t)(len + 12));
+        mtp_put_le32(hdr + 4, t->priv_tx_seq);
         hlen = 8;
         break;
     default:
@@ -687,7 +687,7 @@ static int frame_end(mtp_transport_t *t, mtp_buf_t *out, const mtp_transport_slo
 {
     if (t->priv_kind == MTP_TRANSPORT_FULL) {
         uint32_t crc = crc32_of(out->data + slot->from, slot->end - 4 - slot->from);
-        mtp_put_le32_(out->data + slot->end - 4, crc);
+        mtp_put_le32(out->data + slot->end - 4, crc);
     }
     if (!t->priv_obfs)
         return 0;
@@ -721,11 +721,11 @@ static int check_frame_args(mtp_transport_t *t, size_t len, unsigned flags)
     if (flags & ~MTP_TRANSPORT_QUICK_ACK)
         return MTP_EINVAL;
     if (t->priv_kind == MTP_TRANSPORT_UNKNOWN)
-        return t->priv_role == MTP_TRANSPORT_SERVER ? MTP_ESTATE : MTP_EINVAL;
+        return t->priv_role == MTP_ROLE_SERVER ? MTP_ESTATE : MTP_EINVAL;
     if (len % 4 != 0 || len > t->priv_max)
         return MTP_EINVAL;
     bool qa = (flags & MTP_TRANSPORT_QUICK_ACK) != 0;
-    if (qa && (t->priv_role != MTP_TRANSPORT_CLIENT || t->priv_kind == MTP_TRANSPORT_FULL))
+    if (qa && (t->priv_role != MTP_ROLE_CLIENT || t->priv_kind == MTP_TRANSPORT_FULL))
         return MTP_EINVAL;
     return 0;
 }
@@ -775,7 +775,7 @@ int mtp_transport_handshake(mtp_transport_t *t, mtp_buf_t *out)
 
 int mtp_transport_frame_quick_ack(mtp_transport_t *t, uint32_t token, mtp_buf_t *out)
 {
-    if (!t || !out || t->priv_role != MTP_TRANSPORT_SERVER)
+    if (!t || !out || t->priv_role != MTP_ROLE_SERVER)
         return MTP_EINVAL;
     if (t->priv_kind == MTP_TRANSPORT_UNKNOWN)
         return MTP_ESTATE;
@@ -789,7 +789,7 @@ int mtp_transport_frame_quick_ack(mtp_transport_t *t, uint32_t token, mtp_buf_t 
         w[2] = (uint8_t)(token >> 8);
         w[3] = (uint8_t)token;
     } else {
-        mtp_put_le32_(w, token);
+        mtp_put_le32(w, token);
     }
     size_t old = out->len;
     int rc = mtp_buf_append(out, w, 4);
@@ -803,11 +803,11 @@ int mtp_transport_frame_quick_ack(mtp_transport_t *t, uint32_t token, mtp_buf_t 
 
 int mtp_transport_frame_error(mtp_transport_t *t, int32_t code, mtp_buf_t *out)
 {
-    if (!t || !out || t->priv_role != MTP_TRANSPORT_SERVER || code >= 0)
+    if (!t || !out || t->priv_role != MTP_ROLE_SERVER || code >= 0)
         return MTP_EINVAL;
     if (t->priv_kind == MTP_TRANSPORT_UNKNOWN)
         return MTP_ESTATE;
     uint8_t w[4];
-    mtp_put_le32_(w, (uint32_t)code);
+    mtp_put_le32(w, (uint32_t)code);
     return frame_packet(t, w, 4, false, true, out);
 }

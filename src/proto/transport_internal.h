@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <mtproto/transport.h>
+#include "util/util.h"
 
 /* Inner protocol tags as carried at init[56..59] (byte patterns, read LE). */
 #define MTP_OBFS2_TAG_ABRIDGED     0xefefefefu
@@ -16,19 +17,6 @@
 
 /* Maximum number of 64-byte draws before giving up on finding an allowed init. */
 #define MTP_OBFS2_MAX_DRAWS 1024
-
-static inline uint32_t mtp_le32_(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline void mtp_put_le32_(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
 
 /* 1 if a 64-byte init must be re-drawn (PROTOCOL.md §2.7 step 1), else 0. */
 int mtp_obfs2_forbidden_(const uint8_t init[64]);

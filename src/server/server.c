@@ -596,7 +596,8 @@ int mtp_server_new(const mtp_server_config_t *cfg_in, mtp_server_t **out)
     if (cfg_in->trace_path && (rc = open_trace(srv, cfg_in->trace_path, cfg_in)))
         goto fail;
     rc = MTP_ENOMEM;
-    srv->loop = mtp_loop_new(0);
+    srv->own_loop = !cfg_in->loop;
+    srv->loop = cfg_in->loop ? cfg_in->loop : mtp_loop_new(0);
     if (!srv->loop) {
         seterr(cfg_in, "cannot create the event loop");
         goto fail;
@@ -728,7 +729,7 @@ static void *thread_main(void *arg)
 
 int mtp_server_start_thread(mtp_server_t *srv)
 {
-    if (!srv || srv->has_thread)
+    if (!srv || srv->has_thread || !srv->own_loop)
         return MTP_EINVAL;
     int rc = mtp_server_start(srv);
     if (rc)
@@ -745,7 +746,7 @@ void mtp_server_interrupt(mtp_server_t *srv)
     if (!srv)
         return;
     atomic_store(&srv->stop_flag, 1);
-    if (srv->loop) {
+    if (srv->loop && srv->own_loop) {     /* never stop a caller's loop */
         mtp_loop_stop(srv->loop);
         mtp_loop_wakeup(srv->loop);
     }
@@ -782,7 +783,8 @@ void mtp_server_free(mtp_server_t *srv)
                 mtp_listener_free(srv->dcs[i].lst);
         mtp_timer_free(srv->housekeeping);
         mtp_timer_free(srv->delay_timer);
-        mtp_loop_free(srv->loop);
+        if (srv->own_loop)
+            mtp_loop_free(srv->loop);
     }
     if (srv->started)
         srv_store_save(srv, true);

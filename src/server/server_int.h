@@ -326,6 +326,7 @@ struct mtp_server {
     bool started, running;
     pthread_t thread;
     bool has_thread;
+    bool own_loop;              /* false: cfg.loop, the caller's */
     atomic_int stop_flag;
 
     srv_conn_t *conns;

@@ -183,7 +183,7 @@ static void destroy_auth_key(srv_req_t *r)
     for (int i = 0; i < 4; i++)
         body[i] = (uint8_t)(id >> (8 * i));
     r->replied = true;
-    mtp_session_send_raw(r->ss->s, body, 4, MTP_SEND_ANSWER, r->now);
+    mtp_session_send_raw(r->ss->s, body, 4, MTP_SESS_SEND_ANSWER, r->now);
     mtp_conn_flush(r->sc->c, r->now);
     mtp_buf_t *b = srv_trace_begin(r->srv, "destroy_auth_key", r->sc);
     if (b) {

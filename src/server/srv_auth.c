@@ -93,6 +93,26 @@ static void h_getConfig(srv_req_t *r, const void *q)
     reply_obj(r, &c->_);
 }
 
+/* help.getAppConfig: an empty JSON object under hash 1 (appConfigNotModified when the
+ * client already has hash 1); every client asks for it at start-up. */
+static void h_getAppConfig(srv_req_t *r, const void *qv)
+{
+    const mtp_help_getAppConfig_t *q = qv;
+    if (q->hash == 1) {
+        reply_obj(r, (mtp_tl_object_t *)MTP_NEW(r->arena, help_appConfigNotModified));
+        return;
+    }
+    mtp_help_appConfig_t *o = MTP_NEW(r->arena, help_appConfig);
+    mtp_jsonObject_t *j = MTP_NEW(r->arena, jsonObject);
+    if (!o || !j) {
+        reply_err(r, 500, "INTERNAL");
+        return;
+    }
+    o->hash = 1;
+    o->config = &j->_;
+    reply_obj(r, &o->_);
+}
+
 static void h_getNearestDc(srv_req_t *r, const void *q)
 {
     (void)q;
@@ -503,6 +523,7 @@ static void h_bindTemp(srv_req_t *r, const void *qv)
 const handler_t srv_methods_auth[] = {
     { &mtp_tlc_help_getConfig, h_getConfig, A_NONE | A_TEMP_OK },
     { &mtp_tlc_help_getNearestDc, h_getNearestDc, A_NONE | A_TEMP_OK },
+    { &mtp_tlc_help_getAppConfig, h_getAppConfig, A_NONE },
     { &mtp_tlc_help_getCdnConfig, h_getCdnConfig, A_NONE },
     { &mtp_tlc_auth_sendCode, h_sendCode, A_NONE },
     { &mtp_tlc_auth_signIn, h_signIn, A_NONE },

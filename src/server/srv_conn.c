@@ -306,8 +306,7 @@ static mtp_session_t *cb_get_session(void *ctx, const mtp_auth_key_t *key, int64
         ss->srv = srv;
         t.trace = srv_trace_hook;   /* the session outlives connections: ctx is ours */
         t.trace_ctx = ss;
-        ss->s = mtp_session_new(&t);
-        if (!ss->s) {
+        if (mtp_session_new(&t, &ss->s)) {
             free(ss);
             return NULL;
         }
@@ -761,9 +760,7 @@ void srv_accept(mtp_listener_t *l, int fd, const struct sockaddr *peer, socklen_
     cfg.new_key = cb_new_key;
     cfg.get_session = cb_get_session;
     cfg.cb_ctx = sc;
-    int err = 0;
-    sc->c = mtp_conn_new(&cfg, srv_now(), &err);
-    if (!sc->c) {
+    if (mtp_conn_new(&cfg, srv_now(), &sc->c)) {
         free(sc);
         close(fd);
         return;
@@ -888,7 +885,7 @@ void srv_delay_fire(mtp_timer_t *t, void *user)
                 mtp_session_reply_error(ss->s, d->req_msg_id, d->code, d->message, now);
             else
                 mtp_session_reply_ex(ss->s, d->req_msg_id, d->body, d->len,
-                                     d->no_gzip ? MTP_CALL_NO_GZIP : 0, now);
+                                     d->no_gzip ? MTP_SESS_NO_GZIP : 0, now);
             srv_sess_flush(srv, ss);
         }
         srv_sess_unref(srv, ss);

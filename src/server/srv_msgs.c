@@ -395,6 +395,61 @@ static mtp_tl_object_t *state_obj(srv_req_t *r, const srv_user_t *me)
     return &s->_;
 }
 
+/* messages.getPeerDialogs (TDLib asks it to load a private chat): one dialog per known user
+ * peer, its newest message as top_message; an unknown peer is 400 PEER_ID_INVALID. */
+static void h_getPeerDialogs(srv_req_t *r, const void *qv)
+{
+    const mtp_messages_getPeerDialogs_t *q = qv;
+    srv_user_t *me = srv_user_find(r->srv, me_id(r));
+    mtp_vec_obj_t dialogs, msgs, users;
+    uint32_t np = q->peers.n < HISTORY_MAX ? q->peers.n : HISTORY_MAX;
+    int64_t *seen = mtp_arena_alloc(r->arena, (2 * np + 2) * sizeof *seen);
+    size_t ns = 0;
+    if (!me || !seen || !vec_new(r->arena, &dialogs, np) || !vec_new(r->arena, &msgs, np) ||
+        !vec_new(r->arena, &users, 2 * np + 2)) {
+        reply_err(r, me ? 500 : 401, me ? "INTERNAL" : "AUTH_KEY_UNREGISTERED");
+        return;
+    }
+    add_user_once(r, &users, seen, &ns, me->id);
+    for (uint32_t i = 0; i < np; i++) {
+        const mtp_tl_object_t *ip = q->peers.v[i];
+        srv_user_t *peer = ip && ip->tl == &mtp_tlc_inputDialogPeer
+                               ? input_peer(r, ((const mtp_inputDialogPeer_t *)ip)->peer) : NULL;
+        mtp_dialog_t *dl = peer ? MTP_NEW(r->arena, dialog) : NULL;
+        if (!dl) {
+            reply_err(r, 400, "PEER_ID_INVALID");
+            return;
+        }
+        dl->peer = peer_user(r, peer->id);
+        dl->notify_settings = notify_settings(r);
+        for (size_t k = me->n_msgs; k-- > 0;) {
+            const srv_msg_t *m = &me->msgs[k];
+            if (m->peer != peer->id)
+                continue;
+            if (!dl->top_message) {
+                dl->top_message = m->id;
+                vec_push(&msgs, msg_obj(r, m));
+                add_user_once(r, &users, seen, &ns, m->from);
+            }
+            int32_t *mx = m->out ? &dl->read_outbox_max_id : &dl->read_inbox_max_id;
+            if (m->id > *mx)
+                *mx = m->id;
+        }
+        vec_push(&dialogs, dl);
+        add_user_once(r, &users, seen, &ns, peer->id);
+    }
+    mtp_messages_peerDialogs_t *o = MTP_NEW(r->arena, messages_peerDialogs);
+    if (!o) {
+        reply_err(r, 500, "INTERNAL");
+        return;
+    }
+    o->dialogs = dialogs;
+    o->messages = msgs;
+    o->users = users;
+    o->state = state_obj(r, me);
+    reply_obj(r, &o->_);
+}
+
 static void h_getState(srv_req_t *r, const void *q)
 {
     (void)q;
@@ -500,6 +555,7 @@ const handler_t srv_methods_msgs[] = {
     { &mtp_tlc_messages_sendMessage, h_sendMessage, A_AUTH },
     { &mtp_tlc_messages_sendMedia, h_sendMedia, A_AUTH },
     { &mtp_tlc_messages_getHistory, h_getHistory, A_AUTH },
+    { &mtp_tlc_messages_getPeerDialogs, h_getPeerDialogs, A_AUTH },
     { &mtp_tlc_updates_getState, h_getState, A_AUTH },
     { &mtp_tlc_updates_getDifference, h_getDifference, A_AUTH },
     { &mtp_tlc_messages_receivedQueue, h_receivedQueue, A_AUTH },

@@ -140,7 +140,7 @@ void reply_raw(srv_req_t *r, const uint8_t *body, size_t len, const char *json,
         queue_delayed(r, body, len, 0, NULL);
         return;
     }
-    mtp_session_reply_ex(r->ss->s, r->req_msg_id, body, len, r->no_gzip ? MTP_CALL_NO_GZIP : 0,
+    mtp_session_reply_ex(r->ss->s, r->req_msg_id, body, len, r->no_gzip ? MTP_SESS_NO_GZIP : 0,
                          r->now);
     if (!r->sc->in_feed)
         mtp_conn_flush(r->sc->c, r->now);

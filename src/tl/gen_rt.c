@@ -67,16 +67,9 @@ int mtp_gen_rd_vec_obj(mtp_tl_reader_t *r, const mtp_tl_type_t *vt, void *dst,
 /* header + data + zero padding; n <= MTP_TL_MAX_BYTES, room for n + 7 bytes */
 static uint8_t *wbytes_raw(uint8_t *p, const uint8_t *s, size_t n)
 {
-    size_t hdr = n < 254 ? 1 : 4, total = (hdr + n + 3) & ~(size_t)3;
+    size_t total = mtp_tlb_size(n);
     memset(p + total - 4, 0, 4);   /* the padding (header and data overwrite the rest) */
-    if (hdr == 1) {
-        p[0] = (uint8_t)n;
-    } else {
-        p[0] = 254;
-        p[1] = (uint8_t)n;
-        p[2] = (uint8_t)(n >> 8);
-        p[3] = (uint8_t)(n >> 16);
-    }
+    size_t hdr = mtp_tlb_header(p, n);
     if (n)
         memcpy(p + hdr, s, n);
     return p + total;

@@ -23,9 +23,7 @@
 
 #include <string.h>
 
-/* Internal helpers from json.c. */
-size_t mtp_tl_fmt_double(double v, char out[40]);
-uint32_t mtp_tl_nat_value(const mtp_tl_object_t *obj, int idx);
+#include "tl/json_int.h"   /* mtp_tl_fmt_double, mtp_tl_nat_value; util */
 
 #define PR_MAX_DEPTH (4 * MTP_TL_MAX_DEPTH)
 
@@ -48,43 +46,8 @@ static void hex(mtp_buf_t *b, const uint8_t *p, size_t n)
 {
     if (mtp_buf_reserve(b, 2 * n) != 0)
         return;
-    char *o = (char *)b->data + b->len;
-    for (size_t i = 0; i < n; i++) {
-        *o++ = hexdig[p[i] >> 4];
-        *o++ = hexdig[p[i] & 15];
-    }
+    mtp_hex_encode(p, n, (char *)b->data + b->len);
     b->len += 2 * n;
-}
-
-static size_t utf8_len(const uint8_t *s, size_t n)
-{
-    uint8_t c = s[0];
-    size_t need;
-    uint8_t lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf)
-        need = 1;
-    else if (c >= 0xe0 && c <= 0xef) {
-        need = 2;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        need = 3;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else {
-        return 0;
-    }
-    for (size_t k = 1; k <= need; k++) {
-        if (k >= n || s[k] < lo || s[k] > hi)
-            return 0;
-        lo = 0x80;
-        hi = 0xbf;
-    }
-    return need + 1;
 }
 
 static void qstring(mtp_buf_t *b, const uint8_t *s, size_t n)
@@ -101,7 +64,7 @@ static void qstring(mtp_buf_t *b, const uint8_t *s, size_t n)
             i++;
             continue;
         }
-        size_t k = c >= 0x80 ? utf8_len(s + i, n - i) : 0;
+        size_t bad, k = c >= 0x80 ? mtp_utf8_seq(s + i, n - i, &bad) : 0;
         if (k) {
             memcpy(o, s + i, k);
             o += k;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "tl/tl_arena.h"
+#include "util/util.h"
 
 #define MTP_GEN_ID_BOOL_TRUE  0x997275b5u
 #define MTP_GEN_ID_BOOL_FALSE 0xbc799737u
@@ -55,14 +56,7 @@ void mtp_tl_zero_mem(void *p, size_t n);
 
 static inline uint32_t mtp_gen_ld32(const uint8_t *p)
 {
-#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-#else
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-#endif
+    return mtp_get_le32(p);
 }
 
 static inline bool mtp_gen_rd_bool(mtp_tl_reader_t *r)
@@ -175,33 +169,16 @@ mtp_bytes_t mtp_gen_rd_bytes(mtp_tl_reader_t *r);
 int mtp_gen_rd_vec_obj(mtp_tl_reader_t *r, const mtp_tl_type_t *vt, void *dst,
                        mtp_tl_object_t *(*rd)(mtp_tl_reader_t *));
 
-#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define MTP_GEN_LE 1
-#endif
-
 static inline uint8_t *mtp_gen_w32(uint8_t *p, uint32_t v)
 {
-#ifdef MTP_GEN_LE
-    memcpy(p, &v, 4);
-#else
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-#endif
+    mtp_put_le32(p, v);
     return p + 4;
 }
 
 static inline uint8_t *mtp_gen_w64(uint8_t *p, uint64_t v)
 {
-#ifdef MTP_GEN_LE
-    memcpy(p, &v, 8);
+    mtp_put_le64(p, v);
     return p + 8;
-#else
-    p = mtp_gen_w32(p, (uint32_t)v);
-    return mtp_gen_w32(p, (uint32_t)(v >> 32));
-#endif
 }
 
 static inline uint8_t *mtp_gen_wdouble(uint8_t *p, double d)

@@ -16,19 +16,13 @@ static _Thread_local int size_depth;
 
 uint8_t *mtp_tl_write_int(uint8_t *p, int32_t v)
 {
-    uint32_t u = (uint32_t)v;
-    p[0] = (uint8_t)u;
-    p[1] = (uint8_t)(u >> 8);
-    p[2] = (uint8_t)(u >> 16);
-    p[3] = (uint8_t)(u >> 24);
+    mtp_put_le32(p, (uint32_t)v);
     return p + 4;
 }
 
 uint8_t *mtp_tl_write_long(uint8_t *p, int64_t v)
 {
-    uint64_t u = (uint64_t)v;
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(u >> (8 * i));
+    mtp_put_le64(p, (uint64_t)v);
     return p + 8;
 }
 
@@ -41,25 +35,15 @@ uint8_t *mtp_tl_write_double(uint8_t *p, double v)
 
 size_t mtp_tl_bytes_size(size_t n)
 {
-    return ((n < 254 ? 1 : 4) + n + 3) & ~(size_t)3;
+    return mtp_tlb_size(n);
 }
 
 uint8_t *mtp_tl_write_bytes(uint8_t *p, const uint8_t *s, size_t n)
 {
-    size_t hdr;
-    if (n < 254) {
-        p[0] = (uint8_t)n;
-        hdr = 1;
-    } else {
-        p[0] = 254;
-        p[1] = (uint8_t)n;
-        p[2] = (uint8_t)(n >> 8);
-        p[3] = (uint8_t)(n >> 16);
-        hdr = 4;
-    }
+    size_t hdr = mtp_tlb_header(p, n);
     if (n)
         memcpy(p + hdr, s, n);
-    size_t total = (hdr + n + 3) & ~(size_t)3;
+    size_t total = mtp_tlb_size(n);
     memset(p + hdr + n, 0, total - hdr - n);
     return p + total;
 }

@@ -16,7 +16,7 @@ unavailable() {
 command -v node >/dev/null 2>&1 || unavailable "node not found"
 command -v npm >/dev/null 2>&1 || unavailable "npm not found"
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null) || unavailable "node does not run"
-[ "${node_major:-0}" -ge 20 ] 2>/dev/null || unavailable "node $(node --version) is too old (need >= 20)"
+[ "${node_major:-0}" -ge 18 ] 2>/dev/null || unavailable "node $(node --version) is too old (need >= 18)"
 [ -f package-lock.json ] || unavailable "package-lock.json missing"
 
 lock_hash=$( (sha256sum package-lock.json 2>/dev/null || shasum -a 256 package-lock.json) | cut -d' ' -f1)
