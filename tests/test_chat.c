@@ -202,6 +202,24 @@ static void test_dialogs_contacts(mtp_client_t *a, mtp_client_t *b)
     ip.page_size = 1;
     IS_INT(count_iter(a, &ip, NULL, 0, &rc, &e), before, "pages of one dialog: all, once");
 
+    /* a basic group with B: its members through messages.getFullChat; B leaves */
+    mtp_peer_t g;
+    const char *members[] = { bspec };
+    IS_INT(mtp_create_chat(a, MTP_CHAT_GROUP, "Basic", members, 1, &g, &e), 0,
+           "create a basic group (%s)", e.message);
+    IS_INT(g.kind, MTP_PEER_CHAT, "a chat");
+    char gspec[32];
+    snprintf(gspec, sizeof gspec, "-%lld", (long long)g.id);
+    mtp_iter_params_t gp;
+    mtp_iter_params_init(&gp);
+    gp.kind = MTP_ITER_PARTICIPANTS;
+    gp.peer = gspec;
+    IS_INT(count_iter(a, &gp, NULL, 0, &rc, &e), 2, "its members: A and B");
+    IS_INT(rc, 0, "no error (%s)", e.message);
+    IS_INT(mtp_leave(b, gspec, &e), 0, "B leaves the group (%s)", e.message);
+    IS_INT(count_iter(a, &gp, NULL, 0, &rc, &e), 1, "A alone");
+    IS_INT(mtp_leave(b, gspec, &e), MTP_ERPC, "B leaves again");
+
     /* profile */
     mtp_tl_object_t *full = NULL;
     IS_INT(mtp_profile(a, bspec, ar, &full, &e), 0, "profile of B");

@@ -6,9 +6,10 @@
  *                          (reverse: oldest first), between min_id/max_id, from a date
  *                          (since: newer than or at it), limit or to the end
  *   MTP_ITER_SEARCH        messages.search in a peer (query, filter, from): Message objects
- *   MTP_ITER_PARTICIPANTS  channels.getParticipants of a supergroup / channel: User objects
+ *   MTP_ITER_PARTICIPANTS  channels.getParticipants of a supergroup / channel (or, for a
+ *                          basic group "-N", messages.getFullChat in one page): User objects
  *                          in the server's order (mtp_iter_participant() gives the
- *                          ChannelParticipant of the last one)
+ *                          Channel/ChatParticipant of the last one)
  *   MTP_ITER_DIALOGS       messages.getDialogs: Dialog objects (folder: 1 = archived)
  *   MTP_ITER_GLOBAL        messages.searchGlobal (query, filter; next_rate / offset_peer /
  *                          offset_id): Message objects of every chat, newest first

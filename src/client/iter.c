@@ -35,6 +35,7 @@ struct mtp_iter {
     int64_t offset;                 /* participants: items of the server's list consumed */
     int64_t yielded, total, pages, floods;
     char next_offset[64];           /* reactions */
+    int64_t chat_id;                /* participants of a basic group */
     int32_t next_rate;              /* global search */
     bool ended;
     /* participants seen (open addressing) */
@@ -125,7 +126,11 @@ int mtp_iter_new(mtp_client_t *c, const mtp_iter_params_t *p, mtp_iter_t **out,
     it->p.peer = it->p.from = it->p.resume = NULL;
     if (!rc && p->resume)
         rc = parse_position(it, p->resume);
-    if (!rc && p->kind == MTP_ITER_PARTICIPANTS)
+    mtp_peer_t pe;
+    if (!rc && p->kind == MTP_ITER_PARTICIPANTS &&
+        !(rc = mtp_client_resolve_peer(c, p->peer, &pe, err)) && pe.kind == MTP_PEER_CHAT)
+        it->chat_id = pe.id;    /* a basic group: messages.getFullChat, one page */
+    else if (!rc && p->kind == MTP_ITER_PARTICIPANTS)
         rc = mtp_client_input_channel(c, p->peer, it->keep, &it->peer, err);
     else if (!rc && !peerless)
         rc = mtp_client_input_peer(c, p->peer, it->keep, &it->peer, err);
@@ -286,6 +291,12 @@ static mtp_tl_object_t *build_request(mtp_iter_t *it, mtp_arena_t *a)
         q->max_id = it->p.max_id, q->min_id = it->p.min_id;
         return &q->_;
     }
+    if (it->p.kind == MTP_ITER_PARTICIPANTS && it->chat_id) {
+        mtp_messages_getFullChat_t *q = MTP_NEW(a, messages_getFullChat);
+        if (q)
+            q->chat_id = it->chat_id;
+        return q ? &q->_ : NULL;
+    }
     if (it->p.kind == MTP_ITER_PARTICIPANTS) {
         mtp_channels_getParticipants_t *q = MTP_NEW(a, channels_getParticipants);
         if (!q || !(q->filter = filter_obj(a, it)))
@@ -401,8 +412,54 @@ static int64_t participant_user(const mtp_tl_object_t *p)
     return 0;       /* banned / left: their peer is not a user id field */
 }
 
+static int64_t chat_participant_user(const mtp_tl_object_t *p)
+{
+    if (p && p->tl == &mtp_tlc_chatParticipant)
+        return ((const mtp_chatParticipant_t *)p)->user_id;
+    if (p && p->tl == &mtp_tlc_chatParticipantCreator)
+        return ((const mtp_chatParticipantCreator_t *)p)->user_id;
+    if (p && p->tl == &mtp_tlc_chatParticipantAdmin)
+        return ((const mtp_chatParticipantAdmin_t *)p)->user_id;
+    return 0;
+}
+
+/* messages.chatFull: the whole member list of a basic group at once. */
+static int read_chat_full(mtp_iter_t *it, const mtp_tl_object_t *o)
+{
+    it->ended = true;
+    if (o->tl != &mtp_tlc_messages_chatFull)
+        return MTP_ETYPE;
+    const mtp_messages_chatFull_t *r = (const void *)o;
+    const mtp_tl_object_t *f = r->full_chat;
+    const mtp_tl_object_t *ps = f && f->tl == &mtp_tlc_chatFull
+                                    ? ((const mtp_chatFull_t *)f)->participants : NULL;
+    if (!ps || ps->tl != &mtp_tlc_chatParticipants)
+        return 0;       /* chatParticipantsForbidden: the list is hidden */
+    const mtp_vec_obj_t *v = &((const mtp_chatParticipants_t *)ps)->participants;
+    it->total = v->n;
+    it->items = mtp_arena_alloc(it->page, (v->n + 1) * sizeof *it->items);
+    it->parts = mtp_arena_alloc(it->page, (v->n + 1) * sizeof *it->parts);
+    if (!it->items || !it->parts)
+        return MTP_ENOMEM;
+    for (uint32_t i = 0; i < v->n; i++) {
+        int64_t uid = chat_participant_user(v->v[i]);
+        for (uint32_t k = 0; uid && k < r->users.n; k++) {
+            const mtp_tl_object_t *x = r->users.v[k];
+            if (x && x->tl == &mtp_tlc_user && ((const mtp_user_t *)x)->id == uid &&
+                seen_add(it, uid)) {
+                it->parts[it->n_items] = v->v[i];
+                it->items[it->n_items++] = (mtp_tl_object_t *)x;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
 static int read_participants(mtp_iter_t *it, const mtp_tl_object_t *o)
 {
+    if (it->chat_id)
+        return read_chat_full(it, o);
     if (o->tl == &mtp_tlc_channels_channelParticipantsNotModified) {
         it->ended = true;
         return 0;

@@ -156,6 +156,7 @@ typedef struct srv_channel {
      * seed_base + 1 .. seed_base + n_seeded, made by mtp_server_config_t.populate_*) */
     char username[33];
     bool broadcast;
+    bool basic;                 /* srv_group.c: a basic group (chat id = id - 10^9) */
     int64_t seed_base;
     int32_t n_seeded;
 } srv_channel_t;

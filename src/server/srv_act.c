@@ -667,7 +667,7 @@ static size_t collect_dialogs(srv_req_t *r, srv_user_t *me, dlg_t **out)
     size_t it = 0;
     srv_channel_t *ch;
     while (srv_map_next(&r->srv->channels, &it, NULL, (void **)&ch)) {
-        if (!srv_channel_member(ch, me->id))
+        if (ch->basic || !srv_channel_member(ch, me->id))
             continue;
         const srv_msg_t *top = NULL;
         for (size_t i = ch->n_msgs; !top && i-- > 0;)
@@ -1049,7 +1049,7 @@ static void h_searchGlobal(srv_req_t *r, const void *qv)
     size_t it = 0;
     srv_channel_t *ch;
     while (srv_map_next(&r->srv->channels, &it, NULL, (void **)&ch))
-        if (srv_channel_member(ch, me->id))
+        if (!ch->basic && srv_channel_member(ch, me->id))
             cap += ch->n_msgs;
     hit_t *h = mtp_arena_alloc(r->arena, cap * sizeof *h);
     if (!h) {
@@ -1061,7 +1061,8 @@ static void h_searchGlobal(srv_req_t *r, const void *qv)
             h[n++] = (hit_t){ &me->msgs[i], NULL, me->msgs[i].peer };
     it = 0;
     while (!q->users_only && srv_map_next(&r->srv->channels, &it, NULL, (void **)&ch)) {
-        if (!srv_channel_member(ch, me->id) || (q->broadcasts_only && !ch->broadcast) ||
+        if (ch->basic || !srv_channel_member(ch, me->id) ||
+            (q->broadcasts_only && !ch->broadcast) ||
             (q->groups_only && ch->broadcast))
             continue;
         for (size_t i = 0; i < ch->n_msgs; i++)

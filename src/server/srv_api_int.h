@@ -163,6 +163,7 @@ extern const handler_t srv_methods_hist[];
 mtp_tl_object_t *srv_fwd_header(srv_req_t *r, const srv_msg_t *m);
 bool srv_page_flood(srv_req_t *r);
 extern const handler_t srv_methods_act[];
+extern const handler_t srv_methods_group[];
 /* srv_hist.c: a stored or seeded user; srv_act.c: the reactions of a channel message. */
 mtp_tl_object_t *srv_any_user_obj(srv_req_t *r, int64_t id);
 void srv_act_reactions(srv_req_t *r, const srv_channel_t *ch, const srv_msg_t *m,

@@ -79,7 +79,7 @@ srv_channel_t *input_channel(srv_req_t *r, const mtp_tl_object_t *o, bool member
         id = c->channel_id, hash = c->access_hash;
     }
     srv_channel_t *ch = id ? srv_channel_find(r->srv, id) : NULL;
-    if (!ch || ch->access_hash != hash) {
+    if (!ch || ch->access_hash != hash || ch->basic) {
         reply_err(r, 400, "CHANNEL_INVALID");
         return NULL;
     }
