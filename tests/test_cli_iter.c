@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +148,20 @@ static void test_export(void)
     mtp_server_fault_clear(H.srv);
     OK(has(errp, "after id 23456"), "resumed after the last complete line");
     check_export(ex, "resumed export");
+
+    /* media beside the export */
+    char md[300], mx[300], f30[340];
+    snprintf(md, sizeof md, "%s/media", H.dir);
+    snprintf(mx, sizeof mx, "%s/media.jsonl", H.dir);
+    snprintf(f30, sizeof f30, "%s/30", md);
+    mkdir(md, 0700);
+    IS_INT(run((const char *[]){ "export", "@harness_channel", "-o", mx, "--limit", "35",
+                                 "--media", md, NULL }),
+           0, "export --media");
+    OK(has(f30, "A document attached"), "the document of post 30 downloaded beside it");
+    snprintf(f30, sizeof f30, "%s/31", md);
+    OK(access(f30, F_OK) != 0, "nothing for post 31 (no media)");
+    OK(has(mx, "\"messageMediaDocument\""), "the JSON lines carry the media");
 
     /* a real kill: SIGKILL after a moment, then --resume */
     mtp_server_fault_delay(H.srv, "messages.getHistory", 40, 20000);

@@ -42,7 +42,7 @@ static const char usage_head[] =
 
 static const char usage_tail[] =
     "\n"
-    "PEER (send, history, upload, download):\n"
+    "PEER (send, history, export, members, forward, leave, archive, profile, reactions ...):\n"
     "  me | self          yourself\n"
     "  @username          a user, group or channel by its username\n"
     "  N                  a user id (e.g. 123456789)\n"
@@ -1192,11 +1192,13 @@ static int run_join(const cli_args_t *x)
     int rc = mtp_join(x->c, x->args[0], &p, &e);
     if (rc && rc != MTP_EEXIST)
         return fail("join", rc, &e);
-    char d[64];
-    snprintf(d, sizeof d, "%lld%s", (long long)mtp_peer_marked_id(p.kind ? p.kind
-                                                                          : MTP_PEER_CHANNEL,
-                                                                   p.id ? p.id : 1),
-             rc == MTP_EEXIST ? " (already a member)" : "");
+    char d[160];
+    if (p.kind)
+        snprintf(d, sizeof d, "%lld%s", (long long)mtp_peer_marked_id(p.kind, p.id),
+                 rc == MTP_EEXIST ? " (already a member)" : "");
+    else
+        snprintf(d, sizeof d, "%.100s%s", x->args[0], rc == MTP_EEXIST ? " (already a member)"
+                                                                       : "");
     return done_ok("joined", d);
 }
 

@@ -102,6 +102,29 @@ static int seed_channel(srv_t *srv, const char *title, const char *username, boo
     return 0;
 }
 
+/* The document of the seeded posts with media: a small text file. */
+static srv_doc_t *seed_doc(srv_t *srv)
+{
+    static const char body[] = "A document attached to posts of the harness channel.\n";
+    srv_upload_t *up = calloc(1, sizeof *up);
+    uint8_t **parts = calloc(1, sizeof *parts);
+    uint32_t *lens = calloc(1, sizeof *lens);
+    uint8_t *data = malloc(sizeof body - 1);
+    if (!up || !parts || !lens || !data) {
+        free(up), free(parts), free(lens), free(data);
+        return NULL;
+    }
+    memcpy(data, body, sizeof body - 1);
+    parts[0] = data;
+    lens[0] = sizeof body - 1;
+    up->owner = SEED_BASE;
+    up->cap = 1;
+    up->parts = parts;
+    up->part_len = lens;
+    return srv_doc_from_upload(srv, up, 1, 1, (const uint8_t *)"harness.txt", 11,
+                               (const uint8_t *)"text/plain", 10);
+}
+
 int srv_populate(srv_t *srv, int32_t n_msgs, int32_t n_members)
 {
     srv_channel_t *ch;
@@ -112,6 +135,9 @@ int srv_populate(srv_t *srv, int32_t n_msgs, int32_t n_members)
         if ((rc = seed_channel(srv, "Harness Channel", "harness_channel", true, &ch)))
             return rc;
         int32_t start = srv_unixtime() - n_msgs;   /* one post a second, up to now */
+        srv_doc_t *doc = seed_doc(srv);
+        if (!doc)
+            return MTP_ENOMEM;
         char text[64];
         for (int32_t i = 1; i <= n_msgs; i++) {
             int n = snprintf(text, sizeof text, "Post %d of the harness channel%s", (int)i,
@@ -120,6 +146,8 @@ int srv_populate(srv_t *srv, int32_t n_msgs, int32_t n_members)
                                             start + i);
             if (!m)
                 return MTP_ENOMEM;
+            if (i % 10 == 0)
+                m->doc_id = doc->id;
         }
     }
     if (n_members > 0) {
@@ -156,6 +184,12 @@ void srv_chan_msg_extras(srv_req_t *r, const srv_msg_t *m, mtp_message_t *o)
         return;
     o->fwd_from = srv_fwd_header(r, m);
     srv_act_reactions(r, ch, m, o);
+    srv_doc_t *d = m->doc_id ? srv_doc_find(r->srv, m->doc_id) : NULL;
+    mtp_messageMediaDocument_t *md = d ? MTP_NEW(r->arena, messageMediaDocument) : NULL;
+    if (md) {
+        md->document = doc_obj(r, d);
+        o->media = &md->_;
+    }
     if (ch->broadcast) {
         o->has_views = o->has_forwards = true;  /* (views and forwards share flags.10) */
         o->views = 100 + m->id % 1000;
@@ -228,7 +262,7 @@ static bool msg_match(const srv_msg_t *m, const msg_filter_t *f)
         return false;
     if (f->from && m->from != f->from)
         return false;
-    if (f->media && !m->doc_id && !(m->from == 0 && m->id % 10 == 0))  /* seeded posts */
+    if (f->media && !m->doc_id)
         return false;
     return contains_ci(m->text, m->text_len, f->q);
 }

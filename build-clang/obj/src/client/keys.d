@@ -1,0 +1,21 @@
+build-clang/obj/src/client/keys.o: src/client/keys.c \
+  src/client/client_int.h include/mtproto/client.h \
+  include/mtproto/common.h include/mtproto/net.h include/mtproto/tl.h \
+  include/mtproto/transport.h include/mtproto/crypto.h \
+  include/mtproto/ops.h
+
+src/client/client_int.h:
+
+include/mtproto/client.h:
+
+include/mtproto/common.h:
+
+include/mtproto/net.h:
+
+include/mtproto/tl.h:
+
+include/mtproto/transport.h:
+
+include/mtproto/crypto.h:
+
+include/mtproto/ops.h:

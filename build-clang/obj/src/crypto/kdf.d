@@ -1,0 +1,11 @@
+build-clang/obj/src/crypto/kdf.o: src/crypto/kdf.c \
+  src/crypto/crypto_internal.h include/mtproto/crypto.h \
+  include/mtproto/common.h src/util/util.h
+
+src/crypto/crypto_internal.h:
+
+include/mtproto/crypto.h:
+
+include/mtproto/common.h:
+
+src/util/util.h:

@@ -1,0 +1,10 @@
+build-clang/obj/src/tl/json_read.o: src/tl/json_read.c src/tl/json_int.h \
+  include/mtproto/tl.h include/mtproto/common.h src/util/util.h
+
+src/tl/json_int.h:
+
+include/mtproto/tl.h:
+
+include/mtproto/common.h:
+
+src/util/util.h:

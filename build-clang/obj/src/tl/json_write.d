@@ -1,0 +1,11 @@
+build-clang/obj/src/tl/json_write.o: src/tl/json_write.c \
+  src/tl/json_int.h include/mtproto/tl.h include/mtproto/common.h \
+  src/util/util.h
+
+src/tl/json_int.h:
+
+include/mtproto/tl.h:
+
+include/mtproto/common.h:
+
+src/util/util.h:
