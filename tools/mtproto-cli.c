@@ -2,8 +2,10 @@
  * mtproto-cli — a command-line Telegram client on libmtproto (see --help).
  */
 #define _GNU_SOURCE
+#include <mtproto/chat.h>
 #include <mtproto/client.h>
 #include <mtproto/crypto.h>
+#include <mtproto/iter.h>
 #include <mtproto/net.h>
 #include <mtproto/tl.h>
 #include <mtproto/tl_schema.h>
@@ -40,7 +42,7 @@ static const char usage_head[] =
 
 static const char usage_tail[] =
     "\n"
-    "PEER (send, history, upload, download):\n"
+    "PEER (send, history, export, members, forward, leave, archive, profile, reactions ...):\n"
     "  me | self          yourself\n"
     "  @username          a user, group or channel by its username\n"
     "  N                  a user id (e.g. 123456789)\n"
@@ -367,11 +369,6 @@ static bool args_peer_and_one(int nargs, char **args)
     return nargs == 2;
 }
 
-static bool args_history(int nargs, char **args)
-{
-    return nargs == 1 || (nargs == 3 && !strcmp(args[1], "--limit"));
-}
-
 static bool args_download(int nargs, char **args)
 {
     return nargs == 2 || (nargs == 4 && !strcmp(args[2], "-o"));
@@ -480,18 +477,6 @@ static int run_send(const cli_args_t *x)
     else
         printf("sent\n");
 out:
-    return ret;
-}
-
-static int run_history(const cli_args_t *x)
-{
-    mtp_client_t *c = x->c;
-    mtp_arena_t *a = x->a;
-    int nargs = x->nargs;
-    char **args = x->args;
-    int ret = 0;
-    int limit = nargs == 3 ? atoi(args[2]) : 20;
-    ret = cmd_history(c, a, args[0], limit, true, 0, NULL);
     return ret;
 }
 
@@ -707,6 +692,578 @@ static int run_session(const cli_args_t *x)
     return ret;
 }
 
+/* ---------------------------------------------------------------------------------- */
+/* paging commands (iterators, include/mtproto/iter.h) and chat actions (chat.h)       */
+/* ---------------------------------------------------------------------------------- */
+
+/* Command options after the positional arguments' start: "--name VALUE" or "--flag". */
+typedef struct cli_opts {
+    long long limit;
+    long long min_id, max_id;
+    long long since;
+    bool reverse, resume, archived;
+    const char *filter, *query, *media, *out;
+    const char *pos[8];             /* positional arguments */
+    int npos;
+    int nids;
+} cli_opts_t;
+
+/* A date: unix seconds, or YYYY-MM-DD[THH:MM[:SS]] (UTC). -1 when bad. */
+static long long parse_date(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (*s && !*end && v >= 0)
+        return v;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int n = sscanf(s, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                   &tm.tm_min, &tm.tm_sec);
+    if (n != 3 && n != 5 && n != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    return t < 0 ? -1 : (long long)t;
+}
+
+static bool num_arg(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !*s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Parse a command's arguments; false on anything unknown or malformed. */
+static bool parse_opts(int nargs, char **args, cli_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->limit = 0;
+    for (int i = 0; i < nargs; i++) {
+        const char *a = args[i];
+        bool has = i + 1 < nargs;
+        if (!strcmp(a, "--reverse"))
+            o->reverse = true;
+        else if (!strcmp(a, "--resume"))
+            o->resume = true;
+        else if (!strcmp(a, "--archived"))
+            o->archived = true;
+        else if (!strcmp(a, "--limit") && has) {
+            if (!num_arg(args[++i], 1, (long long)1 << 40, &o->limit))
+                return false;
+        } else if (!strcmp(a, "--min-id") && has) {
+            if (!num_arg(args[++i], 0, INT32_MAX, &o->min_id))
+                return false;
+        } else if (!strcmp(a, "--max-id") && has) {
+            if (!num_arg(args[++i], 0, INT32_MAX, &o->max_id))
+                return false;
+        } else if (!strcmp(a, "--since") && has) {
+            if ((o->since = parse_date(args[++i])) < 0 || o->since > INT32_MAX)
+                return false;
+        } else if (!strcmp(a, "--filter") && has)
+            o->filter = args[++i];
+        else if (!strcmp(a, "--query") && has)
+            o->query = args[++i];
+        else if (!strcmp(a, "--media") && has)
+            o->media = args[++i];
+        else if ((!strcmp(a, "-o") || !strcmp(a, "--out")) && has)
+            o->out = args[++i];
+        else if (a[0] == '-' && a[1] == '-')
+            return false;
+        else if (o->npos < 8)
+            o->pos[o->npos++] = a;
+        else
+            return false;
+    }
+    return true;
+}
+
+static bool args_dialogs(int nargs, char **args)
+{
+    cli_opts_t o;
+    return parse_opts(nargs, args, &o) && o.npos == 0;
+}
+
+static bool args_iter_peer(int nargs, char **args)
+{
+    cli_opts_t o;
+    return parse_opts(nargs, args, &o) && o.npos == 1;
+}
+
+static bool args_search(int nargs, char **args)
+{
+    cli_opts_t o;
+    return parse_opts(nargs, args, &o) && (o.npos == 1 || o.npos == 2);
+}
+
+static bool args_forward(int nargs, char **args)
+{
+    long long v;
+    if (nargs < 3 || nargs > 102)
+        return false;
+    for (int i = 1; i < nargs - 1; i++)
+        if (!num_arg(args[i], 1, INT32_MAX, &v))
+            return false;
+    return true;
+}
+
+static bool args_one(int nargs, char **args)
+{
+    (void)args;
+    return nargs == 1;
+}
+
+static bool args_create(int nargs, char **args)
+{
+    return nargs >= 2 && (!strcmp(args[0], "group") || !strcmp(args[0], "supergroup") ||
+                          !strcmp(args[0], "channel")) &&
+           (strcmp(args[0], "group") || nargs >= 3);
+}
+
+static bool args_reactions(int nargs, char **args)
+{
+    long long v;
+    return nargs == 2 && num_arg(args[1], 1, INT32_MAX, &v);
+}
+
+/* "truncated" note: a limit stopped before the server's count. */
+static void note_truncated(const char *what, mtp_iter_t *it, long long limit)
+{
+    int64_t total = mtp_iter_total(it), n = mtp_iter_count(it);
+    if (limit && n >= limit && total > n)
+        fprintf(stderr, g_json ? "{\"truncated\":true,\"what\":\"%s\",\"shown\":%lld,"
+                                 "\"total\":%lld}\n"
+                               : "mtproto-cli: %s: %lld of %lld shown (--limit)\n",
+                what, (long long)n, (long long)total);
+}
+
+static void print_dialog(const mtp_tl_object_t *o)
+{
+    if (g_json || o->tl != &mtp_tlc_dialog) {
+        print_obj(o);
+        return;
+    }
+    const mtp_dialog_t *d = (const void *)o;
+    long long id = 0;
+    const char *kind = "user";
+    if (d->peer && d->peer->tl == &mtp_tlc_peerUser)
+        id = ((const mtp_peerUser_t *)d->peer)->user_id;
+    else if (d->peer && d->peer->tl == &mtp_tlc_peerChannel)
+        id = -(MTP_PEER_CHANNEL_MARK + ((const mtp_peerChannel_t *)d->peer)->channel_id),
+        kind = "channel";
+    else if (d->peer && d->peer->tl == &mtp_tlc_peerChat)
+        id = -((const mtp_peerChat_t *)d->peer)->chat_id, kind = "group";
+    printf("%lld\t%s\ttop %d\tunread %d%s\n", id, kind, d->top_message, d->unread_count,
+           d->folder_id == 1 ? "\tarchived" : "");
+}
+
+static void print_user(const mtp_tl_object_t *o, const mtp_tl_object_t *part)
+{
+    if (g_json || o->tl != &mtp_tlc_user) {
+        print_obj(o);
+        return;
+    }
+    const mtp_user_t *u = (const void *)o;
+    const char *role = !part ? "" : part->tl == &mtp_tlc_channelParticipantCreator ? "\tcreator"
+                               : part->tl == &mtp_tlc_channelParticipantAdmin ? "\tadmin" : "";
+    printf("%lld\t%s%.*s%s%.*s\t%.*s%s%s\n", (long long)u->id, u->has_username ? "@" : "",
+           (int)u->username.len, (const char *)u->username.ptr, u->has_username ? "\t" : "",
+           (int)u->first_name.len, (const char *)u->first_name.ptr, (int)u->last_name.len,
+           (const char *)u->last_name.ptr, u->bot ? "\tbot" : "", role);
+}
+
+static void print_reaction(const mtp_tl_object_t *o)
+{
+    if (g_json || o->tl != &mtp_tlc_messagePeerReaction) {
+        print_obj(o);
+        return;
+    }
+    const mtp_messagePeerReaction_t *r = (const void *)o;
+    long long uid = r->peer_id && r->peer_id->tl == &mtp_tlc_peerUser
+                        ? ((const mtp_peerUser_t *)r->peer_id)->user_id : 0;
+    const mtp_reactionEmoji_t *e = r->reaction && r->reaction->tl == &mtp_tlc_reactionEmoji
+                                       ? (const void *)r->reaction : NULL;
+    printf("%lld\t%.*s\t%d\n", uid, e ? (int)e->emoticon.len : 1,
+           e ? (const char *)e->emoticon.ptr : "?", r->date);
+}
+
+static int member_filter(const char *s, bool query)
+{
+    if (!s)
+        return query ? MTP_ITER_MEMBERS_SEARCH : MTP_ITER_MEMBERS_RECENT;
+    static const char *const names[] = { "recent", "admins", "bots", "banned", "kicked",
+                                         "search" };
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    return -1;
+}
+
+static int msg_filter(const char *s)
+{
+    if (!s || !strcmp(s, "any"))
+        return MTP_ITER_MSG_ANY;
+    if (!strcmp(s, "document") || !strcmp(s, "documents"))
+        return MTP_ITER_MSG_DOCUMENT;
+    if (!strcmp(s, "photo") || !strcmp(s, "media"))
+        return MTP_ITER_MSG_PHOTO_VIDEO;
+    if (!strcmp(s, "url"))
+        return MTP_ITER_MSG_URL;
+    return -1;
+}
+
+/* Run an iterator to its end (or limit), printing each item. */
+static int run_iter(mtp_client_t *c, const mtp_iter_params_t *p, const char *what,
+                    void (*print)(mtp_iter_t *it, const mtp_tl_object_t *o))
+{
+    mtp_iter_t *it = NULL;
+    mtp_call_error_t e;
+    int rc = mtp_iter_new(c, p, &it, &e);
+    if (rc)
+        return fail(what, rc, &e);
+    const mtp_tl_object_t *o;
+    while ((rc = mtp_iter_next(it, &o, &e)) == 1)
+        print(it, o);
+    fflush(stdout);
+    int ret = rc < 0 ? fail(what, rc, &e) : 0;
+    if (!ret)
+        note_truncated(what, it, p->limit);
+    else if (mtp_iter_count(it))
+        fprintf(stderr, "mtproto-cli: %s: stopped after %lld items\n", what,
+                (long long)mtp_iter_count(it));
+    mtp_iter_free(it);
+    return ret;
+}
+
+static void pr_message(mtp_iter_t *it, const mtp_tl_object_t *o)
+{
+    (void)it;
+    print_message(o);
+}
+
+static void pr_dialog(mtp_iter_t *it, const mtp_tl_object_t *o)
+{
+    (void)it;
+    print_dialog(o);
+}
+
+static void pr_user(mtp_iter_t *it, const mtp_tl_object_t *o)
+{
+    print_user(o, mtp_iter_participant(it));
+}
+
+static void pr_reaction(mtp_iter_t *it, const mtp_tl_object_t *o)
+{
+    (void)it;
+    print_reaction(o);
+}
+
+static int run_dialogs(const cli_args_t *x)
+{
+    cli_opts_t o;
+    parse_opts(x->nargs, x->args, &o);
+    mtp_iter_params_t p;
+    mtp_iter_params_init(&p);
+    p.kind = MTP_ITER_DIALOGS;
+    p.limit = o.limit;
+    p.folder = o.archived ? 1 : 0;
+    return run_iter(x->c, &p, "messages.getDialogs", pr_dialog);
+}
+
+static int run_history2(const cli_args_t *x)
+{
+    cli_opts_t o;
+    parse_opts(x->nargs, x->args, &o);
+    mtp_iter_params_t p;
+    mtp_iter_params_init(&p);
+    p.kind = MTP_ITER_HISTORY;
+    p.peer = o.pos[0];
+    p.limit = o.limit;
+    p.reverse = o.reverse;
+    p.min_id = (int32_t)o.min_id;
+    p.max_id = (int32_t)o.max_id;
+    p.since = (int32_t)o.since;
+    return run_iter(x->c, &p, "messages.getHistory", pr_message);
+}
+
+static int run_search(const cli_args_t *x)
+{
+    cli_opts_t o;
+    parse_opts(x->nargs, x->args, &o);
+    mtp_iter_params_t p;
+    mtp_iter_params_init(&p);
+    p.kind = o.npos == 2 ? MTP_ITER_SEARCH : MTP_ITER_GLOBAL;
+    p.peer = o.npos == 2 ? o.pos[0] : NULL;
+    p.query = o.pos[o.npos - 1];
+    p.limit = o.limit;
+    p.since = (int32_t)o.since;
+    if ((p.filter = msg_filter(o.filter)) < 0)
+        return die_usage("--filter: any, document, photo, url");
+    return run_iter(x->c, &p, o.npos == 2 ? "messages.search" : "messages.searchGlobal",
+                    pr_message);
+}
+
+static int run_members(const cli_args_t *x)
+{
+    cli_opts_t o;
+    parse_opts(x->nargs, x->args, &o);
+    mtp_iter_params_t p;
+    mtp_iter_params_init(&p);
+    p.kind = MTP_ITER_PARTICIPANTS;
+    p.peer = o.pos[0];
+    p.limit = o.limit;
+    p.query = o.query;
+    if ((p.filter = member_filter(o.filter, o.query != NULL)) < 0)
+        return die_usage("--filter: recent, admins, bots, banned, kicked, search");
+    return run_iter(x->c, &p, "channels.getParticipants", pr_user);
+}
+
+static void pr_contact(mtp_iter_t *it, const mtp_tl_object_t *o)
+{
+    (void)it;
+    print_user(o, NULL);
+}
+
+static int run_contacts(const cli_args_t *x)
+{
+    mtp_iter_params_t p;
+    mtp_iter_params_init(&p);
+    p.kind = MTP_ITER_CONTACTS;
+    return run_iter(x->c, &p, "contacts.getContacts", pr_contact);
+}
+
+static int run_reactions(const cli_args_t *x)
+{
+    mtp_iter_params_t p;
+    mtp_iter_params_init(&p);
+    p.kind = MTP_ITER_REACTIONS;
+    p.peer = x->args[0];
+    p.msg_id = atoi(x->args[1]);
+    return run_iter(x->c, &p, "messages.getMessageReactionsList", pr_reaction);
+}
+
+/* ---- export: the whole history, oldest first, as JSON lines, resumable ---- */
+
+/* The id of the last complete line of FILE (0 none); the file is cut after it. */
+static long long export_tail(const char *path)
+{
+    FILE *f = fopen(path, "r+");
+    if (!f)
+        return 0;
+    char line[65536];
+    long long last = 0;
+    long good = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t n = strlen(line);
+        if (!n || line[n - 1] != '\n')
+            break;                          /* a line cut by a kill */
+        const char *p = strstr(line, "\"id\":");
+        if (p)
+            last = atoll(p + 5);
+        good = ftell(f);
+    }
+    fflush(f);
+    if (ftruncate(fileno(f), good) != 0)
+        last = -1;
+    fclose(f);
+    return last;
+}
+
+static int export_media(mtp_client_t *c, const mtp_message_t *m, const char *dir)
+{
+    if (!m->media || m->media->tl != &mtp_tlc_messageMediaDocument)
+        return 0;
+    const mtp_tl_object_t *d = ((const mtp_messageMediaDocument_t *)m->media)->document;
+    if (!d || d->tl != &mtp_tlc_document)
+        return 0;
+    const mtp_document_t *doc = (const void *)d;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%d", dir, m->id);
+    mtp_call_error_t e;
+    int rc = mtp_download_document(c, doc->dc_id, doc->id, doc->access_hash,
+                                   doc->file_reference.ptr, doc->file_reference.len, doc->size,
+                                   path, 0, NULL, NULL, &e);
+    return rc ? fail("export media", rc, &e) : 0;
+}
+
+static int run_export(const cli_args_t *x)
+{
+    cli_opts_t o;
+    parse_opts(x->nargs, x->args, &o);
+    const char *out = o.out ? o.out : "export.jsonl";
+    long long last = o.resume ? export_tail(out) : 0;
+    if (last < 0) {
+        fprintf(stderr, "mtproto-cli: export: cannot cut %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    FILE *f = fopen(out, o.resume ? "a" : "w");
+    if (!f) {
+        fprintf(stderr, "mtproto-cli: export: %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    mtp_iter_params_t p;
+    mtp_iter_params_init(&p);
+    p.kind = MTP_ITER_HISTORY;
+    p.peer = o.pos[0];
+    p.reverse = true;
+    p.min_id = (int32_t)(last > o.min_id ? last : o.min_id);
+    p.max_id = (int32_t)o.max_id;
+    p.limit = o.limit;
+    mtp_iter_t *it = NULL;
+    mtp_call_error_t e;
+    int rc = mtp_iter_new(x->c, &p, &it, &e);
+    if (rc) {
+        fclose(f);
+        return fail("export", rc, &e);
+    }
+    const mtp_tl_object_t *m;
+    mtp_buf_t b;
+    mtp_buf_init(&b);
+    long long n = 0;
+    bool tty = isatty(2);
+    int ret = 0;
+    while ((rc = mtp_iter_next(it, &m, &e)) == 1) {
+        b.len = 0;
+        if (mtp_tl_to_json(m, &b) == 0)
+            fprintf(f, "%.*s\n", (int)b.len, (const char *)b.data);
+        if (o.media && m->tl == &mtp_tlc_message &&
+            (ret = export_media(x->c, (const mtp_message_t *)m, o.media)) != 0)
+            break;
+        if (++n % 100 == 0) {
+            fflush(f);              /* a kill loses at most the page in flight */
+            if (tty)
+                fprintf(stderr, "\rexported %lld / %lld", n + (last > 0 ? 0 : 0),
+                        (long long)mtp_iter_total(it));
+        }
+    }
+    if (tty)
+        fputc('\n', stderr);
+    if (!ret && rc < 0)
+        ret = fail("export", rc, &e);
+    if (fclose(f) && !ret)
+        ret = fail("export: write", MTP_EIO, NULL);
+    if (!ret)
+        fprintf(stderr, g_json ? "{\"exported\":%lld,\"file\":\"%s\",\"resumed_after\":%lld}\n"
+                               : "mtproto-cli: exported %lld messages to %s (after id %lld)\n",
+                n, out, last);
+    mtp_buf_free(&b);
+    mtp_iter_free(it);
+    return ret;
+}
+
+/* ---- actions ---- */
+
+static int done_ok(const char *what, const char *detail)
+{
+    if (g_json) {
+        printf("{\"ok\":true,\"what\":\"%s\",\"detail\":", what);
+        json_str(stdout, (const uint8_t *)detail, strlen(detail));
+        printf("}\n");
+    } else {
+        printf("%s%s%s\n", what, detail[0] ? ": " : "", detail);
+    }
+    return 0;
+}
+
+static int run_forward(const cli_args_t *x)
+{
+    int n = x->nargs - 2;
+    int32_t ids[100];
+    for (int i = 0; i < n; i++)
+        ids[i] = atoi(x->args[1 + i]);
+    mtp_call_error_t e;
+    int rc = mtp_forward(x->c, x->args[0], ids, (size_t)n, x->args[x->nargs - 1], &e);
+    if (rc)
+        return fail("messages.forwardMessages", rc, &e);
+    char d[32];
+    snprintf(d, sizeof d, "%d message%s", n, n == 1 ? "" : "s");
+    return done_ok("forwarded", d);
+}
+
+static int run_join(const cli_args_t *x)
+{
+    mtp_call_error_t e;
+    mtp_peer_t p;
+    memset(&p, 0, sizeof p);
+    int rc = mtp_join(x->c, x->args[0], &p, &e);
+    if (rc && rc != MTP_EEXIST)
+        return fail("join", rc, &e);
+    char d[160];
+    if (p.kind)
+        snprintf(d, sizeof d, "%lld%s", (long long)mtp_peer_marked_id(p.kind, p.id),
+                 rc == MTP_EEXIST ? " (already a member)" : "");
+    else
+        snprintf(d, sizeof d, "%.100s%s", x->args[0], rc == MTP_EEXIST ? " (already a member)"
+                                                                       : "");
+    return done_ok("joined", d);
+}
+
+static int run_leave(const cli_args_t *x)
+{
+    mtp_call_error_t e;
+    int rc = mtp_leave(x->c, x->args[0], &e);
+    return rc ? fail("leave", rc, &e) : done_ok("left", x->args[0]);
+}
+
+static int run_archive(const cli_args_t *x, bool on)
+{
+    mtp_call_error_t e;
+    int rc = mtp_archive(x->c, x->args[0], on, &e);
+    return rc ? fail("folders.editPeerFolders", rc, &e)
+              : done_ok(on ? "archived" : "unarchived", x->args[0]);
+}
+
+static int run_archive_on(const cli_args_t *x)
+{
+    return run_archive(x, true);
+}
+
+static int run_archive_off(const cli_args_t *x)
+{
+    return run_archive(x, false);
+}
+
+static int run_create(const cli_args_t *x)
+{
+    mtp_chat_kind_t k = !strcmp(x->args[0], "group")        ? MTP_CHAT_GROUP
+                        : !strcmp(x->args[0], "supergroup") ? MTP_CHAT_SUPERGROUP
+                                                            : MTP_CHAT_CHANNEL;
+    mtp_call_error_t e;
+    mtp_peer_t p;
+    int rc = mtp_create_chat(x->c, k, x->args[1], (const char *const *)x->args + 2,
+                             (size_t)(x->nargs - 2), &p, &e);
+    if (rc)
+        return fail("create", rc, &e);
+    char d[32];
+    snprintf(d, sizeof d, "%lld", (long long)mtp_peer_marked_id(p.kind, p.id));
+    return done_ok("created", d);
+}
+
+static int run_profile(const cli_args_t *x)
+{
+    mtp_call_error_t e;
+    mtp_tl_object_t *o = NULL;
+    int rc = mtp_profile(x->c, x->args[0], x->a, &o, &e);
+    if (rc)
+        return fail("users.getFullUser", rc, &e);
+    if (g_json || !o || o->tl != &mtp_tlc_users_userFull) {
+        print_obj(o);
+        return 0;
+    }
+    const mtp_users_userFull_t *uf = (const void *)o;
+    for (uint32_t i = 0; i < uf->users.n; i++)
+        print_user(uf->users.v[i], NULL);
+    if (uf->full_user && uf->full_user->tl == &mtp_tlc_userFull) {
+        const mtp_userFull_t *f = (const void *)uf->full_user;
+        printf("about\t%.*s\n", (int)f->about.len, (const char *)f->about.ptr);
+    }
+    return 0;
+}
+
 typedef struct cli_cmd {
     const char *name;
     const char *usage;                      /* its lines of --help ("commands:") */
@@ -732,8 +1289,54 @@ static const cli_cmd_t commands[] = {
       "  send PEER TEXT               send a text message to PEER (see below)\n",
       args_peer_and_one, run_send, true, true },
     { "history",
-      "  history PEER [--limit N]     the last N (default 20) messages with PEER\n",
-      args_history, run_history, true, true },
+      "  history PEER [--limit N] [--since DATE] [--reverse] [--min-id N] [--max-id N]\n"
+      "                               the messages with PEER, newest first (--reverse: oldest\n"
+      "                               first), paged to the end or N; DATE: unix time or\n"
+      "                               YYYY-MM-DD[THH:MM[:SS]] UTC; a limit short of the\n"
+      "                               server's count says so on stderr\n",
+      args_iter_peer, run_history2, true, true },
+    { "export",
+      "  export PEER [-o FILE] [--media DIR] [--resume]\n"
+      "                               the whole history, oldest first, as JSON lines in FILE\n"
+      "                               (default export.jsonl); --resume continues after the\n"
+      "                               last complete line; --media downloads documents to DIR\n",
+      args_iter_peer, run_export, true, true },
+    { "dialogs",
+      "  dialogs [--archived] [--limit N]   the chat list (--archived: folder 1)\n",
+      args_dialogs, run_dialogs, false, true },
+    { "search",
+      "  search [PEER] QUERY [--filter any|document|photo|url] [--since DATE] [--limit N]\n"
+      "                               messages.search in PEER, or messages.searchGlobal\n",
+      args_search, run_search, false, true },
+    { "members",
+      "  members PEER [--filter recent|admins|bots|banned|kicked] [--query Q] [--limit N]\n"
+      "                               the members of a supergroup or channel\n",
+      args_iter_peer, run_members, true, true },
+    { "forward",
+      "  forward FROM ID... TO        forward messages (fresh random ids)\n",
+      args_forward, run_forward, true, true },
+    { "join",
+      "  join LINK|@name              join by t.me/+HASH, t.me/joinchat/HASH or a public name\n",
+      args_one, run_join, false, true },
+    { "leave",
+      "  leave PEER                   leave a group or channel\n",
+      args_one, run_leave, true, true },
+    { "create",
+      "  create group|supergroup|channel TITLE [USER...]   a new chat (a group needs users)\n",
+      args_create, run_create, false, true },
+    { "archive",
+      "  archive PEER / unarchive PEER   move a chat to the archive (folder 1) and back\n",
+      args_one, run_archive_on, true, true },
+    { "unarchive", "", args_one, run_archive_off, true, true },
+    { "contacts",
+      "  contacts                     the contact list\n",
+      args_none, run_contacts, false, true },
+    { "profile",
+      "  profile PEER                 a user's full profile (users.getFullUser)\n",
+      args_one, run_profile, true, true },
+    { "reactions",
+      "  reactions PEER MSG_ID        who reacted with what to a message\n",
+      args_reactions, run_reactions, true, true },
     { "upload",
       "  upload PEER FILE             upload FILE and send it as a document\n",
       args_peer_and_one, run_upload, true, true },

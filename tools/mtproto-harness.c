@@ -31,6 +31,9 @@ static const char usage[] =
     "                     (\"-\" = stdout, after the ready line)\n"
     "  --seed S           deterministic randomness from S (RSA key generation excepted)\n"
     "  --password PHONE:PASSWORD   that account has two-factor authentication (repeatable)\n"
+    "  --populate channel=N,members=M   seed the public channel @harness_channel with N posts\n"
+    "                     (every 10th a document, every 7th with reactions) and the public\n"
+    "                     supergroup @harness_group with M members (memory only)\n"
     "\n"
     "Testing aids:\n"
     "  --idle-timeout SEC      close connections silent for SEC seconds (default 300)\n"
@@ -190,6 +193,24 @@ static int opt_seed(opts_t *o, char *val)
     return 0;
 }
 
+static int opt_populate(opts_t *o, char *val)
+{
+    for (char *tok = strtok(val, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        long long v;
+        if (!eq || !parse_long(eq + 1, 0, 10000000, &v))
+            return die("bad --populate '%s' (channel=N,members=M)", tok);
+        *eq = 0;
+        if (strcmp(tok, "channel") == 0)
+            o->cfg.populate_messages = (int32_t)v;
+        else if (strcmp(tok, "members") == 0)
+            o->cfg.populate_members = (int32_t)v;
+        else
+            return die("bad --populate key '%s' (channel, members)", tok);
+    }
+    return 0;
+}
+
 static int opt_password(opts_t *o, char *val)
 {
     char *c = strchr(val, ':');
@@ -265,6 +286,7 @@ static const struct option {
     { "--trace", opt_trace },
     { "--seed", opt_seed },
     { "--password", opt_password },
+    { "--populate", opt_populate },
     { "--idle-timeout", opt_idle_timeout },
     { "--max-connections", opt_max_connections },
     { "--fault", opt_fault },

@@ -141,6 +141,18 @@ typedef struct mtp_server_config {
     bool has_seed;
     uint64_t seed;
 
+    /* Seeding (memory only, made at mtp_server_new): populate_messages > 0 makes the public
+     * broadcast channel @harness_channel with that many posts (every 10th with a document,
+     * every 7th with reactions); populate_members > 0 the public supergroup @harness_group
+     * with that many members (synthetic users "Member N", ids 7000000000 + N) and a private
+     * supergroup joined by the invite hash "HarnessJoin" ("HarnessOld" has expired). */
+    int32_t populate_messages;
+    int32_t populate_members;
+    /* List pages (messages.getHistory / search / searchGlobal / getDialogs,
+     * channels.getParticipants) a user may ask for per second; beyond it 420 FLOOD_WAIT_X
+     * (0 = no limit). */
+    int32_t page_rate;
+
     const mtp_server_password_t *passwords;   /* accounts with 2FA (copied) */
     size_t n_passwords;
 
@@ -287,6 +299,8 @@ enum {
 int mtp_server_fault_updates(mtp_server_t *srv, int64_t user_id, int kind, int count);
 /* Remove every fault rule. */
 void mtp_server_fault_clear(mtp_server_t *srv);
+/* Change mtp_server_config_t.page_rate of a running harness (0 = no limit). */
+void mtp_server_set_page_rate(mtp_server_t *srv, int32_t pages_per_second);
 
 /* ---- statistics (any thread; a consistent snapshot) ---- */
 

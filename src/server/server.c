@@ -641,6 +641,11 @@ int mtp_server_new(const mtp_server_config_t *cfg_in, mtp_server_t **out)
     }
     if (cfg_in->n_passwords && (rc = load_passwords(srv, cfg_in)))
         goto fail;
+    srv->page_rate = cfg_in->page_rate;
+    if ((rc = srv_populate(srv, cfg_in->populate_messages, cfg_in->populate_members))) {
+        seterr(cfg_in, "cannot populate: %s", mtp_strerror(rc));
+        goto fail;
+    }
     if (cfg_in->trace_path && (rc = open_trace(srv, cfg_in->trace_path, cfg_in)))
         goto fail;
     rc = MTP_ENOMEM;
@@ -831,6 +836,7 @@ void mtp_server_free(mtp_server_t *srv)
     }
     if (srv->started)
         srv_store_save(srv, true);
+    srv_act_free(srv);
     /* sessions */
     size_t i = 0;
     srv_key_t *k;

@@ -115,6 +115,10 @@ typedef struct srv_msg {
     int64_t doc_id;             /* media document, 0 none */
     char *text;
     size_t text_len;
+    /* srv_act.c: forwarded from (marked peer id, message id, date); deleted */
+    int64_t fwd_peer;
+    int32_t fwd_msg_id, fwd_date;
+    bool deleted;
 } srv_msg_t;
 
 typedef struct srv_user {
@@ -154,6 +158,13 @@ typedef struct srv_channel {
     size_t n_msgs, cap_msgs;
     int64_t members[SRV_CHANNEL_MEMBERS];
     int n_members;
+    /* srv_hist.c: public (username), broadcast, and the seeded members (synthetic users
+     * seed_base + 1 .. seed_base + n_seeded, made by mtp_server_config_t.populate_*) */
+    char username[33];
+    bool broadcast;
+    bool basic;                 /* srv_group.c: a basic group (chat id = id - 10^9) */
+    int64_t seed_base;
+    int32_t n_seeded;
 } srv_channel_t;
 
 typedef struct srv_doc {
@@ -356,6 +367,8 @@ struct mtp_server {
     srv_map_t users;            /* id -> srv_user_t */
     srv_map_t docs;             /* id -> srv_doc_t */
     srv_map_t channels;         /* id -> srv_channel_t (memory only) */
+    struct srv_act *act;        /* srv_act.c: reactions, invites, folders, reads (memory) */
+    int32_t page_rate;          /* srv_act.c: list pages per second per user (0 any) */
     int64_t last_channel_id;
     srv_code_t *codes;
     size_t n_codes, cap_codes;
@@ -481,6 +494,10 @@ void srv_user_set_password(srv_t *srv, srv_user_t *u, const char *password);
 int srv_channel_new(srv_t *srv, int64_t creator, const uint8_t *title, size_t tlen, int32_t date,
                     srv_channel_t **out);
 srv_channel_t *srv_channel_find(srv_t *srv, int64_t id);
+/* srv_hist.c: the seeded channel and supergroup (0 counts: nothing). */
+int srv_populate(srv_t *srv, int32_t n_msgs, int32_t n_members);
+/* srv_act.c: free srv->act. */
+void srv_act_free(srv_t *srv);
 bool srv_channel_member(const srv_channel_t *ch, int64_t uid);
 int srv_channel_join(srv_channel_t *ch, int64_t uid);
 srv_msg_t *srv_channel_post(srv_channel_t *ch, int64_t from, const uint8_t *text, size_t tlen,

@@ -48,6 +48,7 @@ const mtp_tl_layer_t *srv_layer_table(int layer, int *used)
  */
 static const handler_t *const method_tables[] = {
     srv_methods_auth, srv_methods_users, srv_methods_msgs, srv_methods_chan, srv_methods_files,
+    srv_methods_hist, srv_methods_act, srv_methods_group,
 };
 
 /* The handler of a layer-228 method, or NULL (METHOD_NOT_IMPLEMENTED). */

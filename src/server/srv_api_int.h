@@ -137,6 +137,38 @@ void trace_upd_fault(srv_req_t *r, const char *what, int64_t user);
  * (answered). */
 srv_upload_t *check_upload(srv_req_t *r, const mtp_tl_object_t *f, uint32_t *np,
                            mtp_bytes_t *name);
+#define channel_obj(...) srv_channel_obj(__VA_ARGS__)
+#define chan_msg_obj(...) srv_chan_msg_obj(__VA_ARGS__)
+#define input_channel(...) srv_input_channel(__VA_ARGS__)
+#define chan_updates(...) srv_chan_updates(__VA_ARGS__)
+#define upd_channel(...) srv_upd_channel(__VA_ARGS__)
+/* srv_chan.c: a channel / its message as layer-228 objects; the channel of an InputChannel
+ * or InputPeerChannel (member: the caller must be a member, unless the channel is public),
+ * else NULL (answered); updates{[u0, u1], users: [user], chats: [ch]}; updateChannel. */
+mtp_tl_object_t *channel_obj(srv_req_t *r, const srv_channel_t *ch);
+mtp_tl_object_t *chan_msg_obj(srv_req_t *r, const srv_msg_t *m, int64_t viewer);
+srv_channel_t *input_channel(srv_req_t *r, const mtp_tl_object_t *o, bool member);
+mtp_tl_object_t *chan_updates(srv_req_t *r, const srv_channel_t *ch, mtp_tl_object_t *u0,
+                              mtp_tl_object_t *u1, int64_t user);
+mtp_tl_object_t *upd_channel(srv_req_t *r, const srv_channel_t *ch);
+/* srv_hist.c: media and reactions of a channel message; messages.getHistory of a channel;
+ * a channel by username for contacts.resolveUsername (false: none, not answered). */
+void srv_chan_msg_extras(srv_req_t *r, const srv_msg_t *m, mtp_message_t *o);
+void srv_chan_history(srv_req_t *r, const mtp_messages_getHistory_t *q);
+bool srv_chan_resolve(srv_req_t *r, mtp_bytes_t username);
+extern const handler_t srv_methods_hist[];
+/* srv_act.c: the fwd_from of a message (NULL: not forwarded); 0, or FLOOD_WAIT answered
+ * when the caller pages faster than srv->page_rate (true: answered). */
+mtp_tl_object_t *srv_fwd_header(srv_req_t *r, const srv_msg_t *m);
+bool srv_page_flood(srv_req_t *r);
+extern const handler_t srv_methods_act[];
+extern const handler_t srv_methods_group[];
+/* srv_hist.c: a stored or seeded user; srv_act.c: the reactions of a channel message. */
+mtp_tl_object_t *srv_any_user_obj(srv_req_t *r, int64_t id);
+void srv_act_reactions(srv_req_t *r, const srv_channel_t *ch, const srv_msg_t *m,
+                       mtp_message_t *o);
+int srv_act_seed_invite(srv_t *srv, int64_t chan, const char *hash, bool expired);
+
 /* srv_chan.c: messages.sendMessage to an inputPeerChannel. */
 void send_channel(srv_req_t *r, const mtp_messages_sendMessage_t *q);
 

@@ -13,14 +13,19 @@
 /* channels (supergroups; memory only): create, invite, post, getChannelDifference       */
 /* ------------------------------------------------------------------------------------ */
 
-static mtp_tl_object_t *channel_obj(srv_req_t *r, const srv_channel_t *ch)
+mtp_tl_object_t *channel_obj(srv_req_t *r, const srv_channel_t *ch)
 {
     mtp_channel_t *o = MTP_NEW(r->arena, channel);
     mtp_tl_object_t *photo = (mtp_tl_object_t *)MTP_NEW(r->arena, chatPhotoEmpty);
     if (!o || !photo)
         return NULL;
     o->id = ch->id;
-    o->megagroup = true;
+    o->megagroup = !ch->broadcast;
+    o->broadcast = ch->broadcast;
+    if (ch->username[0]) {
+        o->has_username = true;
+        o->username = cs(ch->username);
+    }
     o->creator = ch->n_members && ch->members[0] == me_id(r);
     o->has_access_hash = true;
     o->access_hash = ch->access_hash;
@@ -33,7 +38,7 @@ static mtp_tl_object_t *channel_obj(srv_req_t *r, const srv_channel_t *ch)
 }
 
 /* A channel message as `viewer` sees it. */
-static mtp_tl_object_t *chan_msg_obj(srv_req_t *r, const srv_msg_t *m, int64_t viewer)
+mtp_tl_object_t *chan_msg_obj(srv_req_t *r, const srv_msg_t *m, int64_t viewer)
 {
     mtp_message_t *o = MTP_NEW(r->arena, message);
     mtp_peerChannel_t *pc = MTP_NEW(r->arena, peerChannel);
@@ -43,8 +48,10 @@ static mtp_tl_object_t *chan_msg_obj(srv_req_t *r, const srv_msg_t *m, int64_t v
     o->id = m->id;
     o->out = m->from == viewer;
     o->peer_id = &pc->_;
-    o->from_id = peer_user(r, m->from);
+    o->from_id = m->from ? peer_user(r, m->from) : NULL;
+    o->post = !m->from;
     o->date = m->date;
+    srv_chan_msg_extras(r, m, o);
     o->message = (mtp_bytes_t){ (const uint8_t *)m->text, m->text_len };
     return &o->_;
 }
@@ -61,7 +68,7 @@ static mtp_tl_object_t *new_chan_msg_upd(srv_req_t *r, const srv_msg_t *m, int64
 }
 
 /* The channel of an InputChannel / InputPeer the caller may use, else NULL (answered). */
-static srv_channel_t *input_channel(srv_req_t *r, const mtp_tl_object_t *o, bool member)
+srv_channel_t *input_channel(srv_req_t *r, const mtp_tl_object_t *o, bool member)
 {
     int64_t id = 0, hash = 0;
     if (o && o->tl == &mtp_tlc_inputChannel) {
@@ -72,11 +79,11 @@ static srv_channel_t *input_channel(srv_req_t *r, const mtp_tl_object_t *o, bool
         id = c->channel_id, hash = c->access_hash;
     }
     srv_channel_t *ch = id ? srv_channel_find(r->srv, id) : NULL;
-    if (!ch || ch->access_hash != hash) {
+    if (!ch || ch->access_hash != hash || ch->basic) {
         reply_err(r, 400, "CHANNEL_INVALID");
         return NULL;
     }
-    if (member && !srv_channel_member(ch, me_id(r))) {
+    if (member && !srv_channel_member(ch, me_id(r)) && !ch->username[0]) {
         reply_err(r, 400, "CHANNEL_PRIVATE");
         return NULL;
     }
@@ -84,7 +91,7 @@ static srv_channel_t *input_channel(srv_req_t *r, const mtp_tl_object_t *o, bool
 }
 
 /* updates{updates: [u0, u1], users, chats: [ch]} */
-static mtp_tl_object_t *chan_updates(srv_req_t *r, const srv_channel_t *ch, mtp_tl_object_t *u0,
+mtp_tl_object_t *chan_updates(srv_req_t *r, const srv_channel_t *ch, mtp_tl_object_t *u0,
                                      mtp_tl_object_t *u1, int64_t user)
 {
     mtp_updates_t *u = MTP_NEW(r->arena, updates);
@@ -103,7 +110,7 @@ static mtp_tl_object_t *chan_updates(srv_req_t *r, const srv_channel_t *ch, mtp_
     return &u->_;
 }
 
-static mtp_tl_object_t *upd_channel(srv_req_t *r, const srv_channel_t *ch)
+mtp_tl_object_t *upd_channel(srv_req_t *r, const srv_channel_t *ch)
 {
     mtp_updateChannel_t *u = MTP_NEW(r->arena, updateChannel);
     if (u)
@@ -181,6 +188,7 @@ static void h_createChannel(srv_req_t *r, const void *qv)
             reply_err(r, 500, "INTERNAL");
         return;
     }
+    ch->broadcast = q->broadcast;
     reply_obj(r, chan_updates(r, ch, upd_channel(r, ch), NULL, 0));
 }
 

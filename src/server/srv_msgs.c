@@ -1,6 +1,6 @@
 /*
  * libmtproto harness — private messages and their pushes: messages.sendMessage /
- * sendMedia / getHistory / getDialogs, updates.getState / getDifference, and the update
+ * sendMedia / getHistory (messages.getDialogs: srv_act.c), updates.getState / getDifference, and the update
  * pushes to the other side (shaped by the MTP_SERVER_UPD_* fault rules).
  */
 #include "srv_api_int.h"
@@ -290,7 +290,7 @@ static size_t chat_msgs(srv_user_t *me, int64_t peer, size_t *idx)
 {
     size_t n = 0;
     for (size_t i = me->n_msgs; i-- > 0;)
-        if (me->msgs[i].peer == peer)
+        if (me->msgs[i].peer == peer && !me->msgs[i].deleted)
             idx[n++] = i;
     return n;
 }
@@ -298,6 +298,10 @@ static size_t chat_msgs(srv_user_t *me, int64_t peer, size_t *idx)
 static void h_getHistory(srv_req_t *r, const void *qv)
 {
     const mtp_messages_getHistory_t *q = qv;
+    if (q->peer && q->peer->tl == &mtp_tlc_inputPeerChannel) {
+        srv_chan_history(r, q);
+        return;
+    }
     srv_user_t *me = srv_user_find(r->srv, me_id(r));
     srv_user_t *peer = input_peer(r, q->peer);
     if (!me || !peer) {
@@ -373,92 +377,6 @@ static void h_getHistory(srv_req_t *r, const void *qv)
     o->count = (int32_t)total;
     o->has_offset_id_offset = true;
     o->offset_id_offset = (int32_t)pos;
-    o->messages = msgs;
-    o->users = users;
-    reply_obj(r, &o->_);
-}
-
-static void h_getDialogs(srv_req_t *r, const void *qv)
-{
-    const mtp_messages_getDialogs_t *q = qv;
-    srv_user_t *me = srv_user_find(r->srv, me_id(r));
-    if (!me) {
-        reply_err(r, 401, "AUTH_KEY_UNREGISTERED");
-        return;
-    }
-    /* newest message per peer, newest dialog first */
-    size_t *top = mtp_arena_alloc(r->arena, (me->n_msgs + 1) * sizeof *top);
-    int32_t *in_max = mtp_arena_alloc(r->arena, (me->n_msgs + 1) * sizeof *in_max);
-    int32_t *out_max = mtp_arena_alloc(r->arena, (me->n_msgs + 1) * sizeof *out_max);
-    if (!top || !in_max || !out_max) {
-        reply_err(r, 500, "INTERNAL");
-        return;
-    }
-    size_t nd = 0;
-    for (size_t i = me->n_msgs; i-- > 0;) {
-        const srv_msg_t *m = &me->msgs[i];
-        size_t d = 0;
-        while (d < nd && me->msgs[top[d]].peer != m->peer)
-            d++;
-        if (d == nd) {
-            top[nd] = i;
-            in_max[nd] = out_max[nd] = 0;
-            nd++;
-        }
-        if (m->out && m->id > out_max[d])
-            out_max[d] = m->id;
-        if (!m->out && m->id > in_max[d])
-            in_max[d] = m->id;
-    }
-    long long limit = q->limit <= 0 || q->limit > HISTORY_MAX ? HISTORY_MAX : q->limit;
-    mtp_vec_obj_t dialogs, msgs, users;
-    int64_t *seen = mtp_arena_alloc(r->arena, (2 * nd + 2) * sizeof *seen);
-    size_t ns = 0;
-    if (!seen || !vec_new(r->arena, &dialogs, nd) || !vec_new(r->arena, &msgs, nd) ||
-        !vec_new(r->arena, &users, 2 * nd + 2)) {
-        reply_err(r, 500, "INTERNAL");
-        return;
-    }
-    add_user_once(r, &users, seen, &ns, me->id);
-    for (size_t d = 0; d < nd && (long long)dialogs.n < limit; d++) {
-        const srv_msg_t *m = &me->msgs[top[d]];
-        if (q->offset_id > 0 && m->id >= q->offset_id)
-            continue;
-        if (q->offset_date > 0 && m->date > q->offset_date)
-            continue;
-        mtp_dialog_t *dl = MTP_NEW(r->arena, dialog);
-        if (!dl)
-            continue;
-        dl->peer = peer_user(r, m->peer);
-        dl->top_message = m->id;
-        dl->read_inbox_max_id = in_max[d];
-        dl->read_outbox_max_id = out_max[d];
-        dl->notify_settings = notify_settings(r);
-        dl->has_pts = false;
-        vec_push(&dialogs, dl);
-        vec_push(&msgs, msg_obj(r, m));
-        add_user_once(r, &users, seen, &ns, m->peer);
-        add_user_once(r, &users, seen, &ns, m->from);
-    }
-    if (dialogs.n == nd) {
-        mtp_messages_dialogs_t *o = MTP_NEW(r->arena, messages_dialogs);
-        if (!o) {
-            reply_err(r, 500, "INTERNAL");
-            return;
-        }
-        o->dialogs = dialogs;
-        o->messages = msgs;
-        o->users = users;
-        reply_obj(r, &o->_);
-        return;
-    }
-    mtp_messages_dialogsSlice_t *o = MTP_NEW(r->arena, messages_dialogsSlice);
-    if (!o) {
-        reply_err(r, 500, "INTERNAL");
-        return;
-    }
-    o->count = (int32_t)nd;
-    o->dialogs = dialogs;
     o->messages = msgs;
     o->users = users;
     reply_obj(r, &o->_);
@@ -637,7 +555,6 @@ const handler_t srv_methods_msgs[] = {
     { &mtp_tlc_messages_sendMessage, h_sendMessage, A_AUTH },
     { &mtp_tlc_messages_sendMedia, h_sendMedia, A_AUTH },
     { &mtp_tlc_messages_getHistory, h_getHistory, A_AUTH },
-    { &mtp_tlc_messages_getDialogs, h_getDialogs, A_AUTH },
     { &mtp_tlc_messages_getPeerDialogs, h_getPeerDialogs, A_AUTH },
     { &mtp_tlc_updates_getState, h_getState, A_AUTH },
     { &mtp_tlc_updates_getDifference, h_getDifference, A_AUTH },

@@ -327,6 +327,7 @@ mtp_tl_object_t *msg_obj(srv_req_t *r, const srv_msg_t *m)
         o->from_id = peer_user(r, m->from);
     o->date = m->date;
     o->message = (mtp_bytes_t){ (const uint8_t *)m->text, m->text_len };
+    o->fwd_from = srv_fwd_header(r, m);
     if (m->doc_id) {
         srv_doc_t *d = srv_doc_find(r->srv, m->doc_id);
         mtp_messageMediaDocument_t *md = MTP_NEW(r->arena, messageMediaDocument);

@@ -63,6 +63,8 @@ static void h_resolveUsername(srv_req_t *r, const void *qv)
 {
     const mtp_contacts_resolveUsername_t *q = qv;
     srv_user_t *u = srv_user_by_username(r->srv, q->username.ptr, q->username.len);
+    if (!u && srv_chan_resolve(r, q->username))
+        return;
     if (!u) {
         reply_err(r, 400, "USERNAME_NOT_OCCUPIED");
         return;
