@@ -38,6 +38,20 @@ static const char usage[] =
     "  --fault METHOD:COUNT:CODE:MESSAGE   the next COUNT calls of METHOD (\"*\" = any) fail\n"
     "                          with rpc_error CODE MESSAGE (COUNT -1 = always), repeatable;\n"
     "                          e.g. --fault upload.getFile:2:420:FLOOD_WAIT_3\n"
+    "  --fault SPEC            a fault-engine rule, repeatable: KIND[:ARG...][,OPTION=VALUE...]\n"
+    "     connection: drop:P (an answer's connection is lost with probability P; the\n"
+    "                 session re-sends it), delay:MS[:JITTER], silent:AFTER_N (no more output\n"
+    "                 after N queries, TCP stays open), cut:BYTES (close mid-frame after\n"
+    "                 BYTES sent), reset[:AFTER_N] (RST), accept-close:N, bw:BYTES_PER_SEC\n"
+    "     session:    bad-salt:EVERY_N, clock-skew:SECONDS (+ ahead, - behind: codes 16/17),\n"
+    "                 new-session:EVERY_N, bad-msg:CODE[:EVERY_N], duplicate:P[:copy]\n"
+    "                 (rpc_result twice / in msg_copy), reorder[:MS], container-mix\n"
+    "     errors:     rpc:CODE:MESSAGE, internal, timeout (-503), auth-key-duplicated,\n"
+    "                 migrate:PHONE|NETWORK|USER|FILE|STATS:DC, flood-wait:X,\n"
+    "                 flood-premium-wait:X, transport-error:-404|-429, forget-keys, restart\n"
+    "     files:      file-stall:K, file-ref-expired:K, file-short:K (the Kth upload.getFile)\n"
+    "     options:    method=NAME count=N skip=N every=N p=P dc=N; randomness from --seed\n"
+    "                 e.g. --fault migrate:PHONE:2,method=auth.sendCode,count=1\n"
     "  --delay METHOD:COUNT:MS answer the next COUNT calls of METHOD MS milliseconds late\n"
     "  --drop DC:BYTES:COUNT   cut a connection of DC (0 = any) after BYTES more bytes sent,\n"
     "                          COUNT times\n"
@@ -283,12 +297,17 @@ static void on_log(void *user, mtp_log_level_t level, const char *line)
 static int add_faults(mtp_server_t *srv, const opts_t *o)
 {
     for (int i = 0; i < o->nf; i++) {
-        char *f[4];
+        char *f[4], copy[256];
         long long cnt, code;
-        if (split(o->faults[i], f, 4) != 4 || !parse_long(f[1], -1, 1 << 30, &cnt) ||
-            !parse_long(f[2], -1000000, 1000000, &code) ||
-            mtp_server_fault_rpc(srv, f[0], (int)cnt, (int32_t)code, f[3]))
-            return die("bad --fault '%s' (METHOD:COUNT:CODE:MESSAGE)", o->faults[i]);
+        snprintf(copy, sizeof copy, "%s", o->faults[i]);
+        if (split(copy, f, 4) == 4 && parse_long(f[1], -1, 1 << 30, &cnt) &&
+            parse_long(f[2], -1000000, 1000000, &code)) {
+            if (mtp_server_fault_rpc(srv, f[0], (int)cnt, (int32_t)code, f[3]))
+                return die("bad --fault '%s' (METHOD:COUNT:CODE:MESSAGE)", o->faults[i]);
+        } else if (mtp_server_fault_add(srv, o->faults[i]) < 0) {
+            return die("bad --fault '%s' (METHOD:COUNT:CODE:MESSAGE or a SPEC, see --help)",
+                       o->faults[i]);
+        }
     }
     for (int i = 0; i < o->nd; i++) {
         char *f[3];

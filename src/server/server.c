@@ -801,6 +801,7 @@ void mtp_server_free(mtp_server_t *srv)
             free(ss);
         }
     srv_store_free(srv);
+    srv_fx_free(srv);
     mtp_buf_free(&srv->part_buf);
     mtp_buf_free(&srv->enc_buf);
     if (srv->trace_close && srv->trace_fp)
