@@ -792,11 +792,14 @@ int srv_fx_room(srv_conn_t *sc, size_t *room, mtp_usec_t *wait)
             if (sc->fx_bw_tokens > rate / 10)
                 sc->fx_bw_tokens = rate / 10;
             sc->fx_bw_at = now;
+            f->seen++;
             if (sc->fx_bw_tokens < 1.0) {
+                f->hits++;
                 *room = 0;
                 *wait = now + (mtp_usec_t)ceil((1.0 - sc->fx_bw_tokens) * 1e6 / rate) + 1000;
                 rc = SRV_FX_WAIT;
             } else if ((double)*room > sc->fx_bw_tokens) {
+                f->hits++;
                 *room = (size_t)sc->fx_bw_tokens;
             }
             sc->fx_bw_tokens -= (double)*room;
