@@ -15,7 +15,7 @@
 static const char usage[] =
     "usage: mtproto-harness [--host 127.0.0.1] [--port BASE] [--dcs N] [--rsa-key PRIVATE.pem]\n"
     "                       [--pubkey-out FILE] [--state DIR] [--trace FILE|-] [--seed S]\n"
-    "                       [--password PHONE:PASSWORD]...\n"
+    "                       [--password PHONE:PASSWORD]... [--fault SPEC]... [--control PATH|PORT]\n"
     "\n"
     "A loopback MTProto 2.0 server with N data centres that real clients log in to.\n"
     "\n"
@@ -60,6 +60,12 @@ static const char usage[] =
     "                          combine (COUNT pushes as one updatesCombined), too-long\n"
     "                          (updatesTooLong / updateChannelTooLong), diff-too-long\n"
     "                          (getDifference / getChannelDifference answer ...TooLong)\n"
+    "  --control PATH|PORT     a control channel: JSON lines on a Unix socket PATH or on\n"
+    "                          127.0.0.1:PORT (0 = a free port, named on stderr), e.g.\n"
+    "                          {\"cmd\":\"add\",\"spec\":\"drop:0.1\"} -> {\"ok\":true,\"id\":1};\n"
+    "                          cmds add, remove (id), list, clear, stats, restart,\n"
+    "                          push (user_id, text[, from_id]: a new message, pushed),\n"
+    "                          qr_accept (not implemented: no auth.exportLoginToken)\n"
     "  --help                  this text\n"
     "\n"
     "Once every DC listens, one line goes to stdout:\n"
@@ -120,6 +126,7 @@ static int split(char *s, char **f, int n)
 typedef struct opts {
     mtp_server_config_t cfg;
     const char *pubkey_out;
+    const char *control;
     mtp_server_password_t *pw;
     char **faults, **delays, **drops, **upds;
     int nf, nd, ndr, nu;
@@ -145,6 +152,7 @@ STR_OPT(opt_rsa_key, cfg.rsa_key_path)
 STR_OPT(opt_pubkey_out, pubkey_out)
 STR_OPT(opt_state, cfg.state_dir)
 STR_OPT(opt_trace, cfg.trace_path)
+STR_OPT(opt_control, control)
 LIST_OPT(opt_fault, faults, nf)
 LIST_OPT(opt_delay, delays, nd)
 LIST_OPT(opt_drop, drops, ndr)
@@ -230,6 +238,7 @@ static const struct option {
     { "--delay", opt_delay },
     { "--drop", opt_drop },
     { "--updates", opt_updates },
+    { "--control", opt_control },
 };
 
 /* Parse the command line into o: -1 to go on, else the exit code (0 after --help). */
@@ -407,6 +416,14 @@ int main(int argc, char **argv)
     if (rc)
         return die("%s", g_log_err[0] ? g_log_err : "cannot create the server");
     rc = add_faults(g_srv, o);
+    if (!rc && o->control) {
+        int cr = mtp_server_control_open(g_srv, o->control);
+        if (cr)
+            rc = die("cannot open --control %s", o->control);
+        else if (mtp_server_control_port(g_srv))
+            fprintf(stderr, "mtproto-harness: control channel on 127.0.0.1:%d\n",
+                    mtp_server_control_port(g_srv));
+    }
     if (!rc)
         rc = serve(g_srv, o);
     mtp_server_free(g_srv);

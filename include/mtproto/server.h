@@ -287,6 +287,22 @@ int mtp_server_fault_remove(mtp_server_t *srv, int id);
  * (NUL-terminated, truncated to size); returns the full length or a negative MTP_E*. */
 int mtp_server_fault_list(mtp_server_t *srv, char *buf, size_t size);
 
+/* The control channel: JSON lines on a Unix socket (`where` a path) or on 127.0.0.1:PORT
+ * (`where` all digits; "0" = a free port, see mtp_server_control_port()), served by the
+ * server's loop. Call it before mtp_server_run() / mtp_server_start_thread(). One request
+ * object per line, one answer line each ({"ok":true,...} or {"ok":false,"error":"..."}):
+ *   {"cmd":"add","spec":SPEC} -> "id"       {"cmd":"remove","id":N}
+ *   {"cmd":"list"} -> "faults" (as mtp_server_fault_list)   {"cmd":"clear"}
+ *   {"cmd":"stats"} -> "stats" (mtp_server_stats_t fields)
+ *   {"cmd":"push","user_id":N,"text":T[,"from_id":M]}: a new incoming message in N's box,
+ *        pushed to N's sessions (updateShortMessage) -> "id", "pts"
+ *   {"cmd":"restart"}: every connection dropped, --state saved and kept
+ *   {"cmd":"qr_accept","token":T}: not implemented (no auth.exportLoginToken yet): an error
+ * 0, MTP_EINVAL (already open, running, or a bad argument), MTP_EIO (bind/listen). */
+int mtp_server_control_open(mtp_server_t *srv, const char *where);
+/* The TCP port of the control channel (0 if none or a Unix socket). */
+int mtp_server_control_port(const mtp_server_t *srv);
+
 /* ---- statistics (any thread; a consistent snapshot) ---- */
 
 typedef struct mtp_server_stats {

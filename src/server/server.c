@@ -778,6 +778,7 @@ void mtp_server_free(mtp_server_t *srv)
                 mtp_listener_free(srv->dcs[i].lst);
         mtp_timer_free(srv->housekeeping);
         mtp_timer_free(srv->delay_timer);
+        srv_control_free(srv);
         if (srv->own_loop)
             mtp_loop_free(srv->loop);
     }

@@ -362,6 +362,7 @@ struct mtp_server {
     int n_faults;
     mtp_server_stats_t stats;
     struct srv_fx *fx;          /* fault engine rules (srv_fault.c), NULL until one is added */
+    struct srv_ctl *ctl;        /* control channel (srv_control.c), NULL if none */
 };
 
 /* server.c */
@@ -436,6 +437,8 @@ const uint8_t *srv_fx_answer(srv_req_t *r, const uint8_t *body, size_t *len, mtp
 enum { SRV_FX_OK, SRV_FX_DISCARD, SRV_FX_CUT, SRV_FX_WAIT };
 int srv_fx_room(srv_conn_t *sc, size_t *room, mtp_usec_t *wait);   /* output (monotonic wait) */
 void srv_fx_restart(srv_t *srv);                    /* drop every connection, save --state */
+/* srv_control.c: the control channel */
+void srv_control_free(srv_t *srv);
 
 /* srv_store.c */
 int  srv_store_load(srv_t *srv);           /* from state_dir (no-op without) */

@@ -447,8 +447,10 @@ int mtp_server_fault_add(mtp_server_t *srv, const char *spec)
     } else {
         f.id = fx->next_id++;
         fx->r[fx->n++] = f;
-        if (f.kind == FX_SKEW)
+        if (f.kind == FX_SKEW) {   /* in force from now on: it counts as fired */
             fx->skew = f.a * 1000000;
+            fx->r[fx->n - 1].hits = 1;
+        }
         rc = f.id;
     }
     pthread_mutex_unlock(&srv->mu);
