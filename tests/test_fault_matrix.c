@@ -106,7 +106,7 @@ static mtp_client_t *mk(void)
     mtp_client_config_t cfg;
     tu_harness_client_config(&H, &cfg);
     cfg.loop = L;
-    cfg.call_timeout = 20 * (mtp_usec_t)1000000;   /* above the dead-link deadline (8 s) */
+    cfg.call_timeout = 12 * (mtp_usec_t)1000000;   /* above the dead-link deadline (8 s) */
     cfg.flood_threshold = 5;
     mtp_client_t *c = NULL;
     if (mtp_client_new(&cfg, &c))
@@ -249,7 +249,7 @@ static void run_row(const row_t *rw, int idx, res_t *out)
         mtp_server_fault_remove(H.srv, ids[k]);
     /* settle: B's stream catches up (a gap waits 0.5 s, then getDifference) */
     double t1 = tu_now();
-    while (tu_now() - t1 < 1.5)
+    while (tu_now() - t1 < 1.0)
         mtp_client_step(B, 50);
     out->secs = tu_now() - t0;
     mtp_server_stats(H.srv, &s1);
