@@ -16,6 +16,7 @@ static const char usage[] =
     "usage: mtproto-harness [--host 127.0.0.1] [--port BASE] [--dcs N] [--rsa-key PRIVATE.pem]\n"
     "                       [--pubkey-out FILE] [--state DIR] [--trace FILE|-] [--seed S]\n"
     "                       [--password PHONE:PASSWORD]... [--limit NAME=N]...\n"
+    "                       [--fault SPEC]... [--control PATH|PORT]\n"
     "\n"
     "A loopback MTProto 2.0 server with N data centres that real clients log in to.\n"
     "\n"
@@ -41,6 +42,20 @@ static const char usage[] =
     "  --fault METHOD:COUNT:CODE:MESSAGE   the next COUNT calls of METHOD (\"*\" = any) fail\n"
     "                          with rpc_error CODE MESSAGE (COUNT -1 = always), repeatable;\n"
     "                          e.g. --fault upload.getFile:2:420:FLOOD_WAIT_3\n"
+    "  --fault SPEC            a fault-engine rule, repeatable: KIND[:ARG...][,OPTION=VALUE...]\n"
+    "     connection: drop:P (an answer's connection is lost with probability P; the\n"
+    "                 session re-sends it), delay:MS[:JITTER], silent:AFTER_N (no more output\n"
+    "                 after N queries, TCP stays open), cut:BYTES (close mid-frame after\n"
+    "                 BYTES sent), reset[:AFTER_N] (RST), accept-close:N, bw:BYTES_PER_SEC\n"
+    "     session:    bad-salt:EVERY_N, clock-skew:SECONDS (+ ahead, - behind: codes 16/17),\n"
+    "                 new-session:EVERY_N, bad-msg:CODE[:EVERY_N], duplicate:P[:copy]\n"
+    "                 (rpc_result twice / in msg_copy), reorder[:MS], container-mix\n"
+    "     errors:     rpc:CODE:MESSAGE, internal, timeout (-503), auth-key-duplicated,\n"
+    "                 migrate:PHONE|NETWORK|USER|FILE|STATS:DC, flood-wait:X,\n"
+    "                 flood-premium-wait:X, transport-error:-404|-429, forget-keys, restart\n"
+    "     files:      file-stall:K, file-ref-expired:K, file-short:K (the Kth upload.getFile)\n"
+    "     options:    method=NAME count=N skip=N every=N p=P dc=N; randomness from --seed\n"
+    "                 e.g. --fault migrate:PHONE:2,method=auth.sendCode,count=1\n"
     "  --delay METHOD:COUNT:MS answer the next COUNT calls of METHOD MS milliseconds late\n"
     "  --drop DC:BYTES:COUNT   cut a connection of DC (0 = any) after BYTES more bytes sent,\n"
     "                          COUNT times\n"
@@ -51,6 +66,12 @@ static const char usage[] =
     "                          (getDifference / getChannelDifference answer ...TooLong)\n"
     "  --trace-secrets         the trace shows api_hash, login codes, passwords and SRP values\n"
     "                          and exported authorizations (default: \"[redacted]\")\n"
+    "  --control PATH|PORT     a control channel: JSON lines on a Unix socket PATH or on\n"
+    "                          127.0.0.1:PORT (0 = a free port, named on stderr), e.g.\n"
+    "                          {\"cmd\":\"add\",\"spec\":\"drop:0.1\"} -> {\"ok\":true,\"id\":1};\n"
+    "                          cmds add, remove (id), list, clear, stats, restart,\n"
+    "                          push (user_id, text[, from_id]: a new message, pushed),\n"
+    "                          qr_accept (not implemented: no auth.exportLoginToken)\n"
     "  --help                  this text\n"
     "\n"
     "Budgets against greedy or hostile peers (--limit NAME=N, repeatable; default in ()):\n"
@@ -133,6 +154,7 @@ static int split(char *s, char **f, int n)
 typedef struct opts {
     mtp_server_config_t cfg;
     const char *pubkey_out;
+    const char *control;
     mtp_server_password_t *pw;
     char **faults, **delays, **drops, **upds;
     int nf, nd, ndr, nu;
@@ -158,6 +180,7 @@ STR_OPT(opt_rsa_key, cfg.rsa_key_path)
 STR_OPT(opt_pubkey_out, pubkey_out)
 STR_OPT(opt_state, cfg.state_dir)
 STR_OPT(opt_trace, cfg.trace_path)
+STR_OPT(opt_control, control)
 LIST_OPT(opt_fault, faults, nf)
 LIST_OPT(opt_delay, delays, nd)
 LIST_OPT(opt_drop, drops, ndr)
@@ -294,6 +317,7 @@ static const struct option {
     { "--drop", opt_drop },
     { "--updates", opt_updates },
     { "--limit", opt_limit },
+    { "--control", opt_control },
 };
 
 /* Parse the command line into o: -1 to go on, else the exit code (0 after --help). */
@@ -365,12 +389,17 @@ static void on_log(void *user, mtp_log_level_t level, const char *line)
 static int add_faults(mtp_server_t *srv, const opts_t *o)
 {
     for (int i = 0; i < o->nf; i++) {
-        char *f[4];
+        char *f[4], copy[256];
         long long cnt, code;
-        if (split(o->faults[i], f, 4) != 4 || !parse_long(f[1], -1, 1 << 30, &cnt) ||
-            !parse_long(f[2], -1000000, 1000000, &code) ||
-            mtp_server_fault_rpc(srv, f[0], (int)cnt, (int32_t)code, f[3]))
-            return die("bad --fault '%s' (METHOD:COUNT:CODE:MESSAGE)", o->faults[i]);
+        snprintf(copy, sizeof copy, "%s", o->faults[i]);
+        if (split(copy, f, 4) == 4 && parse_long(f[1], -1, 1 << 30, &cnt) &&
+            parse_long(f[2], -1000000, 1000000, &code)) {
+            if (mtp_server_fault_rpc(srv, f[0], (int)cnt, (int32_t)code, f[3]))
+                return die("bad --fault '%s' (METHOD:COUNT:CODE:MESSAGE)", o->faults[i]);
+        } else if (mtp_server_fault_add(srv, o->faults[i]) < 0) {
+            return die("bad --fault '%s' (METHOD:COUNT:CODE:MESSAGE or a SPEC, see --help)",
+                       o->faults[i]);
+        }
     }
     for (int i = 0; i < o->nd; i++) {
         char *f[3];
@@ -470,6 +499,14 @@ int main(int argc, char **argv)
     if (rc)
         return die("%s", g_log_err[0] ? g_log_err : "cannot create the server");
     rc = add_faults(g_srv, o);
+    if (!rc && o->control) {
+        int cr = mtp_server_control_open(g_srv, o->control);
+        if (cr)
+            rc = die("cannot open --control %s", o->control);
+        else if (mtp_server_control_port(g_srv))
+            fprintf(stderr, "mtproto-harness: control channel on 127.0.0.1:%d\n",
+                    mtp_server_control_port(g_srv));
+    }
     if (!rc)
         rc = serve(g_srv, o);
     mtp_server_free(g_srv);

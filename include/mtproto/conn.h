@@ -197,6 +197,9 @@ int mtp_conn_reply(mtp_conn_t *c, int64_t req_msg_id, const uint8_t *body, size_
 int mtp_conn_reply_error(mtp_conn_t *c, int64_t req_msg_id, int32_t code, const char *message,
                          mtp_usec_t now);
 int mtp_conn_push(mtp_conn_t *c, const uint8_t *body, size_t len, mtp_usec_t now);
+/* Send a transport error frame (e.g. -404, -429) now; the connection reports
+ * MTP_CONN_EV_TRANSPORT_ERROR as for one it sent itself (fault injection). */
+int mtp_conn_send_transport_error(mtp_conn_t *c, int32_t code);
 
 /* ---- state ---- */
 

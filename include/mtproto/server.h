@@ -297,10 +297,60 @@ enum {
     MTP_SERVER_UPD_DIFF_TOO_LONG
 };
 int mtp_server_fault_updates(mtp_server_t *srv, int64_t user_id, int kind, int count);
-/* Remove every fault rule. */
+/* Remove every fault rule (of the calls above; mtp_server_fault_add rules stay). */
 void mtp_server_fault_clear(mtp_server_t *srv);
 /* Change mtp_server_config_t.page_rate of a running harness (0 = no limit). */
 void mtp_server_set_page_rate(mtp_server_t *srv, int32_t pages_per_second);
+
+/* The fault engine: a rule written as a spec, "KIND[:ARG...][,OPTION=VALUE...]":
+ *   connection  drop:P (the connection carrying an answer is lost before the answer is
+ *               written, with probability P; the session re-sends it on the next one),
+ *               delay:MS[:JITTER], silent:AFTER_N (after N queries on a connection nothing
+ *               more is written; TCP stays open), cut:BYTES (close a connection once it
+ *               sent BYTES, mid-frame), reset[:AFTER_N] (RST: SO_LINGER 0 and close),
+ *               accept-close:N (the next N connections are closed at once), bw:BYTES_PER_S
+ *   session     bad-salt:EVERY_N (the key's salt changes: the next message, container or
+ *               ping, gets bad_server_salt), clock-skew:SECONDS (the server's clock is
+ *               ahead (+) or behind (-): codes 16/17), new-session:EVERY_N
+ *               (new_session_created), bad-msg:CODE[:EVERY_N] (bad_msg_notification CODE,
+ *               48 = bad_server_salt, instead of handling the query), duplicate:P[:copy]
+ *               (the rpc_result twice, or again inside msg_copy), reorder[:MS] (every
+ *               second answer held MS, default 50), container-mix (answers packed with an
+ *               ack and an updatesTooLong push)
+ *   errors      rpc:CODE:MESSAGE, internal (500 INTERNAL), timeout (-503 Timeout),
+ *               auth-key-duplicated (406), migrate:PHONE|NETWORK|USER|FILE|STATS:DC,
+ *               flood-wait:X, flood-premium-wait:X, transport-error:CODE (-404, -429: sent
+ *               instead of an answer, then the connection closes), forget-keys (every auth
+ *               key is forgotten at the next query), restart (at the next query every
+ *               connection is dropped; --state is saved and kept)
+ *   files       file-stall:K (the Kth upload.getFile is never answered), file-ref-expired:K
+ *               (FILE_REFERENCE_EXPIRED), file-short:K (the Kth answer carries half its bytes)
+ * Options: method=NAME (that method only), count=N (uses; default forever, 1 for
+ * forget-keys, restart and the file kinds), skip=N (the first N matches pass), every=N,
+ * p=P (probability per match), dc=N. Randomness comes from the --seed (a run repeats).
+ * Returns the rule's id (> 0), MTP_EINVAL (a bad spec) or MTP_EFULL (64 rules). */
+int mtp_server_fault_add(mtp_server_t *srv, const char *spec);
+/* Remove rule id: 0 or MTP_ENOTFOUND. */
+int mtp_server_fault_remove(mtp_server_t *srv, int id);
+/* The rules as JSON [{"id":N,"spec":"...","matched":N,"fired":N,"left":N},...] into buf
+ * (NUL-terminated, truncated to size); returns the full length or a negative MTP_E*. */
+int mtp_server_fault_list(mtp_server_t *srv, char *buf, size_t size);
+
+/* The control channel: JSON lines on a Unix socket (`where` a path) or on 127.0.0.1:PORT
+ * (`where` all digits; "0" = a free port, see mtp_server_control_port()), served by the
+ * server's loop. Call it before mtp_server_run() / mtp_server_start_thread(). One request
+ * object per line, one answer line each ({"ok":true,...} or {"ok":false,"error":"..."}):
+ *   {"cmd":"add","spec":SPEC} -> "id"       {"cmd":"remove","id":N}
+ *   {"cmd":"list"} -> "faults" (as mtp_server_fault_list)   {"cmd":"clear"}
+ *   {"cmd":"stats"} -> "stats" (mtp_server_stats_t fields)
+ *   {"cmd":"push","user_id":N,"text":T[,"from_id":M]}: a new incoming message in N's box,
+ *        pushed to N's sessions (updateShortMessage) -> "id", "pts"
+ *   {"cmd":"restart"}: every connection dropped, --state saved and kept
+ *   {"cmd":"qr_accept","token":T}: not implemented (no auth.exportLoginToken yet): an error
+ * 0, MTP_EINVAL (already open, running, or a bad argument), MTP_EIO (bind/listen). */
+int mtp_server_control_open(mtp_server_t *srv, const char *where);
+/* The TCP port of the control channel (0 if none or a Unix socket). */
+int mtp_server_control_port(const mtp_server_t *srv);
 
 /* ---- statistics (any thread; a consistent snapshot) ---- */
 

@@ -310,6 +310,11 @@ void mtp_client__dispatch(mtp_client_t *c)
             nx = c->calls;
         }
     }
+    /* a DC that ran out of reconnects failed the calls queued for it (above); calls made
+     * from now on try it afresh instead of failing forever (fault matrix: drop) */
+    for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++)
+        if (c->dc[i].attempts > (unsigned)c->cfg.max_reconnects)
+            c->dc[i].attempts = 0;
     /* calls queued together leave together: containers, one encryption per packet */
     for (int i = 1; i <= MTP_CLIENT_MAX_DCS; i++)
         for (int j = 0; j < MTP_CLIENT__CONNS_PER_DC; j++) {

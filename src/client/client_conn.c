@@ -62,6 +62,8 @@ static void on_data(mtp_stream_t *s, const uint8_t *data, size_t n)
     uint64_t pk0 = mtp_conn_stats(k->mc)->packets_in;
     mtp_conn_rx_commit(k->mc, n, mtp_now_usec());
     k->fed += n;
+    k->rx_at = mtp_mono_usec();
+    k->pinged = false;
     /* A large packet (a file part) completed: hand it over and let the calls it triggers
      * (the next parts) leave before reading more. The socket stays readable. */
     if (k->fed >= EARLY_YIELD_BYTES && mtp_conn_stats(k->mc)->packets_in != pk0)
@@ -338,9 +340,49 @@ void mtp_client__conn_drop(mtp_client_t *c, mtp_cconn_t *k, bool failure)
     }
 }
 
+mtp_usec_t mtp_client__conn_watch_deadline(const mtp_cconn_t *k)
+{
+    if (!k->mc || !k->rx_at || k->inflight <= 0 || k->connecting)
+        return MTP_TIME_NEVER;
+    return k->rx_at + (k->pinged ? MTP_CLIENT__DEAD_AFTER : MTP_CLIENT__PING_AFTER);
+}
+
+/* Dead-link detection (see client_core.h). Returns false when the connection was dropped. */
+static bool conn_watch(mtp_client_t *c, mtp_cconn_t *k)
+{
+    mtp_usec_t mono = mtp_mono_usec();
+    if (k->inflight <= 0 || k->connecting || !mtp_conn_has_key(k->mc)) {
+        k->rx_at = 0;   /* idle: nothing is owed to us */
+        k->pinged = false;
+        return true;
+    }
+    if (!k->rx_at) {
+        k->rx_at = mono;
+        return true;
+    }
+    if (mono - k->rx_at >= MTP_CLIENT__DEAD_AFTER) {
+        mtp_client__log(c, MTP_LOG_INFO, "DC%d: nothing received for %lld ms with calls in "
+                        "flight: the connection is dead", k->dc,
+                        (long long)((mono - k->rx_at) / 1000));
+        mtp_client__conn_drop(c, k, true);
+        return false;
+    }
+    if (!k->pinged && mono - k->rx_at >= MTP_CLIENT__PING_AFTER) {
+        mtp_session_t *s = mtp_conn_session(k->mc);
+        int64_t id = 0;
+        mtp_rand(NULL, &id, sizeof id);
+        /* the server closes its side too if we go silent (75 s, as TDLib) */
+        if (s && !mtp_session_ping(s, id, 75, mtp_now_usec()))
+            k->pinged = true;
+    }
+    return true;
+}
+
 void mtp_client__conn_flush(mtp_client_t *c, mtp_cconn_t *k)
 {
     if (!k->mc)
+        return;
+    if (!conn_watch(c, k))
         return;
     mtp_conn_tick(k->mc, mtp_now_usec());
     /* the stream queues what the kernel does not take; hand it more once it drained, so

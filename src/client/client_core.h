@@ -32,7 +32,19 @@ typedef struct mtp_cconn {
      * triggered (the next parts) have left: the server is never left without work. */
     size_t fed;
     bool yield;
+    /* Dead-link detection (mtp_client__conn_watch): when bytes last came (monotonic; 0 =
+     * not watching), and whether a ping_delay_disconnect asked since. */
+    mtp_usec_t rx_at;
+    bool pinged;
 } mtp_cconn_t;
+
+/* A connection with calls in flight that hears nothing for MTP_CLIENT__PING_AFTER sends
+ * ping_delay_disconnect; still nothing after MTP_CLIENT__DEAD_AFTER: it is dropped and its
+ * calls continue on a new one (the same session: re-sent ids, no double execution). */
+#define MTP_CLIENT__PING_AFTER (3 * MTP_USEC_PER_SEC)
+#define MTP_CLIENT__DEAD_AFTER (8 * MTP_USEC_PER_SEC)
+/* The monotonic time the watch needs to run next (MTP_TIME_NEVER: not watching). */
+mtp_usec_t mtp_client__conn_watch_deadline(const mtp_cconn_t *k);
 
 typedef struct mtp_ccall {
     struct mtp_ccall *next;

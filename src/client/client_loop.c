@@ -37,8 +37,9 @@ static mtp_usec_t next_deadline(mtp_client_t *c)
         for (int k = 0; k < MTP_CLIENT__CONNS_PER_DC; k++) {
             const mtp_cconn_t *cc = &d->conns[k];
             if (cc->mc)
-                next = earlier(next, mtp_client__wall_to_mono(mtp_conn_next_deadline(cc->mc),
-                                                              wall, mono));
+                next = earlier(earlier(next, mtp_client__conn_watch_deadline(cc)),
+                               mtp_client__wall_to_mono(mtp_conn_next_deadline(cc->mc),
+                                                        wall, mono));
             else if (cc->saved)
                 next = earlier(next, d->retry_at > mono ? d->retry_at : mono + QUEUED_POLL_USEC);
         }

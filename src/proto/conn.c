@@ -131,6 +131,14 @@ static void frame_error(mtp_conn_t *c, int32_t code)
         e->ev.code = code;
 }
 
+int mtp_conn_send_transport_error(mtp_conn_t *c, int32_t code)
+{
+    if (!c || code >= 0)
+        return MTP_EINVAL;
+    frame_error(c, code);
+    return 0;
+}
+
 static size_t out_limit(const mtp_conn_t *c)
 {
     return c->cfg.out_limit ? c->cfg.out_limit : OUT_LIMIT;

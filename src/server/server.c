@@ -831,6 +831,7 @@ void mtp_server_free(mtp_server_t *srv)
                 mtp_listener_free(srv->dcs[i].lst);
         mtp_timer_free(srv->housekeeping);
         mtp_timer_free(srv->delay_timer);
+        srv_control_free(srv);
         if (srv->own_loop)
             mtp_loop_free(srv->loop);
     }
@@ -855,6 +856,7 @@ void mtp_server_free(mtp_server_t *srv)
             free(ss);
         }
     srv_store_free(srv);
+    srv_fx_free(srv);
     mtp_buf_free(&srv->part_buf);
     mtp_buf_free(&srv->enc_buf);
     if (srv->trace_close && srv->trace_fp)

@@ -282,6 +282,11 @@ struct srv_conn {
     uint64_t bytes_in, bytes_out;
     char peer[MTP_NET_ADDRSTRLEN];
     const char *close_reason;
+    /* fault engine (srv_fault.c) */
+    uint64_t fx_queries;        /* queries handled on this connection */
+    bool fx_silent;             /* silent: nothing more is written */
+    mtp_usec_t fx_bw_at;        /* bw: when the bucket was last filled (monotonic) */
+    double fx_bw_tokens;
 };
 
 /* ------------------------------------------------------------------------------------ */
@@ -394,6 +399,8 @@ struct mtp_server {
     srv_fault_t faults[SRV_MAX_FAULTS];
     int n_faults;
     mtp_server_stats_t stats;
+    struct srv_fx *fx;          /* fault engine rules (srv_fault.c), NULL until one is added */
+    struct srv_ctl *ctl;        /* control channel (srv_control.c), NULL if none */
 };
 
 /* server.c */
@@ -460,6 +467,21 @@ void srv_handle_query(srv_conn_t *sc, srv_sess_t *ss, const mtp_session_event_t 
                       mtp_usec_t now);
 /* Layer table used for a client layer (see server.h). */
 const mtp_tl_layer_t *srv_layer_table(int layer, int *used);
+
+/* srv_fault.c: the fault engine (mtp_server_fault_add) and its hooks */
+typedef struct srv_fx srv_fx_t;
+void srv_fx_free(srv_t *srv);
+mtp_usec_t srv_fx_skew(srv_t *srv);                 /* clock-skew: added to the server's clock */
+bool srv_fx_accept(srv_t *srv, int fd);             /* true: fd closed (accept-close) */
+bool srv_fx_query(srv_req_t *r);                    /* before the handler; true: consumed */
+void srv_fx_after(srv_req_t *r);                    /* after the handler */
+/* An answer about to be queued: the body to send instead (tmp holds a rewritten one). */
+const uint8_t *srv_fx_answer(srv_req_t *r, const uint8_t *body, size_t *len, mtp_buf_t *tmp);
+enum { SRV_FX_OK, SRV_FX_DISCARD, SRV_FX_CUT, SRV_FX_WAIT };
+int srv_fx_room(srv_conn_t *sc, size_t *room, mtp_usec_t *wait);   /* output (monotonic wait) */
+void srv_fx_restart(srv_t *srv);                    /* drop every connection, save --state */
+/* srv_control.c: the control channel */
+void srv_control_free(srv_t *srv);
 
 /* srv_store.c */
 int  srv_store_load(srv_t *srv);           /* from state_dir (no-op without) */

@@ -312,6 +312,11 @@ void srv_handle_query(srv_conn_t *sc, srv_sess_t *ss, const mtp_session_event_t 
     }
 
     /* faults */
+    if (srv_fx_query(&r)) {
+        srv_fx_after(&r);
+        mtp_arena_free(r.arena);
+        return;
+    }
     srv_fault_t f;
     if (srv_fault_take(srv, FAULT_DELAY, r.method, &f)) {
         SRV_STAT(srv, faults_injected, 1);
@@ -358,5 +363,6 @@ void srv_handle_query(srv_conn_t *sc, srv_sess_t *ss, const mtp_session_event_t 
         if (!r.replied)
             reply_err(&r, 500, "INTERNAL");
     }
+    srv_fx_after(&r);
     mtp_arena_free(r.arena);
 }

@@ -610,6 +610,7 @@ void srv_conn_pump(srv_conn_t *sc)
     if (sc->closing)
         return;
     srv_t *srv = sc->srv;
+    mtp_usec_t fx_wait = 0;   /* fault engine: bandwidth cap */
     for (;;) {
         mtp_bytes_t b = mtp_conn_pending_output(sc->c);
         if (!b.len)
@@ -622,6 +623,14 @@ void srv_conn_pump(srv_conn_t *sc)
             n = OUT_HIGH;
         bool drop = false;
         size_t room = srv_fault_drop_room(srv, sc->dc->id, n, &drop);
+        int fx = srv_fx_room(sc, &room, &fx_wait);
+        if (fx == SRV_FX_DISCARD) {
+            mtp_conn_consume(sc->c, room);
+            continue;
+        }
+        drop |= fx == SRV_FX_CUT;
+        if (fx == SRV_FX_WAIT && !room)
+            break;
         if (room) {
             if (mtp_stream_write(sc->st, b.ptr, room)) {
                 srv_conn_close(sc, "write failed");
@@ -657,6 +666,10 @@ void srv_conn_pump(srv_conn_t *sc)
         return;   /* on_drain closes it */
     }
     mtp_usec_t d = mtp_conn_next_deadline(sc->c);
+    if (d != MTP_TIME_NEVER)
+        d -= srv_fx_skew(srv);
+    if (fx_wait && (d == MTP_TIME_NEVER || fx_wait - mtp_mono_usec() + srv_now() < d))
+        d = fx_wait - mtp_mono_usec() + srv_now();
     if (d == MTP_TIME_NEVER)
         mtp_timer_stop(sc->timer);
     else
@@ -712,7 +725,7 @@ static void on_data(mtp_stream_t *st, const uint8_t *data, size_t n)
     srv_conn_t *sc = mtp_stream_user(st);
     if (sc->closing)
         return;
-    mtp_usec_t now = srv_now();
+    mtp_usec_t now = srv_now() + srv_fx_skew(sc->srv);
     sc->bytes_in += n;
     SRV_STAT(sc->srv, bytes_in, n);
     sc->in_feed = true;
@@ -744,7 +757,7 @@ static void on_timer(mtp_timer_t *t, void *user)
     srv_conn_t *sc = user;
     if (sc->closing)
         return;
-    mtp_usec_t now = srv_now();
+    mtp_usec_t now = srv_now() + srv_fx_skew(sc->srv);
     sc->in_feed = true;
     mtp_conn_tick(sc->c, now);
     process_events(sc, now);
@@ -849,6 +862,8 @@ void srv_accept(mtp_listener_t *l, int fd, const struct sockaddr *peer, socklen_
         close(fd);
         return;
     }
+    if (srv_fx_accept(srv, fd))
+        return;
     srv_conn_t *sc = calloc(1, sizeof *sc);
     if (!sc) {
         close(fd);

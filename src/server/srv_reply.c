@@ -159,14 +159,19 @@ void reply_raw(srv_req_t *r, const uint8_t *body, size_t len, const char *json,
         return;
     r->replied = true;
     trace_out(r, json, jlen, NULL, 0);
+    mtp_buf_t fx;   /* the fault engine may rewrite the answer */
+    mtp_buf_init(&fx);
+    body = srv_fx_answer(r, body, &len, &fx);
     mtp_usec_t due = r->delay ? delayed_due(r) : 0;
     note_done(r, false, due);
     if (r->delay) {
         queue_delayed(r, body, len, 0, NULL, due);
+        mtp_buf_free(&fx);
         return;
     }
     mtp_session_reply_ex(r->ss->s, r->req_msg_id, body, len, r->no_gzip ? MTP_SESS_NO_GZIP : 0,
                          r->now);
+    mtp_buf_free(&fx);
     if (!r->sc->in_feed)
         mtp_conn_flush(r->sc->c, r->now);
 }
