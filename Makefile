@@ -126,6 +126,13 @@ $(BUILD)/tests/%: tests/%.c $(TESTLIB) $(LIBA) $(TESTUTIL_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< $(TESTLIB) $(LIBA) $(LDFLAGS_ALL) $(LIBS)
 
+# the fuzz targets' seed corpora, replayed without libFuzzer (tests/test_fuzz_corpus.c)
+FUZZ_REPLAY := $(patsubst fuzz/%.c,$(BUILD)/fuzz-replay/%,$(FUZZ_SRC))
+$(BUILD)/fuzz-replay/%: fuzz/%.c tests/fuzz_replay_main.c $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< tests/fuzz_replay_main.c $(LIBA) $(LDFLAGS_ALL) $(LIBS)
+$(BUILD)/tests/test_fuzz_corpus: $(FUZZ_REPLAY)
+
 PROVE := prove -j2 -e '' --timer
 
 test-plain: tests
