@@ -49,11 +49,16 @@ typedef struct {
     size_t slen;
     int enc_seen;               /* encrypted answers forwarded on this connection */
     bool open;
+    /* obfuscated2 without a secret protects nothing: from the client's 64-byte init the
+     * relay derives the keys of the server's stream, reads it and writes its own */
+    uint8_t init[64];
+    size_t init_len;
+    EVP_CIPHER_CTX *dec, *enc;
 } pair_t;
 
 static int relay_lfd;
 static uint16_t relay_port, relay_target;
-static atomic_int relay_mode, relay_fires, relay_stop;
+static atomic_int relay_mode, relay_fires, relay_stop, relay_obf;
 static pthread_t relay_thr;
 
 static int send_all(int fd, const uint8_t *p, size_t n)
@@ -68,13 +73,48 @@ static int send_all(int fd, const uint8_t *p, size_t n)
     return 0;
 }
 
-static void put_err(int fd, int32_t code)
+/* To the client: through the relay's own obfuscation when the connection has one. */
+static int out(pair_t *p, const uint8_t *d, size_t n)
+{
+    if (!p->enc)
+        return send_all(p->cfd, d, n);
+    uint8_t buf[4096];
+    while (n) {
+        int k = n < sizeof buf ? (int)n : (int)sizeof buf, ol = 0;
+        if (!EVP_EncryptUpdate(p->enc, buf, &ol, d, k) || send_all(p->cfd, buf, (size_t)ol))
+            return -1;
+        d += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void put_err(pair_t *p, int32_t code)
 {
     uint8_t f[8] = { 4, 0, 0, 0 };
     uint32_t v = (uint32_t)code;
     for (int i = 0; i < 4; i++)
         f[4 + i] = (uint8_t)(v >> (8 * i));
-    send_all(fd, f, 8);
+    out(p, f, 8);
+}
+
+/* The client's first bytes: its obfuscated2 init; the server's stream key is reverse(init[8:56]). */
+static void client_bytes(pair_t *p, const uint8_t *d, size_t n)
+{
+    if (!atomic_load(&relay_obf) || p->init_len == 64)
+        return;
+    size_t k = n < 64 - p->init_len ? n : 64 - p->init_len;
+    memcpy(p->init + p->init_len, d, k);
+    p->init_len += k;
+    if (p->init_len < 64)
+        return;
+    uint8_t rev[48];
+    for (int i = 0; i < 48; i++)
+        rev[i] = p->init[55 - i];
+    p->dec = EVP_CIPHER_CTX_new();
+    p->enc = EVP_CIPHER_CTX_new();
+    EVP_DecryptInit_ex(p->dec, EVP_aes_256_ctr(), NULL, rev, rev + 32);
+    EVP_EncryptInit_ex(p->enc, EVP_aes_256_ctr(), NULL, rev, rev + 32);
 }
 
 /* Forward the complete intermediate frames of the server's stream, rewriting per mode. */
@@ -95,17 +135,17 @@ static void relay_frames(pair_t *p)
         if (fire && (mode == R_404_FIRST || mode == R_429_FIRST || mode == R_404_TWICE) &&
             p->enc_seen == 0) {
             atomic_fetch_sub(&relay_fires, 1);
-            put_err(p->cfd, mode == R_429_FIRST ? -429 : -404);
+            put_err(p, mode == R_429_FIRST ? -429 : -404);
             p->enc_seen++;
         } else {
-            if (send_all(p->cfd, f, flen))
+            if (out(p, f, flen))
                 p->open = false;
             if (enc && fire && p->enc_seen == 0 && mode == R_404_AFTER) {
                 atomic_fetch_sub(&relay_fires, 1);
-                put_err(p->cfd, -404);
+                put_err(p, -404);
             } else if (enc && fire && mode == R_QUICKACK) {
                 uint8_t qa[4] = { 0x11, 0x22, 0x33, 0x80 | (uint8_t)p->enc_seen };
-                send_all(p->cfd, qa, 4);
+                out(p, qa, 4);
             } else if (enc && fire && p->enc_seen == 0 && mode == R_CLOSE) {
                 atomic_fetch_sub(&relay_fires, 1);
                 p->open = false;
@@ -165,18 +205,28 @@ static void *relay_main(void *arg)
             ssize_t r = recv(p->cfd, buf, sizeof buf, MSG_DONTWAIT);
             if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
                 p->open = false;
-            else if (r > 0 && send_all(p->sfd, buf, (size_t)r))
-                p->open = false;
+            else if (r > 0) {
+                client_bytes(p, buf, (size_t)r);
+                if (send_all(p->sfd, buf, (size_t)r))
+                    p->open = false;
+            }
             size_t room = sizeof p->sbuf - p->slen;
             r = recv(p->sfd, p->sbuf + p->slen, room, MSG_DONTWAIT);
             if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
                 p->open = false;
-            else if (r > 0)
+            else if (r > 0) {
+                int ol = 0;
+                if (atomic_load(&relay_obf) && (!p->dec ||
+                    !EVP_DecryptUpdate(p->dec, p->sbuf + p->slen, &ol, p->sbuf + p->slen, (int)r)))
+                    p->open = false;
                 p->slen += (size_t)r;
+            }
             relay_frames(p);
             if (!p->open) {
                 close(p->cfd);
                 close(p->sfd);
+                EVP_CIPHER_CTX_free(p->dec);
+                EVP_CIPHER_CTX_free(p->enc);
                 free(p);
                 pairs[i] = NULL;
             }
@@ -186,6 +236,8 @@ static void *relay_main(void *arg)
         if (pairs[i]) {
             close(pairs[i]->cfd);
             close(pairs[i]->sfd);
+            EVP_CIPHER_CTX_free(pairs[i]->dec);
+            EVP_CIPHER_CTX_free(pairs[i]->enc);
             free(pairs[i]);
         }
     return NULL;
@@ -221,6 +273,7 @@ static mtp_client_t *mk(const char *session, bool via_relay, int *err)
     cfg.first_dc = 1;
     cfg.session_path = session;
     cfg.transport = MTP_TRANSPORT_INTERMEDIATE;
+    cfg.obfuscated = atomic_load(&relay_obf) != 0;
     cfg.backoff_base = 20000;
     cfg.backoff_cap = 200000;
     if (via_relay)
@@ -669,6 +722,13 @@ int main(int argc, char **argv)
     forged(sess, R_429_FIRST, 1, "-429 for the first encrypted answer");
     forged(sess, R_QUICKACK, 1, "forged quick acks");
     forged(sess, R_CLOSE, 1, "the connection closed after an answer");
+    /* the same under obfuscated2 (no proxy secret): the relay rewrites the stream too */
+    atomic_store(&relay_obf, 1);
+    forged(sess, R_PASS, 0, "obfuscated, untouched");
+    forged(sess, R_404_FIRST, 1, "obfuscated: -404 for the first encrypted answer");
+    forged(sess, R_404_AFTER, 1, "obfuscated: -404 after an authenticated packet");
+    forged(sess, R_429_FIRST, 1, "obfuscated: -429 for the first encrypted answer");
+    atomic_store(&relay_obf, 0);
 
     /* -404 confirmed by a second fresh connection: a new key, but the user is forgotten
      * only by the authenticated 401 AUTH_KEY_UNREGISTERED that follows */
