@@ -126,7 +126,7 @@ static void feed_one(st_t *t, mtp_session_t *to, bool server, rd_t *r)
         memcpy(p + 16, body, len);
         p += 16 + len;
         uint32_t ack[3] = { 0x62d6b459u, 0x1cb5c415u, 0 };
-        int32_t s2 = seq + 1;
+        int32_t s2 = (int32_t)((uint32_t)seq + 1);   /* wraps: seq comes from the input */
         memcpy(p, &i2, 8);
         memcpy(p + 8, &s2, 4);
         l = 12;
