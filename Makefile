@@ -172,6 +172,13 @@ $(BUILD)/tests/%: tests/%.c $(TESTLIB) $(LINKA) $(TESTUTIL_HDR)
 # the ABI checker reads the shared libraries
 $(BUILD)/tests/test_abi: $(LIBSO) $(HARNESSSO)
 
+# the fuzz targets' seed corpora, replayed without libFuzzer (tests/test_fuzz_corpus.c)
+FUZZ_REPLAY := $(patsubst fuzz/%.c,$(BUILD)/fuzz-replay/%,$(FUZZ_SRC))
+$(BUILD)/fuzz-replay/%: fuzz/%.c tests/fuzz_replay_main.c $(LINKA)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS_ALL) -o $@ $< tests/fuzz_replay_main.c $(LINKA) $(LDFLAGS_ALL) $(LIBS)
+$(BUILD)/tests/test_fuzz_corpus: $(FUZZ_REPLAY)
+
 PROVE := prove -j2 -e '' --timer
 
 test-plain: tests

@@ -102,15 +102,11 @@ static void write_random(const char *path, size_t n)
 {
     FILE *f = fopen(path, "wb");
     uint8_t buf[65536];
-    uint64_t x = 0x9e3779b97f4a7c15ull;
+    tu_rng_t rng;
+    tu_rng_seed(&rng, 0x9e3779b97f4a7c15ull);
     for (size_t done = 0; done < n;) {
-        for (size_t i = 0; i < sizeof buf; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            buf[i] = (uint8_t)x;
-        }
         size_t k = n - done < sizeof buf ? n - done : sizeof buf;
+        tu_rng_fill(&rng, buf, k);
         fwrite(buf, 1, k, f);
         done += k;
     }

@@ -285,6 +285,10 @@ static void test_feed(void)
     a = mtp_arena_new(0);
     mtp_client_peers_feed(c, sample(a));
     IS_INT((long long)mtp_client_peers_count(c), 0, "peer_cache_max < 0: nothing recorded");
+    {
+        mtp_peer_t pp = { .kind = MTP_PEER_USER, .id = 77, .access_hash = 5, .has_access_hash = true };
+        IS_INT(mtp_client_peer_put(c, &pp), MTP_EDISABLED, "peer_put with the cache disabled: MTP_EDISABLED");
+    }
     mtp_arena_free(a);
     mtp_client_free(c);
 }

@@ -10,7 +10,10 @@
 #include <mtproto/tl.h>
 #include <mtproto/tl_schema.h>
 
+#include "cli_name.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +230,28 @@ static void progress_bar(void *user, uint64_t done, uint64_t total)
         fputc('\n', stderr);
 }
 
+static void op_progress_bar(mtp_op_t *op, void *user, const mtp_op_progress_t *p)
+{
+    (void)op;
+    progress_bar(user, p->done, p->total);
+}
+
+static int fd_write(void *user, uint64_t offset, const uint8_t *data, size_t len)
+{
+    int fd = *(int *)user;
+    while (len) {
+        ssize_t w = pwrite(fd, data, len, (off_t)offset);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return MTP_EIO;
+        data += w;
+        len -= (size_t)w;
+        offset += (uint64_t)w;
+    }
+    return 0;
+}
+
 static double secs(void)
 {
     struct timespec ts;
@@ -369,9 +394,19 @@ static bool args_peer_and_one(int nargs, char **args)
     return nargs == 2;
 }
 
+/* download PEER MSG_ID [-o F] [--force], the options in any order */
 static bool args_download(int nargs, char **args)
 {
-    return nargs == 2 || (nargs == 4 && !strcmp(args[2], "-o"));
+    bool o = false, force = false;
+    for (int k = 2; k < nargs; k++) {
+        if (!strcmp(args[k], "-o") && !o && k + 1 < nargs)
+            o = true, k++;
+        else if (!strcmp(args[k], "--force") && !force)
+            force = true;
+        else
+            return false;
+    }
+    return nargs >= 2;
 }
 
 static bool args_call(int nargs, char **args)
@@ -579,21 +614,54 @@ static int run_download(const cli_args_t *x)
         goto out;
     }
     const mtp_document_t *d = (const mtp_document_t *)doc;
-    char outname[512] = "download.bin";
+    const char *opath = NULL;
+    bool force = false;
+    for (int k = 2; k < nargs; k++) {
+        if (!strcmp(args[k], "-o"))
+            opath = args[++k];
+        else
+            force = true;
+    }
+    /* the server's file name, made safe (cli_name.h); never an existing file or a
+     * symlink unless --force (and then never through a symlink) */
+    char outname[CLI_NAME_MAX + 1];
+    const mtp_bytes_t *fn = NULL;
     for (uint32_t k = 0; k < d->attributes.n; k++)
-        if (d->attributes.v[k]->tl->id == MTP_ID_documentAttributeFilename) {
-            const mtp_bytes_t *fn =
-                &((const mtp_documentAttributeFilename_t *)d->attributes.v[k])->file_name;
-            if (fn->len && fn->len < sizeof outname && !memchr(fn->ptr, '/', fn->len)) {
-                memcpy(outname, fn->ptr, fn->len);
-                outname[fn->len] = 0;
-            }
-        }
-    const char *path = nargs == 4 ? args[3] : outname;
+        if (d->attributes.v[k]->tl->id == MTP_ID_documentAttributeFilename)
+            fn = &((const mtp_documentAttributeFilename_t *)d->attributes.v[k])->file_name;
+    cli_safe_name(fn ? fn->ptr : NULL, fn ? fn->len : 0, outname);
+    const char *path = opath ? opath : outname;
     double t0 = secs();
-    rc = mtp_download_document(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
-                               d->file_reference.len, d->size, path, 0, progress_bar, NULL,
-                               &e);
+    if (opath) {
+        rc = mtp_download_document(c, d->dc_id, d->id, d->access_hash, d->file_reference.ptr,
+                                   d->file_reference.len, d->size, path, 0, progress_bar, NULL,
+                                   &e);
+    } else {
+        int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC |
+                                (force ? O_TRUNC : O_EXCL), 0644);
+        if (fd < 0) {
+            fprintf(stderr, "mtproto-cli: %s: %s%s\n", path, strerror(errno),
+                    errno == EEXIST ? " (--force overwrites it)" : "");
+            ret = 1;
+            goto out;
+        }
+        mtp_download_params_t dp;
+        mtp_download_params_init(&dp);
+        dp.dc = d->dc_id;
+        dp.id = d->id;
+        dp.access_hash = d->access_hash;
+        dp.file_reference = d->file_reference.ptr;
+        dp.ref_len = d->file_reference.len;
+        dp.size = d->size;
+        dp.write = fd_write;
+        dp.write_user = &fd;
+        dp.progress = op_progress_bar;
+        rc = mtp_download_document_to(c, &dp, &e);
+        if (close(fd) && !rc)
+            rc = MTP_EIO;
+        if (rc && !force)
+            unlink(path);       /* ours (created exclusively): no partial file left */
+    }
     double dt = secs() - t0;
     if (rc)
         ret = fail("download", rc, &e);
@@ -1341,8 +1409,13 @@ static const cli_cmd_t commands[] = {
       "  upload PEER FILE             upload FILE and send it as a document\n",
       args_peer_and_one, run_upload, true, true },
     { "download",
-      "  download PEER MSG_ID [-o F]  download the document of message MSG_ID (progress bar\n"
-      "                               on a terminal); default file name: its file name\n",
+      "  download PEER MSG_ID [-o F] [--force]\n"
+      "                               download the document of message MSG_ID (progress bar\n"
+      "                               on a terminal) into F, or into its file name made safe\n"
+      "                               (one component: '/', '\\', control characters and a\n"
+      "                               leading dot become '_', at most 200 bytes; else\n"
+      "                               download.bin) in the current directory, which must not\n"
+      "                               exist (--force: overwrite a file, never a symlink)\n",
       args_download, run_download, true, true },
     { "call",
       "  call METHOD [JSON]           call any API method of layer 228 with arguments in\n"

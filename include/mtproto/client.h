@@ -92,8 +92,9 @@ typedef struct mtp_client_config {
     mtp_transport_kind_t transport;   /* default INTERMEDIATE */
     bool obfuscated;
 
-    /* Session store: a file (written atomically, mode 0600; at most MTP_CLIENT_PATH_MAX
-     * characters) or NULL / "" = memory only. */
+    /* Session store: a file (written atomically through a unique temporary beside it,
+     * mode 0600; at most MTP_CLIENT_PATH_MAX characters; not a symlink; locked through
+     * "<path>.lock" while the client lives) or NULL / "" = memory only. */
     const char *session_path;
 
     /* FLOOD_WAIT_X / SLOWMODE_WAIT_X with X <= this (seconds) are waited out and retried;
@@ -139,12 +140,13 @@ int mtp_client_config_check(const mtp_client_config_t *cfg, char *why, size_t wh
 int mtp_client_dc_parse(mtp_client_dc_t *dc, int id, const char *hostport);
 
 /* 0 and *out, or MTP_EVERSION (unknown cfg->version), MTP_EINVAL (a bad field: see
- * mtp_client_config_check), MTP_ENOMEM, MTP_EIO / MTP_EINVAL (session file unreadable /
- * malformed), MTP_EBADKEY. Loads the session file if it exists. */
+ * mtp_client_config_check), MTP_ENOMEM, MTP_EIO / MTP_EINVAL (session file unreadable, a
+ * symlink / malformed), MTP_EEXIST (another client, in this process or another, has the
+ * session file), MTP_EBADKEY. Loads the session file if it exists. */
 int mtp_client_new(const mtp_client_config_t *cfg, mtp_client_t **out);
 /* Closes everything; pending calls end with MTP_ECLOSED through their callbacks. */
 void mtp_client_free(mtp_client_t *c);
-/* Add or replace a DC address. */
+/* Add or replace a DC address. 0, MTP_EINVAL, MTP_EFULL (the DC table is full). */
 int mtp_client_set_dc(mtp_client_t *c, int id, const char *host, uint16_t port);
 /* help.getConfig on DC dc (0 = home): add the IPv4 DCs it lists that are not known yet. */
 int mtp_client_update_dcs(mtp_client_t *c, int dc, mtp_call_error_t *err);
@@ -313,8 +315,8 @@ int mtp_peer_input_channel(const mtp_peer_t *p, mtp_arena_t *a, mtp_tl_object_t 
  * case-insensitively, with or without a leading '@'. */
 int mtp_client_peer_get(mtp_client_t *c, mtp_peer_kind_t kind, int64_t id, mtp_peer_t *out);
 int mtp_client_peer_find_username(mtp_client_t *c, const char *username, mtp_peer_t *out);
-/* Add or update an entry by hand (e.g. from your own storage). 0, MTP_EINVAL, MTP_ENOMEM
- * (cache disabled). */
+/* Add or update an entry by hand (e.g. from your own storage). 0, MTP_EINVAL,
+ * MTP_EDISABLED (cache disabled: peer_cache_max < 0), MTP_ENOMEM. */
 int mtp_client_peer_put(mtp_client_t *c, const mtp_peer_t *p);
 /* Record every user/chat/channel under obj (any decoded object). Returns how many entries
  * were added or changed. */

@@ -20,6 +20,7 @@ static void client_destroy(mtp_client_t *c)
     mtp_peers__free(c->peers);
     mtp_upd__free(c->upd);
     mtp_client__loop_free(c);
+    mtp_client__session_unlock(c);
     mtp_client__config_free(c);
     for (int i = 0; i <= MTP_CLIENT_MAX_DCS; i++)
         mtp_secure_zero(&c->dc[i].key, sizeof c->dc[i].key);
@@ -34,6 +35,7 @@ int mtp_client_new(const mtp_client_config_t *cfg, mtp_client_t **out)
     mtp_client_t *c = calloc(1, sizeof *c);
     if (!c)
         return MTP_ENOMEM;
+    c->lock_fd = -1;
     for (int i = 0; i <= MTP_CLIENT_MAX_DCS; i++)
         for (int k = 0; k < MTP_CLIENT__CONNS_PER_DC; k++) {
             c->dc[i].conns[k].client = c;

@@ -327,6 +327,20 @@ void mtp_client__dispatch(mtp_client_t *c)
         }
 }
 
+/* The 401 errors that mean the authorization of the key is gone (not
+ * SESSION_PASSWORD_NEEDED, which is a step of a login). */
+static bool logged_out(const char *m)
+{
+    static const char *const gone[] = { "AUTH_KEY_UNREGISTERED", "AUTH_KEY_INVALID",
+                                        "AUTH_KEY_PERM_EMPTY", "SESSION_REVOKED",
+                                        "SESSION_EXPIRED", "USER_DEACTIVATED",
+                                        "USER_DEACTIVATED_BAN" };
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+        if (!strcmp(m, gone[i]))
+            return true;
+    return false;
+}
+
 /* A call's result arrived. */
 static void on_result(mtp_client_t *c, mtp_cconn_t *k, const mtp_session_event_t *sev)
 {
@@ -397,6 +411,14 @@ static void on_result(mtp_client_t *c, mtp_cconn_t *k, const mtp_session_event_t
             e.err = MTP_EFLOOD;
             break;
         default:
+            if (r->code == 401 && dc == c->home && c->user_id && logged_out(e.message)) {
+                /* authenticated (inside the encrypted rpc_error): the login is gone */
+                mtp_client__log(c, MTP_LOG_WARN, "DC%d: %s: logged out", dc, e.message);
+                c->user_id = 0;
+                d->authorized = false;
+                mtp_client_save(c);
+                break;
+            }
             if (r->code == 401 && dc != c->home && c->user_id && d->authorized &&
                 x->hops < 3 && !(x->flags & MTP_CALL_NO_AUTH)) {
                 d->authorized = false;      /* import again */
@@ -412,6 +434,34 @@ static void on_result(mtp_client_t *c, mtp_cconn_t *k, const mtp_session_event_t
     mtp_client__deliver(c, x, NULL, 0, &e);
 }
 
+/* A transport error (a 4-byte packet): not authenticated, anyone on the path can forge
+ * one. It ends the connection (the core marks it dead) and changes no lasting state, with
+ * one exception: -404 ("auth key not found") drops the key only when confirmed, that is
+ * a second fresh connection in a row got it to an encrypted request before carrying any
+ * authenticated packet. Never on a connection that already carried one; and the user is
+ * not forgotten here: only an authenticated 401 (inside an rpc_error) does that. */
+static void transport_error(mtp_client_t *c, mtp_cconn_t *k, int32_t code)
+{
+    int dc = k->dc;
+    mtp_dcstate_t *d = &c->dc[dc];
+    mtp_client__log(c, MTP_LOG_INFO, "DC%d: transport error %d", dc, (int)code);
+    if (code != -404 || !d->has_key || !k->mc || !mtp_conn_has_key(k->mc))
+        return;
+    if (k->authed) {
+        mtp_client__log(c, MTP_LOG_WARN, "DC%d: -404 after authenticated packets: ignored", dc);
+        return;
+    }
+    if (++d->unconfirmed_404 < 2) {
+        mtp_client__log(c, MTP_LOG_INFO, "DC%d: -404 not confirmed yet: the key is kept", dc);
+        return;
+    }
+    /* the server forgot our key: make a new one (saved once it exists) */
+    mtp_client__log(c, MTP_LOG_WARN, "DC%d: -404 confirmed: a new auth key", dc);
+    d->unconfirmed_404 = 0;
+    d->has_key = false;
+    d->authorized = false;
+}
+
 void mtp_client__conn_events(mtp_client_t *c, mtp_cconn_t *k)
 {
     mtp_conn_event_t ev;
@@ -420,6 +470,8 @@ void mtp_client__conn_events(mtp_client_t *c, mtp_cconn_t *k)
     while (k->mc && mtp_conn_next_event(k->mc, &ev) == 1) {
         switch (ev.type) {
         case MTP_CONN_EV_KEY:
+            k->authed = true;
+            d->unconfirmed_404 = 0;
             d->key = ev.key.key;
             d->has_key = true;
             d->salt = ev.key.server_salt;
@@ -430,6 +482,8 @@ void mtp_client__conn_events(mtp_client_t *c, mtp_cconn_t *k)
             memset(&ev.key, 0, sizeof ev.key);
             break;
         case MTP_CONN_EV_SESSION:
+            k->authed = true;           /* decrypted and checked with the key */
+            d->unconfirmed_404 = 0;
             if (ev.sev.type == MTP_SESSION_EV_RESULT) {
                 on_result(c, k, &ev.sev);
             } else if (ev.sev.type == MTP_SESSION_EV_UPDATE) {
@@ -442,13 +496,7 @@ void mtp_client__conn_events(mtp_client_t *c, mtp_cconn_t *k)
             }
             break;
         case MTP_CONN_EV_TRANSPORT_ERROR:
-            if (ev.code == -404 && d->has_key) {
-                /* the server forgot our key: make a new one */
-                d->has_key = false;
-                d->authorized = false;
-                if (dc == c->home)
-                    c->user_id = 0;
-            }
+            transport_error(c, k, ev.code);
             break;
         default:
             break;

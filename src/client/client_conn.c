@@ -263,6 +263,7 @@ mtp_cconn_t *mtp_client__conn_get(mtp_client_t *c, int dc, int kind)
     k->inflight = 0;
     k->fed = 0;
     k->yield = false;
+    k->authed = false;
     return k;
 }
 

@@ -36,6 +36,9 @@ typedef struct mtp_cconn {
      * not watching), and whether a ping_delay_disconnect asked since. */
     mtp_usec_t rx_at;
     bool pinged;
+    /* An authenticated packet (decrypted with the key, or the key exchange's answer)
+     * arrived on this connection: unauthenticated transport errors on it are forged. */
+    bool authed;
 } mtp_cconn_t;
 
 /* A connection with calls in flight that hears nothing for MTP_CLIENT__PING_AFTER sends
@@ -73,6 +76,9 @@ typedef struct mtp_dcstate {
     int import_err;
     mtp_call_error_t import_error;
     unsigned attempts;
+    /* Fresh connections in a row that got transport error -404 to an encrypted request
+     * before any authenticated packet: the key is dropped only at the second. */
+    unsigned unconfirmed_404;
     mtp_usec_t retry_at;        /* monotonic */
     /* the address of the DC's host: parsed (literal) or resolved (mtp_resolve_start) */
     struct sockaddr_storage addr;
@@ -100,6 +106,7 @@ struct mtp_client {
     bool own_loop;
     mtp_timer_t *timer;         /* the client's work: dispatch, timeouts, flushes */
     bool in_work, kicked;
+    int lock_fd;                /* the session file's lock (client_store.c); -1 none */
 };
 
 /* client_config.c */
@@ -114,7 +121,9 @@ void mtp_client__log(const mtp_client_t *c, mtp_log_level_t level, const char *f
     ;
 
 /* client_store.c */
+/* Lock the session file (MTP_EEXIST: in use) and load it. */
 int mtp_client__session_load(mtp_client_t *c);
+void mtp_client__session_unlock(mtp_client_t *c);
 
 /* client_conn.c */
 mtp_cconn_t *mtp_client__conn_get(mtp_client_t *c, int dc, int kind);

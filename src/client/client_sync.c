@@ -100,7 +100,7 @@ int mtp_client_set_dc(mtp_client_t *c, int id, const char *host, uint16_t port)
     mtp_client_dc_t *d = (mtp_client_dc_t *)mtp_client__dc_addr(c, id);
     if (!d) {
         if (c->cfg.n_dcs >= MTP_CLIENT_MAX_DCS)
-            return MTP_ENOMEM;
+            return MTP_EFULL;
         d = &c->cfg.dcs[c->cfg.n_dcs++];
     }
     d->id = id;

@@ -19,6 +19,7 @@
  */
 #define _GNU_SOURCE
 #include "client_int.h"
+#include "util/util.h"
 
 #include <mtproto/tl_schema.h>
 
@@ -390,25 +391,20 @@ void mtp_peers__saved(mtp_peers_t *p, mtp_usec_t now)
 
 static void put32(mtp_buf_t *b, uint32_t v)
 {
-    uint8_t x[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+    uint8_t x[4];
+    mtp_put_le32(x, v);
     mtp_buf_append(b, x, 4);
 }
 
 static void put64(mtp_buf_t *b, uint64_t v)
 {
-    put32(b, (uint32_t)v);
-    put32(b, (uint32_t)(v >> 32));
+    uint8_t x[8];
+    mtp_put_le64(x, v);
+    mtp_buf_append(b, x, 8);
 }
 
-static uint32_t get32(const uint8_t *x)
-{
-    return (uint32_t)x[0] | (uint32_t)x[1] << 8 | (uint32_t)x[2] << 16 | (uint32_t)x[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *x)
-{
-    return get32(x) | (uint64_t)get32(x + 4) << 32;
-}
+#define get32 mtp_get_le32
+#define get64 mtp_get_le64
 
 void mtp_peers__serialize(const mtp_peers_t *p, mtp_buf_t *b)
 {
@@ -721,7 +717,7 @@ int mtp_client_peer_put(mtp_client_t *c, const mtp_peer_t *in)
         return MTP_EINVAL;
     mtp_peers_t *p = mtp_client__peers(c);
     if (!p || !p->max)
-        return MTP_ENOMEM;
+        return MTP_EDISABLED;       /* peer_cache_max < 0 */
     rec_t r = { .kind = (uint8_t)in->kind, .id = in->id, .uname_known = true,
                 .uname = (const uint8_t *)in->username, .ulen = ul };
     if (in->has_access_hash && in->kind != MTP_PEER_CHAT) {
