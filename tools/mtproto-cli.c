@@ -5,6 +5,7 @@
 #include <mtproto/client.h>
 #include <mtproto/crypto.h>
 #include <mtproto/net.h>
+#include <mtproto/ops.h>
 #include <mtproto/session_formats.h>
 #include <mtproto/tl.h>
 #include <mtproto/tl_schema.h>
@@ -353,7 +354,14 @@ typedef struct cli_args {
 /* Argument checks, before any network. */
 static bool args_login(int nargs, char **args)
 {
-    return nargs >= 2 && (!strcmp(args[0], "--phone") || !strcmp(args[0], "--bot"));
+    if (nargs >= 2 && !strcmp(args[0], "--phone")) {    /* then --code / --first-name / --last-name */
+        for (int k = 2; k < nargs; k += 2)
+            if (k + 1 >= nargs || (strcmp(args[k], "--code") && strcmp(args[k], "--first-name") &&
+                                   strcmp(args[k], "--last-name")))
+                return false;
+        return true;
+    }
+    return nargs >= 2 && !strcmp(args[0], "--bot");
 }
 
 static bool args_none(int nargs, char **args)
@@ -429,8 +437,17 @@ static int run_login(const cli_args_t *x)
     memset(&e, 0, sizeof e);
     int ret = 0, rc;
     if (!strcmp(args[0], "--phone")) {
-        const char *code = nargs >= 4 && !strcmp(args[2], "--code") ? args[3] : NULL;
-        rc = mtp_login_phone(c, args[1], code, ask_tty, NULL, &e);
+        const char *code = NULL, *first = NULL, *last = NULL;
+        for (int k = 2; k + 1 < nargs; k += 2) {
+            if (!strcmp(args[k], "--code"))
+                code = args[k + 1];
+            else if (!strcmp(args[k], "--first-name"))
+                first = args[k + 1];
+            else if (!strcmp(args[k], "--last-name"))
+                last = args[k + 1];
+        }
+        rc = first ? mtp_login_phone_signup(c, args[1], code, first, last, ask_tty, NULL, &e)
+                   : mtp_login_phone(c, args[1], code, ask_tty, NULL, &e);
     } else {
         rc = mtp_login_bot(c, args[1], &e);
     }
@@ -824,6 +841,9 @@ static const cli_cmd_t commands[] = {
     { "login",
       "  login --phone P [--code C]   log in with a phone number; asks for the code on the\n"
       "                               terminal when --code is absent, and for the 2FA password\n"
+      "  login --phone P [--code C] --first-name F [--last-name L]\n"
+      "                               the same, signing a new number up (auth.signUp; the\n"
+      "                               terms of service are accepted)\n"
       "  login --bot TOKEN            log in as a bot\n",
       args_login, run_login, false, false },
     { "me",
