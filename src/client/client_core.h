@@ -88,6 +88,7 @@ struct mtp_client {
     bool own_loop;
     mtp_timer_t *timer;         /* the client's work: dispatch, timeouts, flushes */
     bool in_work, kicked;
+    bool no_async_feed;         /* mtp_client_set_async_peer_feed(c, false) */
 };
 
 /* client_config.c */

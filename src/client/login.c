@@ -124,7 +124,7 @@ static void login_call(login_t *l, mtp_tl_object_t *method,
     if (!rc) {
         l->method = method;
         l->next = next;
-        rc = mtp_call_ex(l->op.c, 0, 0, b.data, b.len, login_cb, l);
+        rc = mtp_call_ex(l->op.c, 0, MTP_CALL__FED, b.data, b.len, login_cb, l);
     }
     mtp_buf_free(&b);
     if (rc)
