@@ -61,9 +61,11 @@ void mtp_session_info_clear(mtp_session_info_t *info);
  * table, the user id, cfg.api_id). MTP_ESTATE when the home DC has no key. */
 int mtp_client_session_get_info(mtp_client_t *c, mtp_session_info_t *out);
 /* Replace the session with info's key as the (authorized) key of its DC, which becomes
- * the home DC; the user id as given (0 = unknown: mtp_client_authorized() stays false until a login
- * or until the caller sets it with users.getUsers([inputUserSelf]) through mtp_client_set_user). The peer
- * cache and the updates state are emptied. Saved to the session file. */
+ * the home DC, before any call on the client. The user id as given: 0 (unknown, as in
+ * Telethon and GramJS strings) leaves mtp_client_authorized() false; learn it with
+ * users.getUsers([inputUserSelf]) (mtp_call_sync_raw) and call this again with it, as
+ * `mtproto-cli session convert` does. The peer cache and the updates state are emptied.
+ * Saved to the session file. */
 int mtp_client_session_set_info(mtp_client_t *c, const mtp_session_info_t *info);
 
 #ifdef __cplusplus
