@@ -7,6 +7,8 @@
 #include <mtproto/crypto.h>
 #include <mtproto/iter.h>
 #include <mtproto/net.h>
+#include <mtproto/ops.h>
+#include <mtproto/session_formats.h>
 #include <mtproto/tl.h>
 #include <mtproto/tl_schema.h>
 
@@ -379,7 +381,14 @@ typedef struct cli_args {
 /* Argument checks, before any network. */
 static bool args_login(int nargs, char **args)
 {
-    return nargs >= 2 && (!strcmp(args[0], "--phone") || !strcmp(args[0], "--bot"));
+    if (nargs >= 2 && !strcmp(args[0], "--phone")) {    /* then --code / --first-name / --last-name */
+        for (int k = 2; k < nargs; k += 2)
+            if (k + 1 >= nargs || (strcmp(args[k], "--code") && strcmp(args[k], "--first-name") &&
+                                   strcmp(args[k], "--last-name")))
+                return false;
+        return true;
+    }
+    return nargs >= 2 && !strcmp(args[0], "--bot");
 }
 
 static bool args_none(int nargs, char **args)
@@ -429,6 +438,23 @@ static bool args_updates(int nargs, char **args)
 
 static bool args_session(int nargs, char **args)
 {
+    if (nargs >= 3 && !strcmp(args[0], "convert")) {
+        /* convert --from F [--to T] [INPUT]: INPUT needed unless --from mtproto */
+        const char *from = NULL, *to = NULL, *in = NULL;
+        for (int k = 1; k < nargs; k++) {
+            if (!strcmp(args[k], "--from") && k + 1 < nargs)
+                from = args[++k];
+            else if (!strcmp(args[k], "--to") && k + 1 < nargs)
+                to = args[++k];
+            else if (!in)
+                in = args[k];
+            else
+                return false;
+        }
+        bool fm = from && !strcmp(from, "mtproto"), tm = !to || !strcmp(to, "mtproto");
+        return from && (fm || mtp_session_format_from_name(from)) &&
+               (tm || mtp_session_format_from_name(to)) && (fm ? !in && !tm : in != NULL);
+    }
     return (nargs == 1 && !strcmp(args[0], "export")) ||
            (nargs == 2 && !strcmp(args[0], "import"));
 }
@@ -443,8 +469,17 @@ static int run_login(const cli_args_t *x)
     memset(&e, 0, sizeof e);
     int ret = 0, rc;
     if (!strcmp(args[0], "--phone")) {
-        const char *code = nargs >= 4 && !strcmp(args[2], "--code") ? args[3] : NULL;
-        rc = mtp_login_phone(c, args[1], code, ask_tty, NULL, &e);
+        const char *code = NULL, *first = NULL, *last = NULL;
+        for (int k = 2; k + 1 < nargs; k += 2) {
+            if (!strcmp(args[k], "--code"))
+                code = args[k + 1];
+            else if (!strcmp(args[k], "--first-name"))
+                first = args[k + 1];
+            else if (!strcmp(args[k], "--last-name"))
+                last = args[k + 1];
+        }
+        rc = first ? mtp_login_phone_signup(c, args[1], code, first, last, ask_tty, NULL, &e)
+                   : mtp_login_phone(c, args[1], code, ask_tty, NULL, &e);
     } else {
         rc = mtp_login_bot(c, args[1], &e);
     }
@@ -734,11 +769,97 @@ static int run_updates(const cli_args_t *x)
     return ret;
 }
 
+/* users.getUsers([inputUserSelf]): the id of the session's user (a session of a library
+ * that does not store it). */
+static int fetch_self(mtp_client_t *c, int64_t *id, mtp_call_error_t *e)
+{
+    static const uint8_t q[] = { 0x48, 0xa5, 0x91, 0x0d, 0x15, 0xc4, 0xb5, 0x1c,
+                                 1, 0, 0, 0, 0x3f, 0xb1, 0xc1, 0xf7 };
+    mtp_buf_t out;
+    mtp_buf_init(&out);
+    int rc = mtp_call_sync_raw(c, 0, 0, q, sizeof q, &out, e);
+    const uint8_t *p = out.data;
+    /* Vector<User> of one user#... flags:# (self: bit 10) flags2:# id:long */
+    static const uint8_t vec[] = { 0x15, 0xc4, 0xb5, 0x1c, 1, 0, 0, 0 };
+    if (!rc && (out.len < 28 || memcmp(p, vec, sizeof vec) || !(p[13] & 0x04)))
+        rc = MTP_EPROTO;
+    if (!rc) {
+        uint64_t v = 0;
+        for (int k = 7; k >= 0; k--)
+            v = v << 8 | p[20 + k];
+        *id = (int64_t)v;
+        rc = *id > 0 ? 0 : MTP_EPROTO;
+    }
+    mtp_buf_free(&out);
+    return rc;
+}
+
+static int session_convert(mtp_client_t *c, int nargs, char **args)
+{
+    const char *from = NULL, *to = "mtproto", *in = NULL;
+    for (int k = 1; k < nargs; k++) {
+        if (!strcmp(args[k], "--from"))
+            from = args[++k];
+        else if (!strcmp(args[k], "--to"))
+            to = args[++k];
+        else
+            in = args[k];
+    }
+    mtp_session_info_t info;
+    int rc, ff = mtp_session_format_from_name(from), tf = mtp_session_format_from_name(to);
+    if (!ff) {
+        rc = mtp_client_session_get_info(c, &info);
+    } else {
+        size_t len = 0;
+        char *text = !strcmp(in, "-") ? read_file("/dev/stdin", &len) : read_file(in, &len);
+        if (text && len >= 16 && !memcmp(text, "SQLite format 3", 16))
+            rc = mtp_session_info_parse_sqlite(ff, (const uint8_t *)text, len, &info);
+        else
+            rc = mtp_session_info_parse(ff, text ? text : in, &info);
+        if (text)
+            memset(text, 0, len);
+        free(text);
+    }
+    if (rc) {
+        mtp_session_info_clear(&info);
+        return fail(ff ? "session convert: cannot read the session" : "session convert", rc,
+                    NULL);
+    }
+    int ret = 0;
+    if (tf) {
+        char *s = mtp_session_info_format(tf, &info, &rc);
+        if (!s)
+            ret = fail("session convert: the format needs what this session lacks", rc, NULL);
+        else
+            printf(g_json ? "{\"session\":\"%s\"}\n" : "%s\n", s);
+        if (s)
+            memset(s, 0, strlen(s));
+        free(s);
+    } else {
+        mtp_call_error_t e;
+        memset(&e, 0, sizeof e);
+        rc = mtp_client_session_set_info(c, &info);
+        if (!rc && !info.user_id && !(rc = fetch_self(c, &info.user_id, &e)))
+            rc = mtp_client_session_set_info(c, &info);
+        if (rc)
+            ret = fail("session convert", rc, &e);
+        else
+            printf(g_json ? "{\"session\":\"imported\",\"from\":\"%s\",\"dc\":%d,"
+                            "\"user_id\":%lld}\n"
+                          : "session imported from %s: DC %d, user %lld\n",
+                   from, info.dc_id, (long long)info.user_id);
+    }
+    mtp_session_info_clear(&info);
+    return ret;
+}
+
 static int run_session(const cli_args_t *x)
 {
     mtp_client_t *c = x->c;
     char **args = x->args;
     int ret = 0, rc;
+    if (!strcmp(args[0], "convert"))
+        return session_convert(c, x->nargs, args);
     if (!strcmp(args[0], "export")) {
         char *s = mtp_client_session_export(c);
         if (!s)
@@ -1345,6 +1466,9 @@ static const cli_cmd_t commands[] = {
     { "login",
       "  login --phone P [--code C]   log in with a phone number; asks for the code on the\n"
       "                               terminal when --code is absent, and for the 2FA password\n"
+      "  login --phone P [--code C] --first-name F [--last-name L]\n"
+      "                               the same, signing a new number up (auth.signUp; the\n"
+      "                               terms of service are accepted)\n"
       "  login --bot TOKEN            log in as a bot\n",
       args_login, run_login, false, false },
     { "me",
@@ -1434,6 +1558,12 @@ static const cli_cmd_t commands[] = {
       args_updates, run_updates, false, true },
     { "session",
       "  session export               print the session as one string\n"
+      "  session convert --from F [--to T] [INPUT]\n"
+      "                               sessions of other libraries (F, T: telethon pyrogram\n"
+      "                               gramjs mtcute mtproto; INPUT: a string session, a\n"
+      "                               Telethon/Pyrogram SQLite .session file or -: stdin).\n"
+      "                               Without --to: import into this session; --from mtproto:\n"
+      "                               this session in format T\n"
       "  session import STRING        replace the session with an exported one (STRING -:\n"
       "                               read it from stdin; large peer caches exceed argv)\n",
       args_session, run_session, false, false },

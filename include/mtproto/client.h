@@ -171,6 +171,7 @@ typedef void (*mtp_call_cb)(mtp_client_t *c, void *user, const uint8_t *result, 
 /* Flags for mtp_call_ex. */
 #define MTP_CALL_FILE     1u    /* use a file-transfer connection */
 #define MTP_CALL_NO_AUTH  2u    /* don't import the authorization on a non-home DC */
+#define MTP_CALL_NO_PEERS 4u    /* don't feed the result to the peer cache (see "peers") */
 
 /* Asynchronous call: obj is a generated layer-228 method object (encoded at once).
  * dc 0 = home DC. Returns 0 or a negative error (then cb is not called). */
@@ -244,9 +245,10 @@ void mtp_client_stats(const mtp_client_t *c, mtp_client_stats_t *out);
  * cache: every `user`, `chat`, `chatForbidden`, `channel` and `channelForbidden` object in a
  * decoded result is remembered (kind, id, access_hash, username), found by walking the whole
  * object generically over the TL descriptors. It is fed automatically by the results of
- * mtp_call_sync / mtp_call_sync_ex (when an arena is given), mtp_call_sync_raw and the
- * login functions. The asynchronous mtp_call / mtp_call_ex never decode their results and
- * do not feed it: call mtp_client_peers_feed() on results you decode yourself.
+ * mtp_call_sync / mtp_call_sync_ex (when an arena is given), mtp_call_sync_raw, the
+ * login functions and the asynchronous mtp_call / mtp_call_ex (their results are decoded
+ * by the method's result type before the callback runs; not for MTP_CALL_FILE calls, nor
+ * with MTP_CALL_NO_PEERS, nor after mtp_client_set_async_peer_feed(c, false)).
  *
  * The cache is bounded (config peer_cache_max, default 100000 entries; the entry seen
  * longest ago is evicted), saved with the session file and the session export, and
@@ -321,6 +323,8 @@ int mtp_client_peer_put(mtp_client_t *c, const mtp_peer_t *p);
 /* Record every user/chat/channel under obj (any decoded object). Returns how many entries
  * were added or changed. */
 int mtp_client_peers_feed(mtp_client_t *c, const mtp_tl_object_t *obj);
+/* Whether the results of mtp_call / mtp_call_ex feed the peer cache (default true). */
+void mtp_client_set_async_peer_feed(mtp_client_t *c, bool on);
 size_t mtp_client_peers_count(const mtp_client_t *c);
 void mtp_client_peers_clear(mtp_client_t *c);
 

@@ -58,7 +58,12 @@ typedef enum mtp_login_state {
     MTP_LOGIN_SIGNING_IN,           /* auth.signIn / auth.importBotAuthorization */
     MTP_LOGIN_WAIT_PASSWORD,        /* 2FA, no password given: mtp_login_submit(op, pw) */
     MTP_LOGIN_CHECKING_PASSWORD,    /* account.getPassword + SRP auth.checkPassword */
-    MTP_LOGIN_DONE                  /* logged in (done follows) */
+    MTP_LOGIN_DONE,                 /* logged in (done follows) */
+    /* A new number (signIn: auth.authorizationSignUpRequired or PHONE_NUMBER_UNOCCUPIED)
+     * and no first_name given: mtp_login_submit_signup(op, first, last); the terms of
+     * service to show are in mtp_login_terms(op). */
+    MTP_LOGIN_WAIT_SIGNUP,
+    MTP_LOGIN_SIGNING_UP            /* auth.signUp, then help.acceptTermsOfService */
 } mtp_login_state_t;
 
 typedef struct mtp_op_progress {
@@ -88,7 +93,8 @@ void mtp_op_progress(const mtp_op_t *op, mtp_op_progress_t *out);
 
 /* ---- login ---- */
 
-#define MTP_LOGIN_PARAMS_VERSION 1u
+/* Version 2 added first_name / last_name (version 1 structs are still accepted). */
+#define MTP_LOGIN_PARAMS_VERSION 2u
 typedef struct mtp_login_params {
     unsigned version;
     const char *phone;              /* phone login */
@@ -98,6 +104,10 @@ typedef struct mtp_login_params {
     mtp_op_progress_cb progress;
     mtp_op_done_cb done;
     void *user;
+    /* version 2: sign-up of a new number (auth.signUp) with these names (first_name 1..64
+     * bytes, last_name 0..64), accepting the terms of service the server sent; NULL =
+     * state WAIT_SIGNUP when the number is new */
+    const char *first_name, *last_name;
 } mtp_login_params_t;
 int mtp_login_params_init_versioned(unsigned version, mtp_login_params_t *p);
 #define mtp_login_params_init(p) \
@@ -111,6 +121,18 @@ int mtp_login_password_start(mtp_client_t *c, const mtp_login_params_t *p, mtp_o
 /* Give the code (state WAIT_CODE) or the password (WAIT_PASSWORD). 0, MTP_EINVAL,
  * MTP_ESTATE (not waiting for one). */
 int mtp_login_submit(mtp_op_t *op, const char *secret);
+
+/* Sign up (state WAIT_SIGNUP): first 1..64 bytes, last 0..64 (NULL = ""). Giving the names
+ * accepts the terms of service of mtp_login_terms(). 0, MTP_EINVAL, MTP_ESTATE. */
+int mtp_login_submit_signup(mtp_op_t *op, const char *first, const char *last);
+/* The terms of service the server sent with a sign-up request (owned by the op; NULL:
+ * none, or not a sign-up). */
+const char *mtp_login_terms(const mtp_op_t *op);
+/* Synchronous phone login that signs the number up with first / last if it is new (the
+ * terms of service accepted); otherwise as mtp_login_phone. */
+int mtp_login_phone_signup(mtp_client_t *c, const char *phone, const char *code,
+                           const char *first, const char *last, mtp_ask_cb ask,
+                           void *ask_user, mtp_call_error_t *err);
 
 /* ---- files ---- */
 

@@ -107,6 +107,12 @@ void mtp_client__set_user(mtp_client_t *c, int64_t user_id)
     mtp_client_save(c);
 }
 
+void mtp_client_set_async_peer_feed(mtp_client_t *c, bool on)
+{
+    if (c)
+        c->no_async_feed = !on;
+}
+
 mtp_op_t **mtp_client__ops(mtp_client_t *c)
 {
     return &c->ops;

@@ -39,6 +39,9 @@ void mtp_client__deliver(mtp_client_t *c, mtp_ccall_t *x, const uint8_t *res, si
     c->answered_dc = x->on_dc;
     if (!e->err && res && mtp_upd__is_updates(res, len))
         mtp_upd__feed(c, res, len, false);  /* e.g. sendMessage: moves pts, no false gap */
+    else if (!e->err && res && !c->no_async_feed &&
+             !(x->flags & (MTP_CALL_FILE | MTP_CALL_NO_PEERS | MTP_CALL__FED)))
+        mtp_peers__feed_raw(c->peers, x->body, x->len, res, len);  /* as the sync path */
     if (x->cb)
         x->cb(c, x->user, res, len, e);
     free(x->body);

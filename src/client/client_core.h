@@ -107,6 +107,7 @@ struct mtp_client {
     mtp_timer_t *timer;         /* the client's work: dispatch, timeouts, flushes */
     bool in_work, kicked;
     int lock_fd;                /* the session file's lock (client_store.c); -1 none */
+    bool no_async_feed;         /* mtp_client_set_async_peer_feed(c, false) */
 };
 
 /* client_config.c */

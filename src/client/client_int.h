@@ -84,4 +84,8 @@ bool mtp_client__updates_idle(mtp_client_t *c);
 /* Test hook: handle body as if the server had pushed it. */
 void mtp_client__updates_inject(mtp_client_t *c, const uint8_t *body, size_t len);
 
+/* mtp_call_ex flag of the client's own calls whose results are fed (or need not be) by
+ * their callbacks: mtp_client__deliver leaves them alone. */
+#define MTP_CALL__FED 0x40000000u
+
 #endif

@@ -62,7 +62,7 @@ int mtp_call_sync_ex(mtp_client_t *c, int dc, unsigned flags, const mtp_tl_objec
     mtp_buf_t b;
     int rc = mtp_client__encode(obj, &b);
     if (!rc) {
-        rc = mtp_call_ex(c, dc, flags, b.data, b.len, sync_cb, &s);
+        rc = mtp_call_ex(c, dc, flags | MTP_CALL__FED, b.data, b.len, sync_cb, &s);
         mtp_buf_free(&b);
     }
     if (rc) {
@@ -164,7 +164,7 @@ int mtp_call_sync_raw(mtp_client_t *c, int dc, unsigned flags, const uint8_t *bo
     memset(&r, 0, sizeof r);
     r.out = out;
     size_t start = out->len;
-    int rc = mtp_call_ex(c, dc, flags, body, len, raw_cb, &r);
+    int rc = mtp_call_ex(c, dc, flags | MTP_CALL__FED, body, len, raw_cb, &r);
     if (rc) {
         r.err.err = rc;
         r.err.number = -1;

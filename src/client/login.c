@@ -11,6 +11,7 @@
 #include <mtproto/crypto.h>
 #include <mtproto/tl_schema.h>
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +26,15 @@ typedef struct login {
     bool have_code, have_password;
     char *bot_token;
     mtp_bytes_t code_hash;          /* auth.sentCode (in the arena) */
+    char first[80], last[80];       /* sign-up names (have_names) */
+    bool have_names;
+    const mtp_dataJSON_t *tos_id;   /* terms of service of the sign-up request (in l->a) */
+    char *tos_text;                 /* NUL-terminated copy (in l->a) */
+    const mtp_tl_object_t *auth;    /* auth.authorization of signUp, while the ToS are accepted */
 } login_t;
 
 static void password_needed(login_t *l);
+static void signup_needed(login_t *l, const mtp_tl_object_t *req);
 
 static mtp_bytes_t S(const char *s)
 {
@@ -86,6 +93,9 @@ static void login_cb(mtp_client_t *c, void *user, const uint8_t *res, size_t len
     if (ee.err == MTP_ERPC && !strcmp(ee.message, "SESSION_PASSWORD_NEEDED") &&
         l->method->tl->id == MTP_ID_auth_signIn) {
         password_needed(l);     /* 2FA */
+    } else if (ee.err == MTP_ERPC && !strcmp(ee.message, "PHONE_NUMBER_UNOCCUPIED") &&
+               l->method->tl->id == MTP_ID_auth_signIn) {
+        signup_needed(l, NULL); /* the older answer for a new number */
     } else if (ee.err) {
         mtp_op__finish(&l->op, &ee);
     } else {
@@ -114,7 +124,7 @@ static void login_call(login_t *l, mtp_tl_object_t *method,
     if (!rc) {
         l->method = method;
         l->next = next;
-        rc = mtp_call_ex(l->op.c, 0, 0, b.data, b.len, login_cb, l);
+        rc = mtp_call_ex(l->op.c, 0, MTP_CALL__FED, b.data, b.len, login_cb, l);
     }
     mtp_buf_free(&b);
     if (rc)
@@ -125,6 +135,11 @@ static void login_call(login_t *l, mtp_tl_object_t *method,
 
 static void logged_in(login_t *l, const mtp_tl_object_t *res)
 {
+    if (res && res->tl->id == MTP_ID_auth_authorizationSignUpRequired &&
+        l->method->tl->id == MTP_ID_auth_signIn) {
+        signup_needed(l, res);
+        return;
+    }
     int64_t uid = user_of_auth(res);
     if (!uid) {
         /* signIn without a user: sign-up required */
@@ -192,6 +207,94 @@ static void password_needed(login_t *l)
         set_state(l, MTP_LOGIN_WAIT_PASSWORD);
 }
 
+/* ---- sign-up: auth.signUp, help.acceptTermsOfService ---- */
+
+static void tos_accepted(login_t *l, const mtp_tl_object_t *res)
+{
+    (void)res;          /* boolTrue; an error has failed the op already */
+    logged_in(l, l->auth);
+}
+
+static void signed_up(login_t *l, const mtp_tl_object_t *res)
+{
+    if (!user_of_auth(res) || !l->tos_id) {
+        logged_in(l, res);
+        return;
+    }
+    mtp_client__set_user(l->op.c, user_of_auth(res));   /* the accept call needs it */
+    l->auth = res;
+    mtp_help_acceptTermsOfService_t *a = MTP_NEW(l->a, help_acceptTermsOfService);
+    if (a)
+        a->id = (mtp_tl_object_t *)l->tos_id;
+    login_call(l, a ? &a->_ : NULL, tos_accepted);
+}
+
+static void sign_up(login_t *l)
+{
+    if (!set_state(l, MTP_LOGIN_SIGNING_UP))
+        return;
+    mtp_auth_signUp_t *su = MTP_NEW(l->a, auth_signUp);
+    if (su) {
+        su->phone_number = S(l->phone);
+        su->phone_code_hash = l->code_hash;
+        su->first_name = (mtp_bytes_t){ mtp_arena_memdup(l->a, l->first, strlen(l->first) + 1),
+                                        strlen(l->first) };
+        su->last_name = (mtp_bytes_t){ mtp_arena_memdup(l->a, l->last, strlen(l->last) + 1),
+                                       strlen(l->last) };
+    }
+    login_call(l, su && su->first_name.ptr && su->last_name.ptr ? &su->_ : NULL, signed_up);
+}
+
+static void signup_needed(login_t *l, const mtp_tl_object_t *req)
+{
+    const mtp_auth_authorizationSignUpRequired_t *r = (const void *)req;
+    const mtp_help_termsOfService_t *t = r ? (const void *)r->terms_of_service : NULL;
+    if (t && t->_.tl->id == MTP_ID_help_termsOfService && t->id &&
+        t->id->tl->id == MTP_ID_dataJSON) {
+        l->tos_id = (const mtp_dataJSON_t *)t->id;
+        l->tos_text = mtp_arena_alloc(l->a, t->text.len + 1);
+        if (l->tos_text) {
+            memcpy(l->tos_text, t->text.ptr, t->text.len);
+            l->tos_text[t->text.len] = 0;
+        }
+    }
+    if (l->have_names)
+        sign_up(l);
+    else
+        set_state(l, MTP_LOGIN_WAIT_SIGNUP);
+}
+
+static int copy_str(char *dst, size_t cap, const char *s);
+
+static int check_names(const char *first, const char *last)
+{
+    size_t f = first ? strlen(first) : 0, n = last ? strlen(last) : 0;
+    return f >= 1 && f <= 64 && n <= 64 ? 0 : MTP_EINVAL;
+}
+
+int mtp_login_submit_signup(mtp_op_t *op, const char *first, const char *last)
+{
+    if (!op || op->kind != MTP_OP_LOGIN_PHONE || check_names(first, last))
+        return MTP_EINVAL;
+    login_t *l = (login_t *)op;
+    if (op->finished || op->prog.login_state != MTP_LOGIN_WAIT_SIGNUP)
+        return MTP_ESTATE;
+    copy_str(l->first, sizeof l->first, first);
+    copy_str(l->last, sizeof l->last, last);
+    l->have_names = true;
+    mtp_op__ref(op);
+    sign_up(l);
+    mtp_op__unref(op);
+    return 0;
+}
+
+const char *mtp_login_terms(const mtp_op_t *op)
+{
+    if (!op || op->kind != MTP_OP_LOGIN_PHONE)
+        return NULL;
+    return ((const login_t *)op)->tos_text;
+}
+
 /* ---- phone: auth.sendCode, code, auth.signIn ---- */
 
 static void sign_in(login_t *l)
@@ -237,8 +340,11 @@ static int login_new(mtp_client_t *c, const mtp_login_params_t *p, mtp_op_kind_t
 {
     if (!c || !p)
         return MTP_EINVAL;
-    if (p->version != MTP_LOGIN_PARAMS_VERSION)
+    if (p->version != MTP_LOGIN_PARAMS_VERSION && p->version != 1)
         return MTP_EVERSION;
+    bool v2 = p->version >= 2;      /* version 1 ends before first_name */
+    if (v2 && p->first_name && check_names(p->first_name, p->last_name))
+        return MTP_EINVAL;
     login_t *l = (login_t *)mtp_op__new(c, sizeof *l, kind, p->progress, p->done, p->user);
     if (!l)
         return MTP_ENOMEM;
@@ -253,6 +359,11 @@ static int login_new(mtp_client_t *c, const mtp_login_params_t *p, mtp_op_kind_t
     if (!rc && p->password) {
         rc = copy_str(l->password, sizeof l->password, p->password);
         l->have_password = true;
+    }
+    if (!rc && v2 && p->first_name) {
+        copy_str(l->first, sizeof l->first, p->first_name);
+        copy_str(l->last, sizeof l->last, p->last_name);
+        l->have_names = true;
     }
     if (rc) {
         mtp_op__discard(&l->op);
@@ -357,9 +468,10 @@ int mtp_login_params_init_versioned(unsigned version, mtp_login_params_t *p)
 {
     if (!p)
         return MTP_EINVAL;
-    if (version != MTP_LOGIN_PARAMS_VERSION)
+    if (version != MTP_LOGIN_PARAMS_VERSION && version != 1)
         return MTP_EVERSION;
-    memset(p, 0, sizeof *p);
+    /* a version 1 caller's struct ends before first_name */
+    memset(p, 0, version == 1 ? offsetof(mtp_login_params_t, first_name) : sizeof *p);
     p->version = version;
     return 0;
 }
@@ -375,6 +487,10 @@ typedef struct ask_ctx {
 static void sync_progress(mtp_op_t *op, void *user, const mtp_op_progress_t *p)
 {
     ask_ctx_t *a = user;
+    if (p->login_state == MTP_LOGIN_WAIT_SIGNUP) {  /* a new number and no names given */
+        mtp_op__fail(op, MTP_EAUTH);
+        return;
+    }
     bool code = p->login_state == MTP_LOGIN_WAIT_CODE;
     if (!code && p->login_state != MTP_LOGIN_WAIT_PASSWORD)
         return;
@@ -406,6 +522,22 @@ int mtp_login_phone(mtp_client_t *c, const char *phone, const char *code, mtp_as
     ask_ctx_t a = { ask, ask_user };
     p.phone = phone;
     p.code = code;
+    p.progress = sync_progress;
+    p.user = &a;
+    return login_sync(c, mtp_login_phone_start, &p, err);
+}
+
+int mtp_login_phone_signup(mtp_client_t *c, const char *phone, const char *code,
+                           const char *first, const char *last, mtp_ask_cb ask,
+                           void *ask_user, mtp_call_error_t *err)
+{
+    mtp_login_params_t p;
+    mtp_login_params_init(&p);
+    ask_ctx_t a = { ask, ask_user };
+    p.phone = phone;
+    p.code = code;
+    p.first_name = first;
+    p.last_name = last;
     p.progress = sync_progress;
     p.user = &a;
     return login_sync(c, mtp_login_phone_start, &p, err);

@@ -241,7 +241,7 @@ static void issue(mtp_client_t *c, mtp_upd_t *u, const mtp_msgbox_req_t *r)
     mtp_buf_init(&b);
     int how = build(c, r, &b);
     int rc = how ? MTP_ENOMEM : 0;
-    if (!how && (rc = mtp_call_ex(c, 0, 0, b.data, b.len, req_cb, (void *)(uintptr_t)r->token)))
+    if (!how && (rc = mtp_call_ex(c, 0, MTP_CALL__FED, b.data, b.len, req_cb, (void *)(uintptr_t)r->token)))
         how = MTP_MSGBOX_FAIL_NOT_SENT;
     mtp_buf_free(&b);
     if (!how) {

@@ -141,6 +141,9 @@ static void h_getCdnConfig(srv_req_t *r, const void *q)
 /* auth.*                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
+#define SRV_TOS_ID "{\"id\":\"harness-tos-1\"}"
+#define SRV_TOS_TEXT "The harness's terms of service: a test server on loopback."
+
 /* Phone checks shared by sendCode / signIn / signUp: the user or NULL (answered). */
 static srv_user_t *check_phone(srv_req_t *r, mtp_bytes_t phone, char digits[24])
 {
@@ -231,6 +234,14 @@ static void h_signIn(srv_req_t *r, const void *qv)
     if (!u->registered) {
         mtp_auth_authorizationSignUpRequired_t *s =
             MTP_NEW(r->arena, auth_authorizationSignUpRequired);
+        mtp_help_termsOfService_t *t = MTP_NEW(r->arena, help_termsOfService);
+        mtp_dataJSON_t *id = MTP_NEW(r->arena, dataJSON);
+        if (s && t && id) {   /* the terms of service, accepted with help.acceptTermsOfService */
+            id->data = cs(SRV_TOS_ID);
+            t->id = &id->_;
+            t->text = cs(SRV_TOS_TEXT);
+            s->terms_of_service = &t->_;
+        }
         if (s)
             reply_obj(r, &s->_);
         else
@@ -521,6 +532,18 @@ static void h_bindTemp(srv_req_t *r, const void *qv)
     reply_bool(r, true);
 }
 
+/* help.acceptTermsOfService: the id of the terms signIn sent (SRV_TOS_ID) */
+static void h_acceptTos(srv_req_t *r, const void *qv)
+{
+    const mtp_help_acceptTermsOfService_t *q = qv;
+    const mtp_dataJSON_t *id = (const mtp_dataJSON_t *)q->id;
+    if (!id || id->_.tl->id != MTP_ID_dataJSON || !bytes_eq(id->data, SRV_TOS_ID)) {
+        reply_err(r, 400, "TERMS_ID_INVALID");
+        return;
+    }
+    reply_bool(r, true);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* methods of this area (see srv_api_int.h: one row per method)                         */
 /* ------------------------------------------------------------------------------------ */
@@ -533,6 +556,7 @@ const handler_t srv_methods_auth[] = {
     { &mtp_tlc_auth_sendCode, h_sendCode, A_NONE },
     { &mtp_tlc_auth_signIn, h_signIn, A_NONE },
     { &mtp_tlc_auth_signUp, h_signUp, A_NONE },
+    { &mtp_tlc_help_acceptTermsOfService, h_acceptTos, A_AUTH },
     { &mtp_tlc_account_getPassword, h_getPassword, A_AUTH | A_2FA },
     { &mtp_tlc_auth_checkPassword, h_checkPassword, A_NONE | A_2FA },
     { &mtp_tlc_auth_importBotAuthorization, h_importBot, A_NONE },
