@@ -564,9 +564,9 @@ static void h_getMessageReactionsList(srv_req_t *r, const void *qv)
             return;
         }
     }
-    const char *want = NULL;
+    const mtp_bytes_t *want = NULL;    /* a length-delimited slice, not NUL-terminated */
     if (q->reaction && q->reaction->tl == &mtp_tlc_reactionEmoji)
-        want = (const char *)((const mtp_reactionEmoji_t *)q->reaction)->emoticon.ptr;
+        want = &((const mtp_reactionEmoji_t *)q->reaction)->emoticon;
     size_t limit = q->limit <= 0 || q->limit > 100 ? 100 : (size_t)q->limit;
     struct srv_act *a = r->srv->act;
     mtp_messages_messageReactionsList_t *o = MTP_NEW(r->arena, messages_messageReactionsList);
@@ -584,7 +584,7 @@ static void h_getMessageReactionsList(srv_req_t *r, const void *qv)
         if (x && (x->chan != ch->id || x->msg != m->id))
             continue;
         const char *emo = x ? x->emo : "\xf0\x9f\x91\x8d";
-        if (want && strncmp(emo, want, 15) != 0)
+        if (want && !(strlen(emo) == want->len && memcmp(emo, want->ptr, want->len) == 0))
             continue;
         if (count++ < offset || o->reactions.n >= limit)
             continue;
